@@ -1,0 +1,102 @@
+"""The ``dsa`` command: one entry point for operators, assembled from ``toolkit.commands``.
+
+Errors reach the user as one line on stderr with a non-zero exit; ``--debug`` (anywhere on
+the command line) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+
+import click
+import typer
+
+from toolkit.commands import config as config_commands
+from toolkit.errors import ToolkitError
+
+app = typer.Typer(
+    name="dsa",
+    help="Distributed Data Stream Aggregator: operate the pipeline on AWS or on the embedded local stack.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_commands.app, name="config")
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+) -> None:
+    """Distributed Data Stream Aggregator toolkit."""
+
+
+def _register_optional_groups() -> None:
+    """Groups owned by other modules; each registers itself here by name."""
+    import importlib
+
+    for module_name, group in (
+        ("toolkit.commands.sample_api", "sample-api"),
+        ("toolkit.commands.local", "local"),
+    ):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        app.add_typer(module.app, name=group)
+
+
+_register_optional_groups()
+
+
+def _one_line(exc: BaseException) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'ClientError')}: {err.get('Message', '')}"
+    if isinstance(exc, BotoCoreError):
+        return str(exc)
+    return str(exc) or exc.__class__.__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="dsa", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        print("dsa: aborted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place user-facing errors are rendered
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if debug or not isinstance(exc, (ToolkitError, ClientError, BotoCoreError, OSError)):
+            if debug:
+                traceback.print_exc()
+                return 1
+            print(f"dsa: error: {exc.__class__.__name__}: {_one_line(exc)} (run with --debug for the traceback)",
+                  file=sys.stderr)
+            return 1
+        print(f"dsa: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_json(value: object) -> None:
+    """Print a value as JSON for scripts (``--json`` options use this)."""
+    print(json.dumps(value, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Command groups of the ``dsa`` CLI, one module per group; ``toolkit.cli`` assembles them."""

@@ -1,0 +1,319 @@
+"""StackConfig: the one place for every resource name, the region, the account and the target.
+
+Every other module asks a ``StackConfig`` for names; none holds a literal resource name.
+
+Values come from four layers, each overriding the one before:
+
+1. built-in defaults (names derived from ``stack_name``, account and region),
+2. a YAML file (``path=`` or the ``DSA_CONFIG`` environment variable),
+3. environment variables ``DSA_<FIELD>`` (for example ``DSA_STACK_NAME``),
+4. keyword arguments to :meth:`StackConfig.load`.
+
+Unknown keys in any layer are rejected, and every value is checked against the rules AWS
+applies to it; each problem is a :class:`ConfigError` whose message names the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlparse
+
+import yaml
+
+from toolkit.errors import ToolkitError
+
+__all__ = ["ConfigError", "StackConfig", "LOCAL_ACCOUNT_ID", "DEFAULT_LOCAL_ENDPOINT"]
+
+LOCAL_ACCOUNT_ID = "000000000000"
+DEFAULT_LOCAL_ENDPOINT = "http://127.0.0.1:4566"
+ENV_PREFIX = "DSA_"
+CONFIG_FILE_ENV = "DSA_CONFIG"
+
+
+class ConfigError(ToolkitError, ValueError):
+    """A configuration value is missing, unknown or breaks an AWS naming rule."""
+
+    def __init__(self, field: str, problem: str):
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+@dataclasses.dataclass(frozen=True)
+class StackConfig:
+    """Names and settings of one deployment of the aggregator (local or on AWS)."""
+
+    target: str = "local"
+    stack_name: str = "dsa"
+    region: str = "us-east-1"
+    account_id: str = ""
+    profile: str = ""
+    endpoint_url: str = DEFAULT_LOCAL_ENDPOINT
+
+    # Resource names; empty means "derive from stack_name" (see __post_init__).
+    locations_table: str = ""
+    tasks_table: str = ""
+    work_bucket: str = ""
+    output_bucket: str = ""
+    glue_job: str = ""
+    connection_name: str = ""
+    aggregator_state_machine: str = ""
+    extraction_state_machine: str = ""
+    page_fetch_state_machine: str = ""
+    states_role: str = ""
+    glue_role: str = ""
+
+    # Run defaults.
+    max_concurrency: int = 10
+    tolerated_failure_percentage: float = 0.0
+    page_limit: int = 100
+    data_types: tuple[str, ...] = ("failed", "rejected")
+    api_key_header: str = "x-api-key"
+    api_key_env: str = "DSA_API_KEY"
+    glue_worker_type: str = "G.1X"
+    glue_workers: int = 2
+
+    def __post_init__(self) -> None:
+        derived = _derived_names(self)
+        for name, value in derived.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, value)
+        if isinstance(self.data_types, (list, str)):
+            types = self.data_types.split(",") if isinstance(self.data_types, str) else self.data_types
+            object.__setattr__(self, "data_types", tuple(t.strip() for t in types if t.strip()))
+        _validate(self)
+
+    # ----------------------------------------------------------------- loading
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> "StackConfig":
+        """Build a config from defaults < YAML file < ``DSA_*`` environment < keyword arguments."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        file_path = path if path is not None else environ.get(CONFIG_FILE_ENV)
+        if file_path:
+            values.update(_read_yaml(Path(file_path)))
+        values.update(_read_environ(environ))
+        for key in overrides:
+            _check_known(key, "keyword argument")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**_coerce(values))
+
+    # --------------------------------------------------------------- derived
+    @property
+    def is_local(self) -> bool:
+        return self.target == "local"
+
+    @property
+    def partition(self) -> str:
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        if self.region.startswith("us-gov-"):
+            return "aws-us-gov"
+        return "aws"
+
+    def state_machine_arn(self, name: str) -> str:
+        return f"arn:{self.partition}:states:{self.region}:{self.account_id}:stateMachine:{name}"
+
+    def role_arn(self, name: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:role/{name}"
+
+    def replace(self, **changes: Any) -> "StackConfig":
+        """A copy with some fields changed (derived names follow a new stack_name)."""
+        base = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if "stack_name" in changes or "account_id" in changes or "region" in changes:
+            defaults = _derived_names(self)
+            base = {k: v for k, v in base.items() if not (k in defaults and v == defaults[k])}
+        base.update(changes)
+        return StackConfig(**base)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------- internals
+
+_FIELDS = {f.name: f for f in dataclasses.fields(StackConfig)}
+_INT_FIELDS = {"max_concurrency", "page_limit", "glue_workers"}
+_FLOAT_FIELDS = {"tolerated_failure_percentage"}
+
+
+def _derived_names(cfg: StackConfig) -> dict[str, str]:
+    prefix = cfg.stack_name
+    account = cfg.account_id or LOCAL_ACCOUNT_ID
+    return {
+        "account_id": account,
+        "locations_table": f"{prefix}-locations",
+        "tasks_table": f"{prefix}-tasks",
+        # Bucket names are global on AWS: make them unique per account and region.
+        "work_bucket": f"{prefix}-work-{account}-{cfg.region}",
+        "output_bucket": f"{prefix}-output-{account}-{cfg.region}",
+        "glue_job": f"{prefix}-consolidate",
+        "connection_name": f"{prefix}-thirdparty-api",
+        "aggregator_state_machine": f"{prefix}-aggregator",
+        "extraction_state_machine": f"{prefix}-extraction",
+        "page_fetch_state_machine": f"{prefix}-page-fetch",
+        "states_role": f"{prefix}-states-role",
+        "glue_role": f"{prefix}-glue-role",
+    }
+
+
+def _check_known(key: str, where: str) -> None:
+    if key not in _FIELDS:
+        raise ConfigError(key, f"unknown {where} (known: {', '.join(sorted(_FIELDS))})")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError("config_file", f"{path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError("config_file", f"{path} is not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise ConfigError("config_file", f"{path} must hold a mapping of field: value")
+    for key in data:
+        _check_known(str(key), f"key in {path.name}")
+    return data
+
+
+def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_FILE_ENV:
+            continue
+        key = name[len(ENV_PREFIX):].lower()
+        if key == "api_key":  # the secret itself, read by deploy; never stored in the config
+            continue
+        _check_known(key, f"environment variable {name}")
+        values[key] = value
+    return values
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    for key, value in values.items():
+        if key in _INT_FIELDS:
+            out[key] = _to_number(key, value, int)
+        elif key in _FLOAT_FIELDS:
+            out[key] = _to_number(key, value, float)
+        elif key == "data_types":
+            out[key] = value
+        elif value is not None and not isinstance(value, str):
+            out[key] = str(value)
+    return out
+
+
+def _to_number(key: str, value: Any, kind: type) -> Any:
+    if isinstance(value, bool):
+        raise ConfigError(key, f"must be a number, got {value!r}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(key, f"must be a number, got {value!r}") from None
+
+
+# ------------------------------------------------------------- validation
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_CONNECTION = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")
+_ROLE = re.compile(r"^[\w+=,.@-]{1,64}$")
+_GLUE_JOB = re.compile(r"^[\w .\-]{1,255}$")
+# States: 1-80 chars; no whitespace, brackets, wildcards, the listed punctuation or controls.
+_STATE_MACHINE_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+_BUCKET_BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_BAD_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def _validate(cfg: StackConfig) -> None:
+    if cfg.target not in ("local", "aws"):
+        raise ConfigError("target", f"must be 'local' or 'aws', got {cfg.target!r}")
+    if not _PREFIX.match(cfg.stack_name):
+        raise ConfigError(
+            "stack_name",
+            "must start with a lowercase letter and hold 1-20 lowercase letters, digits or '-'",
+        )
+    if not _REGION.match(cfg.region):
+        raise ConfigError("region", f"{cfg.region!r} is not an AWS region name such as us-east-1")
+    if not _ACCOUNT.match(cfg.account_id):
+        raise ConfigError("account_id", "must be 12 digits")
+    _validate_endpoint(cfg.endpoint_url)
+    for name in ("work_bucket", "output_bucket"):
+        _validate_bucket(name, getattr(cfg, name))
+    if cfg.work_bucket == cfg.output_bucket:
+        raise ConfigError("output_bucket", "must differ from work_bucket")
+    for name in ("locations_table", "tasks_table"):
+        if not _TABLE.match(getattr(cfg, name)):
+            raise ConfigError(name, "DynamoDB table names are 3-255 characters of A-Z a-z 0-9 _ . -")
+    if cfg.locations_table == cfg.tasks_table:
+        raise ConfigError("tasks_table", "must differ from locations_table")
+    for name in ("aggregator_state_machine", "extraction_state_machine", "page_fetch_state_machine"):
+        _validate_state_machine(name, getattr(cfg, name))
+    if not _GLUE_JOB.match(cfg.glue_job):
+        raise ConfigError("glue_job", "Glue job names are 1-255 characters of letters, digits, space, _ . -")
+    if not _CONNECTION.match(cfg.connection_name):
+        raise ConfigError("connection_name", "connection names are 1-64 characters of A-Z a-z 0-9 . - _")
+    for name in ("states_role", "glue_role"):
+        if not _ROLE.match(getattr(cfg, name)):
+            raise ConfigError(name, "IAM role names are 1-64 characters of letters, digits and +=,.@_-")
+    if not 1 <= cfg.max_concurrency <= 10_000:
+        raise ConfigError("max_concurrency", "must be between 1 and 10000")
+    if not 0 <= cfg.tolerated_failure_percentage <= 100:
+        raise ConfigError("tolerated_failure_percentage", "must be between 0 and 100")
+    if not 1 <= cfg.page_limit <= 10_000:
+        raise ConfigError("page_limit", "must be between 1 and 10000")
+    if not cfg.data_types or any(not re.match(r"^[a-z][a-z0-9_]*$", t) for t in cfg.data_types):
+        raise ConfigError("data_types", "must be one or more lowercase names such as 'failed'")
+    if not re.match(r"^[A-Za-z0-9-]{1,128}$", cfg.api_key_header):
+        raise ConfigError("api_key_header", "must be an HTTP header name")
+    if cfg.glue_worker_type not in ("G.1X", "G.2X", "G.4X", "G.8X", "G.025X", "Z.2X"):
+        raise ConfigError("glue_worker_type", f"{cfg.glue_worker_type!r} is not a Glue worker type")
+    if not 2 <= cfg.glue_workers <= 299:
+        raise ConfigError("glue_workers", "Glue 5.0 jobs take 2-299 workers")
+
+
+def _validate_endpoint(url: str) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError("endpoint_url", f"must be an http(s) URL, got {url!r}")
+
+
+def _validate_bucket(field: str, name: str) -> None:
+    if not 3 <= len(name) <= 63:
+        raise ConfigError(field, f"S3 bucket names are 3-63 characters, {name!r} has {len(name)}")
+    if not _BUCKET.match(name):
+        raise ConfigError(
+            field, f"{name!r}: S3 bucket names use a-z 0-9 . - and begin and end with a letter or digit"
+        )
+    if ".." in name:
+        raise ConfigError(field, f"{name!r}: S3 bucket names must not hold two adjacent periods")
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        pass
+    else:
+        raise ConfigError(field, f"{name!r}: S3 bucket names must not look like an IP address")
+    if name.startswith(_BUCKET_BAD_PREFIXES) or name.endswith(_BUCKET_BAD_SUFFIXES):
+        raise ConfigError(field, f"{name!r}: S3 reserves this bucket name prefix or suffix")
+
+
+def _validate_state_machine(field: str, name: str) -> None:
+    if not 1 <= len(name) <= 80:
+        raise ConfigError(field, f"state machine names are 1-80 characters, {name!r} has {len(name)}")
+    bad = _STATE_MACHINE_FORBIDDEN.search(name)
+    if bad:
+        raise ConfigError(field, f"{name!r}: state machine names must not contain {bad.group()!r}")

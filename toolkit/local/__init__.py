@@ -1,0 +1,1 @@
+"""The embedded local stack: everything the workflows touch, on loopback, with no AWS account."""
