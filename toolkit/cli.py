@@ -10,7 +10,6 @@ import json
 import sys
 import traceback
 
-import click
 import typer
 
 from toolkit.commands import config as config_commands
@@ -65,32 +64,29 @@ def _one_line(exc: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``dsa``; usage errors are the CLI library's (exit 2), ours are one line (exit 1)."""
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="dsa", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        print("dsa: aborted", file=sys.stderr)
-        return 130
+        command.main(args=args, prog_name="dsa", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except Exception as exc:  # noqa: BLE001 - the one place user-facing errors are rendered
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if debug or not isinstance(exc, (ToolkitError, ClientError, BotoCoreError, OSError)):
-            if debug:
-                traceback.print_exc()
-                return 1
+        if "--debug" in args:
+            traceback.print_exc()
+        elif _is_expected(exc):
+            print(f"dsa: error: {_one_line(exc)}", file=sys.stderr)
+        else:
             print(f"dsa: error: {exc.__class__.__name__}: {_one_line(exc)} (run with --debug for the traceback)",
                   file=sys.stderr)
-            return 1
-        print(f"dsa: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _is_expected(exc: BaseException) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return isinstance(exc, (ToolkitError, ClientError, BotoCoreError, OSError))
 
 
 def print_json(value: object) -> None:

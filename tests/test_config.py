@@ -1,0 +1,147 @@
+"""StackConfig: defaults, precedence (defaults < YAML < DSA_* env < kwargs) and AWS naming rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from toolkit.config import ConfigError, StackConfig
+
+NO_ENV: dict[str, str] = {}
+
+
+def test_defaults_derive_every_name_from_the_stack_name() -> None:
+    cfg = StackConfig.load(environ=NO_ENV, stack_name="ops")
+    assert cfg.locations_table == "ops-locations"
+    assert cfg.tasks_table == "ops-tasks"
+    assert cfg.work_bucket == "ops-work-000000000000-us-east-1"
+    assert cfg.output_bucket == "ops-output-000000000000-us-east-1"
+    assert cfg.aggregator_state_machine == "ops-aggregator"
+    assert cfg.extraction_state_machine == "ops-extraction"
+    assert cfg.page_fetch_state_machine == "ops-page-fetch"
+    assert cfg.glue_job == "ops-consolidate"
+    assert cfg.connection_name == "ops-thirdparty-api"
+    assert cfg.states_role == "ops-states-role" and cfg.glue_role == "ops-glue-role"
+    assert cfg.state_machine_arn(cfg.aggregator_state_machine) == (
+        "arn:aws:states:us-east-1:000000000000:stateMachine:ops-aggregator"
+    )
+
+
+def test_precedence_yaml_then_env_then_kwargs(tmp_path) -> None:
+    path = tmp_path / "dsa.yaml"
+    path.write_text("stack_name: fromfile\nregion: eu-west-1\npage_limit: 50\n")
+    env = {"DSA_REGION": "eu-central-1", "DSA_PAGE_LIMIT": "75"}
+    cfg = StackConfig.load(path, environ=env, page_limit=90)
+    assert cfg.stack_name == "fromfile"          # only the file sets it
+    assert cfg.region == "eu-central-1"          # env beats the file
+    assert cfg.page_limit == 90                  # kwargs beat env
+    assert cfg.work_bucket.endswith("-eu-central-1")
+
+
+def test_config_file_from_environment_variable(tmp_path) -> None:
+    path = tmp_path / "other.yaml"
+    path.write_text("stack_name: viaenv\n")
+    assert StackConfig.load(environ={"DSA_CONFIG": str(path)}).stack_name == "viaenv"
+
+
+def test_explicit_names_are_kept() -> None:
+    cfg = StackConfig.load(environ=NO_ENV, tasks_table="Tasks.Prod")
+    assert cfg.tasks_table == "Tasks.Prod"
+
+
+def test_replace_rederives_names() -> None:
+    cfg = StackConfig.load(environ=NO_ENV).replace(stack_name="second")
+    assert cfg.locations_table == "second-locations"
+
+
+def test_data_types_from_env_string() -> None:
+    cfg = StackConfig.load(environ={"DSA_DATA_TYPES": "failed, rejected,expired"})
+    assert cfg.data_types == ("failed", "rejected", "expired")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"target": "cloud"}, "target"),
+        ({"stack_name": "Upper"}, "stack_name"),
+        ({"region": "europe"}, "region"),
+        ({"account_id": "12345"}, "account_id"),
+        ({"endpoint_url": "ftp://x"}, "endpoint_url"),
+        ({"work_bucket": "ab"}, "work_bucket"),                      # too short
+        ({"work_bucket": "a" * 64}, "work_bucket"),                  # too long
+        ({"work_bucket": "Has_Upper"}, "work_bucket"),               # bad characters
+        ({"work_bucket": "-leading"}, "work_bucket"),                # must start alphanumeric
+        ({"work_bucket": "two..dots"}, "work_bucket"),
+        ({"work_bucket": "192.168.1.1"}, "work_bucket"),             # IP-address form
+        ({"work_bucket": "xn--bucket"}, "work_bucket"),              # reserved prefix
+        ({"output_bucket": "name-s3alias"}, "output_bucket"),        # reserved suffix
+        ({"output_bucket": "dsa-work-000000000000-us-east-1"}, "output_bucket"),  # same as work
+        ({"locations_table": "ab"}, "locations_table"),
+        ({"tasks_table": "bad name"}, "tasks_table"),
+        ({"tasks_table": "dsa-locations"}, "tasks_table"),           # same as locations
+        ({"aggregator_state_machine": "has space"}, "aggregator_state_machine"),
+        ({"extraction_state_machine": "x" * 81}, "extraction_state_machine"),
+        ({"page_fetch_state_machine": "a/b"}, "page_fetch_state_machine"),
+        ({"glue_job": "bad\nname"}, "glue_job"),
+        ({"connection_name": "no spaces allowed"}, "connection_name"),
+        ({"states_role": "r" * 65}, "states_role"),
+        ({"max_concurrency": 0}, "max_concurrency"),
+        ({"max_concurrency": "many"}, "max_concurrency"),
+        ({"tolerated_failure_percentage": 101}, "tolerated_failure_percentage"),
+        ({"page_limit": 0}, "page_limit"),
+        ({"data_types": []}, "data_types"),
+        ({"api_key_header": "bad header"}, "api_key_header"),
+        ({"glue_worker_type": "G.3X"}, "glue_worker_type"),
+        ({"glue_workers": 1}, "glue_workers"),
+    ],
+)
+def test_each_rule_rejects_with_the_field_named(kwargs, field) -> None:
+    with pytest.raises(ConfigError) as info:
+        StackConfig.load(environ=NO_ENV, **kwargs)
+    assert info.value.field == field
+    assert str(info.value).startswith(f"{field}: ")
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_keys_are_rejected_everywhere(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="^colour: unknown keyword argument"):
+        StackConfig.load(environ=NO_ENV, colour="blue")
+    with pytest.raises(ConfigError, match="^tabel: unknown environment variable DSA_TABEL"):
+        StackConfig.load(environ={"DSA_TABEL": "x"})
+    path = tmp_path / "dsa.yaml"
+    path.write_text("stack_nam: typo\n")
+    with pytest.raises(ConfigError, match="^stack_nam: unknown key in dsa.yaml"):
+        StackConfig.load(path, environ=NO_ENV)
+
+
+def test_bad_yaml_files(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="^config_file: .* does not exist"):
+        StackConfig.load(tmp_path / "missing.yaml", environ=NO_ENV)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a list\n- not a mapping\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        StackConfig.load(bad, environ=NO_ENV)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("key: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        StackConfig.load(broken, environ=NO_ENV)
+
+
+def test_the_api_key_variable_is_not_a_config_field() -> None:
+    cfg = StackConfig.load(environ={"DSA_API_KEY": "s3cret"})
+    assert "s3cret" not in repr(cfg.as_dict())
+
+
+def test_no_module_outside_config_holds_a_literal_resource_name() -> None:
+    """Resource names live in StackConfig only: grep the package for the derived suffixes."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "toolkit"
+    suffixes = ("-locations", "-tasks", "-aggregator", "-extraction", "-page-fetch", "-consolidate",
+                "-states-role", "-glue-role", "-thirdparty-api")
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path.name == "config.py":
+            continue
+        text = path.read_text()
+        offenders += [f"{path.name}: {s}" for s in suffixes if f'"dsa{s}"' in text or f"'dsa{s}'" in text]
+    assert offenders == []
