@@ -1,0 +1,174 @@
+"""The local stack's one endpoint: routes each request by the service named in its SigV4 signature.
+
+``states`` goes to our Step Functions runtime, the Glue *job* operations to the local Glue runner
+(both :class:`~toolkit.local.awsjson.JsonService`), everything else (S3, DynamoDB, EventBridge,
+Secrets Manager, IAM, STS, CloudWatch Logs, the Glue Data Catalog) to moto in-process.
+
+The service comes from the credential scope ``AKID/DATE/REGION/SERVICE/aws4_request`` of the
+``Authorization`` header, or of a presigned URL's ``X-Amz-Credential``; unsigned requests are
+routed by ``X-Amz-Target`` and then by host name. S3 virtual-host-style requests
+(``bucket.localhost:PORT``, ``bucket.s3.localhost:PORT``, ``bucket.s3.REGION.localhost:PORT``)
+are rewritten to path style here, so bucket names with dots work too.
+
+``GET /_dsa/health`` answers with the state of each component (bucket names cannot hold ``_``,
+so this path never shadows an S3 request).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from aiohttp import web
+
+from toolkit.local.awsjson import JsonService, ServiceError, json_handler
+from toolkit.local.moto_backend import MotoBridge
+
+__all__ = ["Gateway", "GLUE_JOB_OPERATIONS", "HEALTH_PATH", "signing_service", "virtual_host_bucket"]
+
+HEALTH_PATH = "/_dsa/health"
+
+#: The Glue operations served by the local Glue runner; the rest of Glue (the Data Catalog) is moto's.
+GLUE_JOB_OPERATIONS = frozenset({
+    "CreateJob", "GetJob", "GetJobs", "UpdateJob", "DeleteJob", "ListJobs",
+    "StartJobRun", "GetJobRun", "GetJobRuns", "BatchStopJobRun",
+})
+
+# X-Amz-Target prefixes of unsigned JSON-protocol requests, by signing name.
+_TARGET_PREFIXES = {
+    "AWSStepFunctions": "states",
+    "AWSGlue": "glue",
+    "DynamoDB_20120810": "dynamodb",
+    "AWSEvents": "events",
+    "secretsmanager": "secretsmanager",
+    "Logs_20140328": "logs",
+}
+
+_CREDENTIAL = re.compile(r"Credential=([^,\s]+)")
+
+
+def signing_service(headers: Any, query: str) -> str | None:
+    """The service a request is meant for: SigV4 scope, presigned scope, X-Amz-Target, or None."""
+    auth = headers.get("Authorization", "")
+    match = _CREDENTIAL.search(auth)
+    scope = match.group(1) if match else None
+    if scope is None and "X-Amz-Credential" in query:
+        scope = (parse_qs(query).get("X-Amz-Credential") or [None])[0]
+    if scope:
+        parts = scope.split("/")
+        if len(parts) >= 5:
+            return parts[-2].lower()
+    target = headers.get("X-Amz-Target", "")
+    if target:
+        return _TARGET_PREFIXES.get(target.split(".", 1)[0])
+    return None
+
+
+def virtual_host_bucket(host: str) -> str | None:
+    """The bucket named by an S3 virtual-host-style Host header, or None for path style."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if name in ("localhost", "s3.localhost") or re.match(r"^s3\.[a-z0-9-]+\.localhost$", name):
+        return None
+    # Prefer the longest known suffix: "a.b.s3.localhost" is bucket "a.b", not "a.b.s3".
+    for pattern in (r"^(?P<bucket>.+)\.s3\.[a-z0-9-]+\.localhost$", r"^(?P<bucket>.+)\.s3\.localhost$",
+                    r"^(?P<bucket>.+)\.localhost$"):
+        match = re.match(pattern, name)
+        if match:
+            return match.group("bucket")
+    return None
+
+
+def _origin_path(raw_target: str) -> str:
+    """The path of a request target as sent, also when it came in absolute form (through a proxy)."""
+    target = raw_target.split("?", 1)[0]
+    if target.startswith(("http://", "https://")):
+        target = "/" + target.split("://", 1)[1].partition("/")[2]
+    return target
+
+
+@dataclass
+class _Components:
+    """The services the gateway routes to; ``states``/``glue`` are attached once the URL is known."""
+
+    moto: MotoBridge
+    states: JsonService | None = None
+    glue: JsonService | None = None
+    handlers: dict[str, Any] = field(default_factory=dict)
+
+
+class Gateway:
+    """The aiohttp application of the one endpoint."""
+
+    def __init__(self, moto: MotoBridge):
+        self._parts = _Components(moto=moto)
+
+    def attach(self, *, states: JsonService | None = None, glue: JsonService | None = None) -> None:
+        """Plug in the services we run ourselves (called on the gateway's loop after start)."""
+        if states is not None:
+            self._parts.states = states
+            self._parts.handlers["states"] = json_handler(states, "application/x-amz-json-1.0")
+        if glue is not None:
+            self._parts.glue = glue
+            self._parts.handlers["glue"] = json_handler(glue, "application/x-amz-json-1.1")
+
+    def health(self) -> dict[str, str]:
+        """Each component and whether it is serving."""
+        return {
+            "gateway": "up",
+            "moto": "up",
+            "states": "up" if self._parts.states is not None else "down",
+            "glue": "up" if self._parts.glue is not None else "down",
+        }
+
+    def app(self) -> web.Application:
+        application = web.Application(client_max_size=5 * 1024**3)
+        application.router.add_route("*", "/{tail:.*}", self._handle)
+        return application
+
+    # ------------------------------------------------------------ internals
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path == HEALTH_PATH and request.method == "GET":
+            return web.json_response(self.health())
+        service = signing_service(request.headers, request.query_string)
+        if service == "states":
+            return await self._own("states", request)
+        if service == "glue":
+            operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
+            if operation in GLUE_JOB_OPERATIONS:
+                return await self._own("glue", request)
+        return await self._to_moto(request, service)
+
+    async def _own(self, name: str, request: web.Request) -> web.StreamResponse:
+        handler = self._parts.handlers.get(name)
+        if handler is None:
+            error = ServiceError("ServiceUnavailable", f"the local {name} service is not running", 503)
+            return web.json_response({"__type": error.code, "message": error.message}, status=error.status)
+        return await handler(request)
+
+    async def _to_moto(self, request: web.Request, service: str | None) -> web.StreamResponse:
+        sock = request.transport.get_extra_info("sockname") if request.transport else None
+        port = sock[1] if sock else 0
+        host = request.headers.get("Host") or f"127.0.0.1:{port}"
+        raw_path = _origin_path(request.raw_path)
+        if service in ("s3", None):
+            bucket = virtual_host_bucket(host)
+            if bucket is not None:  # to path style, on a host moto reads as path style
+                raw_path = "/" + quote(bucket, safe="") + (raw_path if raw_path != "/" else "")
+                host = f"127.0.0.1:{port}"
+        reply = await self._parts.moto.call(
+            method=request.method,
+            raw_path=raw_path,
+            query_string=request.query_string,
+            headers=list(request.headers.items()),
+            body=await request.read(),
+            host=host,
+            server_port=port,
+        )
+        response = web.Response(status=reply.status, body=reply.body)
+        for name, value in reply.headers:
+            response.headers.add(name, value)
+        if request.method == "HEAD" and reply.content_length is not None:
+            response.headers["Content-Length"] = reply.content_length
+        return response
