@@ -1,0 +1,73 @@
+"""boto3 clients for the runtime's service integrations, called from asyncio without blocking it.
+
+Every integration that talks to an AWS API (EventBridge connections, Secrets Manager, the
+aws-sdk integrations, DynamoDB, Glue, S3 for Map Runs) goes through one :class:`AwsClients`:
+one client per service (boto3 clients are thread-safe), pointed at the stack's endpoint, and
+one small thread pool so that blocking boto3 calls never run on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+__all__ = ["AwsClients"]
+
+
+class AwsClients:
+    """Cached boto3 clients for one endpoint and region; ``call`` runs an operation in a worker thread."""
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        endpoint_url: str | None = None,
+        max_workers: int = 16,
+        access_key: str = "test",
+        secret_key: str = "test",
+    ):
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self._session = boto3.session.Session(
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region
+        )
+        self._config = Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=max_workers)
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sfn-aws")
+
+    def client(self, service: str) -> Any:
+        """The cached boto3 client for ``service`` (a boto3 service name such as ``dynamodb``)."""
+        with self._lock:
+            found = self._clients.get(service)
+            if found is None:
+                found = self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
+                self._clients[service] = found
+            return found
+
+    def available_services(self) -> list[str]:
+        return self._session.get_available_services()
+
+    async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Run ``client(service).<operation>(**params)`` (snake_case operation name) off the loop."""
+        client = await self.run(self.client, service)
+        method = getattr(client, operation)
+        return await self.run(functools.partial(method, **params))
+
+    async def run(self, func: Any, *args: Any) -> Any:
+        """Run a blocking callable in the integrations' thread pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, func, *args)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
