@@ -1,0 +1,81 @@
+"""Workflow templates: every placeholder filled from StackConfig, nothing else changed, no literals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from toolkit.config import StackConfig
+from toolkit.workflows import PLACEHOLDER, WORKFLOWS, TemplateError, lint_template, render, render_definitions
+
+CONNECTION_ARN = "arn:aws:events:us-east-1:000000000000:connection/dsa-thirdparty-api/0f1e2d3c"
+
+
+@pytest.fixture(scope="module")
+def config() -> StackConfig:
+    return StackConfig.load(environ={}, stack_name="wf", max_concurrency=7, page_limit=50)
+
+
+def _leaves(value, path=""):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}/{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{path}/{index}")
+    else:
+        yield path, value
+
+
+def test_every_placeholder_is_filled(config) -> None:
+    definitions = render_definitions(config, CONNECTION_ARN)
+    assert list(definitions) == ["wf-page-fetch", "wf-extraction", "wf-aggregator"]
+    for text in definitions.values():
+        assert "${" not in text
+        json.loads(text)
+
+
+def test_nothing_but_placeholders_changes(config) -> None:
+    for workflow in WORKFLOWS:
+        template = json.loads(workflow.template_text())
+        filled = json.loads(render_definitions(config, CONNECTION_ARN)[workflow.name(config)])
+        before, after = dict(_leaves(template)), dict(_leaves(filled))
+        assert before.keys() == after.keys(), workflow.template
+        changed = {path for path in before if before[path] != after[path]}
+        with_placeholders = {path for path, v in before.items() if isinstance(v, str) and PLACEHOLDER.search(v)}
+        assert changed == with_placeholders, workflow.template
+
+
+def test_values_come_from_the_config(config) -> None:
+    definitions = render_definitions(config, CONNECTION_ARN)
+    page_fetch = json.loads(definitions["wf-page-fetch"])
+    fetch = page_fetch["States"]["Fetch Page"]["Arguments"]
+    assert fetch["InvocationConfig"]["ConnectionArn"] == CONNECTION_ARN
+    assert page_fetch["States"]["Write Part"]["Arguments"]["Bucket"] == config.work_bucket
+    aggregator = definitions["wf-aggregator"]
+    assert config.state_machine_arn("wf-extraction") in aggregator
+    assert "? $states.input.max_concurrency : 7 %}" in aggregator
+    extraction = definitions["wf-extraction"]
+    assert "['failed', 'rejected']" in extraction
+    assert config.state_machine_arn("wf-page-fetch") in extraction
+
+
+def test_templates_pass_the_lint() -> None:
+    for workflow in WORKFLOWS:
+        assert lint_template(workflow.template_text()) == [], workflow.template
+
+
+def test_lint_catches_literal_names_and_arns() -> None:
+    bad = json.dumps({"States": {"A": {"Arguments": {
+        "TableName": "prod-locations",
+        "StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:child",
+    }}}})
+    problems = lint_template(bad)
+    assert any("TableName" in p for p in problems)
+    assert any("literal ARN" in p for p in problems)
+
+
+def test_unknown_placeholder_is_an_error() -> None:
+    with pytest.raises(TemplateError, match=r"^\$\{Nope\}: unknown placeholder"):
+        render('{"a": "${Nope}"}', {"Known": "x"})
