@@ -80,6 +80,14 @@ def virtual_host_bucket(host: str) -> str | None:
     return None
 
 
+_HEALTH_AUTH = "AWS4-HMAC-SHA256 Credential=health/20240101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0"
+
+
+def _local_port(request: web.Request) -> int:
+    sock = request.transport.get_extra_info("sockname") if request.transport else None
+    return int(sock[1]) if sock else 0
+
+
 def _origin_path(raw_target: str) -> str:
     """The path of a request target as sent, also when it came in absolute form (through a proxy)."""
     target = raw_target.split("?", 1)[0]
@@ -113,11 +121,16 @@ class Gateway:
             self._parts.glue = glue
             self._parts.handlers["glue"] = json_handler(glue, "application/x-amz-json-1.1")
 
-    def health(self) -> dict[str, str]:
-        """Each component and whether it is serving."""
+    async def health(self, port: int) -> dict[str, str]:
+        """Each component and whether it is serving (moto answers a real STS call)."""
+        reply = await self._parts.moto.call(
+            method="POST", raw_path="/", query_string="", host=f"127.0.0.1:{port}", server_port=port,
+            headers=[("Content-Type", "application/x-www-form-urlencoded"), ("Authorization", _HEALTH_AUTH)],
+            body=b"Action=GetCallerIdentity&Version=2011-06-15",
+        )
         return {
             "gateway": "up",
-            "moto": "up",
+            "moto": "up" if reply.status == 200 else "down",
             "states": "up" if self._parts.states is not None else "down",
             "glue": "up" if self._parts.glue is not None else "down",
         }
@@ -130,7 +143,7 @@ class Gateway:
     # ------------------------------------------------------------ internals
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.path == HEALTH_PATH and request.method == "GET":
-            return web.json_response(self.health())
+            return web.json_response(await self.health(_local_port(request)))
         service = signing_service(request.headers, request.query_string)
         if service == "states":
             return await self._own("states", request)
@@ -148,8 +161,7 @@ class Gateway:
         return await handler(request)
 
     async def _to_moto(self, request: web.Request, service: str | None) -> web.StreamResponse:
-        sock = request.transport.get_extra_info("sockname") if request.transport else None
-        port = sock[1] if sock else 0
+        port = _local_port(request)
         host = request.headers.get("Host") or f"127.0.0.1:{port}"
         raw_path = _origin_path(request.raw_path)
         if service in ("s3", None):
