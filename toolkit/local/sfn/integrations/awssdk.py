@@ -201,25 +201,33 @@ class AwsSdkIntegration:
     async def call(self, service_resource: str, arguments: Any) -> Any:
         """Call the action named by ``service_resource`` with ``arguments``; return AWS's result shape."""
         target = parse_resource(service_resource)
+        result, _ = await self.call_target(target, arguments)
+        return result
+
+    async def call_target(self, target: SdkTarget, arguments: Any) -> tuple[Any, dict[str, Any]]:
+        """Call ``target``; return the converted result and the raw ResponseMetadata."""
         method, model = await self._clients.run(self._operation, target)
         params = to_boto_params(model.input_shape, arguments or {})
         if not isinstance(params, dict):
-            raise StatesError("States.Runtime", f"{service_resource}: the parameters must be a JSON object")
+            raise StatesError("States.Runtime", f"{target.service}:{target.action}: the parameters must be a JSON object")
         try:
             response = await self._clients.call(target.boto_service, method, **params)
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code") or "")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            name = error_name(target.error_prefix, code) if code and not code.isdigit() else (
-                f"{target.error_prefix}.{target.error_prefix}Exception"
-            )
-            message = str(error.get("Message") or code)
-            cause = f"{message} (Service: {target.error_prefix}, Status Code: {status}, Error Code: {code})"
-            raise StatesError(name, cause) from None
+            raise _states_error(target.error_prefix, exc) from None
         except ParamValidationError as exc:
             raise StatesError(f"{target.error_prefix}.{target.error_prefix}Exception", str(exc)) from None
-        return from_boto_result(model.output_shape, await self._clients.run(_drain, response))
+        metadata = response.get("ResponseMetadata", {})
+        return from_boto_result(model.output_shape, await self._clients.run(_drain, response)), metadata
+
+
+def _states_error(prefix: str, exc: ClientError) -> StatesError:
+    """A boto3 ClientError as the integration's ``Prefix.NameException`` error."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code") or "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    name = error_name(prefix, code) if code and not code.isdigit() else f"{prefix}.{prefix}Exception"
+    message = str(error.get("Message") or code)
+    return StatesError(name, f"{message} (Service: {prefix}, Status Code: {status}, Error Code: {code})")
 
 
 def _drain(response: dict[str, Any]) -> dict[str, Any]:
