@@ -1,0 +1,107 @@
+"""``dsa sample-api``: run the sample third-party location API, and write its locations CSV.
+
+``serve`` prints the base URL as the first line on stdout (so scripts can read it), details on
+stderr, and runs until Ctrl-C or SIGTERM. Secrets come from options or environment variables
+and are never printed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from toolkit.config import StackConfig
+from toolkit.errors import ToolkitError
+from toolkit.local.server import PortInUseError
+from toolkit.local.thirdparty import (DEFAULT_API_URL, DEFAULT_PORT, DEFAULT_TASK_ID, AuthConfig, DatasetParams,
+                                      FaultPlan, SampleApi, write_locations_csv)
+
+app = typer.Typer(help="The sample third-party location API (a real loopback server).", no_args_is_help=True)
+
+_DATASET_HELP = "Dataset parameters YAML (e.g. sample_data/dataset.yaml); default: the built-in dataset."
+
+
+def _dataset(path: Optional[Path], seed: Optional[int], locations: Optional[int]) -> DatasetParams:
+    params = DatasetParams.from_file(path) if path else DatasetParams()
+    changes = {k: v for k, v in (("seed", seed), ("locations", locations)) if v is not None}
+    return dataclasses.replace(params, **changes) if changes else params
+
+
+def _auth(api_key: Optional[str], header: str, username: Optional[str], password: Optional[str],
+          client_id: Optional[str], client_secret: Optional[str]) -> AuthConfig:
+    chosen = [name for name, given in (("--api-key", api_key), ("--username", username),
+                                       ("--client-id", client_id)) if given]
+    if len(chosen) > 1:
+        raise ToolkitError(f"auth: choose one of --api-key, --username, --client-id (got {', '.join(chosen)})")
+    if api_key:
+        return AuthConfig.api_key(api_key, header=header)
+    if username:
+        if not password:
+            raise ToolkitError("--password: required with --username")
+        return AuthConfig.basic(username, password)
+    if client_id:
+        if not client_secret:
+            raise ToolkitError("--client-secret: required with --client-id")
+        return AuthConfig.oauth(client_id, client_secret)
+    return AuthConfig.none()
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to listen on; 0 picks a free port."),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help=_DATASET_HELP),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the dataset's seed."),
+    locations: Optional[int] = typer.Option(None, "--locations", help="Override the number of locations."),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar=StackConfig.api_key_env,
+                                          help=f"Require this API key (env {StackConfig.api_key_env})."),
+    api_key_header: str = typer.Option(StackConfig.api_key_header, "--api-key-header",
+                                       help="Header that carries the API key."),
+    username: Optional[str] = typer.Option(None, "--username", help="Require HTTP Basic auth as this user."),
+    password: Optional[str] = typer.Option(None, "--password", envvar="DSA_SAMPLE_API_PASSWORD",
+                                           help="Basic auth password (env DSA_SAMPLE_API_PASSWORD)."),
+    client_id: Optional[str] = typer.Option(None, "--client-id", help="Require OAuth client credentials."),
+    client_secret: Optional[str] = typer.Option(None, "--client-secret", envvar="DSA_SAMPLE_API_CLIENT_SECRET",
+                                                help="OAuth client secret (env DSA_SAMPLE_API_CLIENT_SECRET)."),
+    faults: Optional[Path] = typer.Option(None, "--faults", help="Fault plan file (YAML or JSON)."),
+) -> None:
+    """Serve the sample API until Ctrl-C; prints its base URL first."""
+    params = _dataset(dataset, seed, locations)
+    auth = _auth(api_key, api_key_header, username, password, client_id, client_secret)
+    plan = FaultPlan.from_file(faults) if faults else None
+    api = SampleApi(dataset=params, auth=auth, faults=plan, host=host, port=port)
+    try:
+        api.start()
+    except PortInUseError as exc:
+        raise ToolkitError(f"--port: {exc}; pick another port or 0 for a free one") from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        print(api.url, flush=True)
+        print(f"sample API: {params.locations} locations (seed {params.seed}), {auth.describe()}, "
+              f"{len(api.faults.rules)} fault rule(s); Ctrl-C stops", file=sys.stderr, flush=True)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        api.stop()
+    print("sample API stopped", file=sys.stderr)
+
+
+@app.command("locations")
+def locations(
+    out: Path = typer.Option(Path("sample_data/locations.csv"), "--out", help="CSV file to write."),
+    dataset: Optional[Path] = typer.Option(None, "--dataset", help=_DATASET_HELP),
+    task_id: str = typer.Option(DEFAULT_TASK_ID, "--task-id", help="task_id of every row."),
+    api_url: str = typer.Option(DEFAULT_API_URL, "--api-url", help="Base URL of the sample API."),
+) -> None:
+    """Write the locations CSV (task_id, location_id, api_url, name, enabled) for a dataset."""
+    path = write_locations_csv(out, _dataset(dataset, None, None), task_id=task_id, api_url=api_url)
+    typer.echo(f"wrote {path}")
