@@ -1,0 +1,90 @@
+"""Execution history events, recorded cheaply and rendered in the API's shape on demand.
+
+An event keeps references to the (never mutated) payloads; JSON strings and the
+``<type>EventDetails`` structure of GetExecutionHistory are produced only when asked for, so a
+run of many state transitions pays for a small slots object per event and nothing more.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+# Fields of event details that hold JSON payloads (rendered as strings, hidden without execution data).
+_PAYLOAD_FIELDS = ("input", "output", "parameters")
+
+
+@dataclass(slots=True)
+class HistoryEvent:
+    """One history event: ``id`` counts from 1, ``previous_id`` is the event that led to it."""
+
+    id: int
+    previous_id: int
+    type: str
+    timestamp: float
+    details: dict[str, Any] | None = None
+
+    def details_key(self) -> str | None:
+        """The response member holding this event's details, e.g. ``taskFailedEventDetails``."""
+        if self.details is None:
+            return None
+        if self.type.endswith("StateEntered"):
+            return "stateEnteredEventDetails"
+        if self.type.endswith("StateExited"):
+            return "stateExitedEventDetails"
+        return self.type[0].lower() + self.type[1:] + "EventDetails"
+
+    def to_api(self, include_data: bool = True) -> dict[str, Any]:
+        """The event as GetExecutionHistory returns it."""
+        event: dict[str, Any] = {
+            "timestamp": self.timestamp,
+            "type": self.type,
+            "id": self.id,
+            "previousEventId": self.previous_id,
+        }
+        key = self.details_key()
+        if key is not None:
+            event[key] = render_details(self.details or {}, include_data)
+        return event
+
+
+def render_details(details: dict[str, Any], include_data: bool) -> dict[str, Any]:
+    """Event details with payloads as JSON strings (or left out when execution data is hidden)."""
+    out: dict[str, Any] = {}
+    for name, value in details.items():
+        if name in _PAYLOAD_FIELDS:
+            if include_data:
+                out[name] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+            if name != "parameters":
+                out[name + "Details"] = {"truncated": False}
+        elif name == "assignedVariables":
+            if include_data:
+                out[name] = {k: json.dumps(v, separators=(",", ":"), ensure_ascii=False) for k, v in value.items()}
+            out["assignedVariablesDetails"] = {"truncated": False}
+        else:
+            out[name] = value
+    return out
+
+
+class History:
+    """The ordered events of one execution."""
+
+    __slots__ = ("events", "limit")
+
+    def __init__(self, limit: int | None):
+        self.events: list[HistoryEvent] = []
+        self.limit = limit
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def add(self, type_: str, previous_id: int, timestamp: float, details: dict[str, Any] | None = None) -> int:
+        """Append an event; returns its id."""
+        event_id = len(self.events) + 1
+        self.events.append(HistoryEvent(event_id, previous_id, type_, timestamp, details))
+        return event_id
+
+    def full(self) -> bool:
+        """True once the history holds as many events as the quota allows."""
+        return self.limit is not None and len(self.events) >= self.limit
