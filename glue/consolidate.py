@@ -1,0 +1,402 @@
+"""Consolidate one task's part files into a single CSV, a Parquet copy and a JSON manifest.
+
+Runs unchanged as an AWS Glue 5.0 Spark job and on local PySpark 3.5. S3 I/O goes through
+boto3 (present on Glue and locally), not the s3a connector: the driver lists every part of
+the task with pagination, the executors fetch and validate the parts in parallel, and the
+driver streams the sorted rows into one CSV and one Parquet file. Unreadable or invalid
+parts are copied under ``quarantine/{task_id}/`` and listed in the manifest. Parts are
+removed only after the outputs are written and verified, and only when asked
+(``--parts_action``, default ``keep``: the parts are what a rerun of failed locations builds
+on, and the work bucket's lifecycle rule expires them).
+
+Arguments: ``--task_id --work_bucket --output_bucket`` and optionally ``--parts_action
+keep|archive|delete``, ``--partitions N``. The endpoint comes from ``AWS_ENDPOINT_URL`` when
+set (botocore reads it). On failure the job prints one line ``consolidate: error: ...`` on
+stderr and exits non-zero (on Glue the exception fails the run with that message).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import re
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable, Iterator
+
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+COLUMNS = ("discount_code", "error_message", "status", "location_id", "data_type", "task_id")
+ROW_FIELDS = ("discount_code", "error_message", "status")
+PARTS_ACTIONS = ("keep", "archive", "delete")
+REQUIRED_ARGS = ("task_id", "work_bucket", "output_bucket")
+OPTIONAL_ARGS = ("parts_action", "partitions", "JOB_NAME", "JOB_RUN_ID")
+FETCH_THREADS = 16
+PARQUET_BATCH = 50_000
+_KEY_PART = re.compile(r"^[A-Za-z0-9_.:@=+-]{1,255}$")
+_OFFSET = re.compile(r"^(0|[1-9][0-9]{0,17})\.json$")
+
+
+class ConsolidationError(Exception):
+    """A failure the job reports as one line and a failed run."""
+
+
+@dataclasses.dataclass(frozen=True)
+class JobArgs:
+    """The job's arguments, as Glue passes them (``--name value``)."""
+
+    task_id: str
+    work_bucket: str
+    output_bucket: str
+    parts_action: str = "keep"
+    partitions: int = 0
+    job_name: str = "consolidate"
+    job_run_id: str = "local"
+
+    @property
+    def parts_prefix(self) -> str:
+        return f"parts/{self.task_id}/"
+
+    @property
+    def output_prefix(self) -> str:
+        return f"consolidated/{self.task_id}/"
+
+
+# What an executor made of one part file: (key, location_id, data_type, offset, rows, problem).
+# A plain tuple, not a class: Spark's Python workers cannot import classes from a __main__ script.
+PartResult = tuple[str, str, str, int, tuple[tuple[str, "str | None", str], ...], str]
+
+
+def _bad(key: str, problem: str) -> PartResult:
+    return (key, "", "", 0, (), problem)
+
+
+# ------------------------------------------------------------------ arguments
+
+def parse_args(argv: list[str]) -> JobArgs:
+    """Read the job arguments with Glue's parser when present, else argparse with the same names."""
+    present = [name for name in OPTIONAL_ARGS if f"--{name}" in argv]
+    try:
+        from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
+    except ImportError:
+        import argparse
+
+        parser = argparse.ArgumentParser(prog="consolidate", add_help=False)
+        for name in REQUIRED_ARGS + OPTIONAL_ARGS:
+            parser.add_argument(f"--{name}")  # presence is checked by _job_args, with one-line errors
+        known, _ = parser.parse_known_args(argv[1:])
+        raw = {k: v for k, v in vars(known).items() if v is not None}
+    else:
+        raw = getResolvedOptions(argv, list(REQUIRED_ARGS) + present)
+    return _job_args(raw)
+
+
+def _job_args(raw: dict[str, str]) -> JobArgs:
+    for name in REQUIRED_ARGS:
+        if not raw.get(name):
+            raise ConsolidationError(f"--{name}: missing or empty")
+    if not _KEY_PART.match(raw["task_id"]):
+        raise ConsolidationError("--task_id: must be 1-255 characters of letters, digits and _ . : @ = + -")
+    action = raw.get("parts_action") or "keep"
+    if action not in PARTS_ACTIONS:
+        raise ConsolidationError(f"--parts_action: must be one of {', '.join(PARTS_ACTIONS)}, got {action!r}")
+    partitions = raw.get("partitions") or "0"
+    if not partitions.isdigit():
+        raise ConsolidationError(f"--partitions: must be a whole number, got {partitions!r}")
+    return JobArgs(
+        task_id=raw["task_id"],
+        work_bucket=raw["work_bucket"],
+        output_bucket=raw["output_bucket"],
+        parts_action=action,
+        partitions=int(partitions),
+        job_name=raw.get("JOB_NAME") or "consolidate",
+        job_run_id=raw.get("JOB_RUN_ID") or "local",
+    )
+
+
+# ------------------------------------------------------------- part files
+
+def list_parts(s3, bucket: str, prefix: str) -> list[str]:
+    """Every key under the task's parts prefix, following continuation tokens."""
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(obj["Key"] for obj in page.get("Contents", ()) if not obj["Key"].endswith("/"))
+    return keys
+
+
+def parse_part(key: str, body: bytes, task_id: str) -> PartResult:
+    """Validate one part file against its key and the row schema; never raises."""
+    rest = key.split("/")[2:]  # parts/{task_id}/{location_id}/{data_type}/{offset}.json
+    if len(rest) != 3 or not _KEY_PART.match(rest[0]) or not _KEY_PART.match(rest[1]) or not _OFFSET.match(rest[2]):
+        return _bad(key, "key is not parts/{task_id}/{location_id}/{data_type}/{offset}.json")
+    location_id, data_type, offset = rest[0], rest[1], int(rest[2][: -len(".json")])
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return _bad(key, f"not UTF-8 JSON ({exc.__class__.__name__})")
+    if not isinstance(doc, dict):
+        return _bad(key, "not a JSON object")
+    expected = {"task_id": task_id, "location_id": location_id, "data_type": data_type, "offset": offset}
+    for field, value in expected.items():
+        if field in doc and doc[field] != value:
+            return _bad(key, f"{field} {doc[field]!r} does not match the key ({value!r})")
+    rows = doc.get("rows")
+    if not isinstance(rows, list):
+        return _bad(key, "rows: missing or not a list")
+    out = []
+    for i, row in enumerate(rows):
+        problem = _row_problem(row)
+        if problem:
+            return _bad(key, f"rows[{i}]: {problem}")
+        out.append((row["discount_code"], row["error_message"], row["status"]))
+    return (key, location_id, data_type, offset, tuple(out), "")
+
+
+def _row_problem(row: object) -> str:
+    if not isinstance(row, dict):
+        return "not an object"
+    extra = sorted(set(row) - set(ROW_FIELDS))
+    if extra:
+        return f"unexpected field {extra[0]!r}"
+    for field in ROW_FIELDS:
+        if field not in row:
+            return f"{field}: missing"
+        value = row[field]
+        if not (isinstance(value, str) or (value is None and field == "error_message")):
+            return f"{field}: must be a string, got {type(value).__name__}"
+    if not row["discount_code"]:
+        return "discount_code: empty"
+    return ""
+
+
+def fetch_partition(bucket: str, task_id: str, keys: Iterable[str]) -> Iterator[PartResult]:
+    """Executor side: one S3 client per partition, parts fetched on a small thread pool."""
+    s3 = boto3.client("s3")
+
+    def fetch(key: str) -> PartResult:
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as exc:  # noqa: BLE001 - an unreadable part is quarantined, not fatal
+            return _bad(key, f"unreadable ({exc.__class__.__name__})")
+        return parse_part(key, body, task_id)
+
+    with ThreadPoolExecutor(FETCH_THREADS) as pool:
+        yield from pool.map(fetch, list(keys))
+
+
+# ----------------------------------------------------------------- outputs
+
+def quarantine_key(args: JobArgs, key: str) -> str:
+    return f"quarantine/{args.task_id}/{key[len(args.parts_prefix):]}"
+
+
+def write_outputs(rows: Iterable[tuple], csv_path: str, parquet_path: str) -> int:
+    """Stream rows into an RFC 4180 CSV (UTF-8, header, CRLF) and a Parquet file; return the count."""
+    schema = pa.schema([(name, pa.string()) for name in COLUMNS])
+    count = 0
+    batch: list[tuple] = []
+    with open(csv_path, "w", encoding="utf-8", newline="") as out, pq.ParquetWriter(parquet_path, schema) as pw:
+        writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        writer.writerow(COLUMNS)
+
+        def flush() -> None:
+            columns = list(zip(*batch)) if batch else [[] for _ in COLUMNS]
+            pw.write_table(pa.table([pa.array(c, pa.string()) for c in columns], schema=schema))
+            batch.clear()
+
+        for row in rows:
+            writer.writerow(row)
+            batch.append(row)
+            count += 1
+            if len(batch) >= PARQUET_BATCH:
+                flush()
+        if batch or count == 0:
+            flush()
+    return count
+
+
+def upload_verified(s3, path: str, bucket: str, key: str, content_type: str) -> int:
+    """Upload a file and check S3 holds the same number of bytes; return the size."""
+    size = os.path.getsize(path)
+    s3.upload_file(path, bucket, key, ExtraArgs={"ContentType": content_type})
+    stored = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+    if stored != size:
+        raise ConsolidationError(f"s3://{bucket}/{key}: wrote {size} bytes but S3 holds {stored}")
+    return size
+
+
+def remove_parts(s3, args: JobArgs, keys: list[str]) -> None:
+    """Archive (copy under archive/) and/or delete the parts, after the outputs are verified."""
+    if args.parts_action == "keep" or not keys:
+        return
+    if args.parts_action == "archive":
+        for key in keys:
+            s3.copy_object(Bucket=args.work_bucket, Key=f"archive/{key}",
+                           CopySource={"Bucket": args.work_bucket, "Key": key})
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start:start + 1000]
+        resp = s3.delete_objects(Bucket=args.work_bucket,
+                                 Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
+        if resp.get("Errors"):
+            first = resp["Errors"][0]
+            raise ConsolidationError(f"deleting parts: {first.get('Key')}: {first.get('Code')}")
+
+
+# --------------------------------------------------------------------- job
+
+def part_order(key: str) -> tuple:
+    """Sort parts by location, data type and numeric offset, so rows come out in page order."""
+    rest = key.split("/")[2:]
+    if len(rest) == 3 and _OFFSET.match(rest[2]):
+        return (0, rest[0], rest[1], int(rest[2][: -len(".json")]), key)
+    return (1, "", "", 0, key)
+
+
+def run(spark, args: JobArgs) -> dict:
+    """Consolidate the task; return the manifest that was written."""
+    from pyspark import StorageLevel
+
+    s3 = boto3.client("s3")
+    keys = sorted(list_parts(s3, args.work_bucket, args.parts_prefix), key=part_order)
+
+    # Contiguous slices of the ordered keys: reading the partitions in order yields sorted rows,
+    # with no shuffle. Each executor task fetches its slice on a thread pool.
+    sc = spark.sparkContext
+    slices = args.partitions or max(1, min(len(keys) // 50 + 1, sc.defaultParallelism * 4))
+    bucket, task_id = args.work_bucket, args.task_id
+    results = sc.parallelize(keys, slices).mapPartitions(
+        lambda part: fetch_partition(bucket, task_id, part)).persist(StorageLevel.MEMORY_AND_DISK)
+
+    bad = results.filter(lambda r: r[5]).map(lambda r: (r[0], r[5])).collect()
+    expected = results.map(lambda r: len(r[4])).sum() if keys else 0
+    quarantined = []
+    for key, problem in sorted(bad):
+        qkey = quarantine_key(args, key)
+        s3.copy_object(Bucket=args.work_bucket, Key=qkey, CopySource={"Bucket": args.work_bucket, "Key": key})
+        quarantined.append({"key": key, "quarantine_uri": f"s3://{args.work_bucket}/{qkey}", "reason": problem})
+
+    rows = results.filter(lambda r: not r[5]).flatMap(lambda r: [(*row, r[1], r[2], task_id) for row in r[4]])
+    counts: dict[tuple[str, str], int] = {}
+
+    def counted(stream: Iterable[tuple]) -> Iterator[tuple]:
+        for row in stream:
+            counts[row[3], row[4]] = counts.get((row[3], row[4]), 0) + 1
+            yield row
+
+    csv_key = f"{args.output_prefix}{task_id}.csv"
+    parquet_key = f"{args.output_prefix}{task_id}.parquet"
+    manifest_key = f"{args.output_prefix}manifest.json"
+    with tempfile.TemporaryDirectory(prefix="consolidate-") as tmp:
+        csv_path, parquet_path = os.path.join(tmp, "out.csv"), os.path.join(tmp, "out.parquet")
+        total = write_outputs(counted(rows.toLocalIterator()), csv_path, parquet_path)
+        if total != expected or pq.ParquetFile(parquet_path).metadata.num_rows != total:
+            raise ConsolidationError(f"wrote {total} rows but the parts hold {expected}")
+        csv_bytes = upload_verified(s3, csv_path, args.output_bucket, csv_key, "text/csv; charset=utf-8")
+        parquet_bytes = upload_verified(s3, parquet_path, args.output_bucket, parquet_key,
+                                        "application/vnd.apache.parquet")
+    results.unpersist()
+
+    by_location: dict[str, dict[str, int]] = {}
+    by_type: dict[str, int] = {}
+    for (location_id, data_type), n in sorted(counts.items()):
+        by_location.setdefault(location_id, {})[data_type] = n
+        by_type[data_type] = by_type.get(data_type, 0) + n
+    out = f"s3://{args.output_bucket}/"
+    manifest = {
+        "task_id": task_id,
+        "job_run_id": args.job_run_id,
+        "columns": list(COLUMNS),
+        "total_rows": total,
+        "rows_by_location": by_location,
+        "rows_by_data_type": by_type,
+        "part_files_read": len(keys),
+        "part_files_quarantined": len(quarantined),
+        "quarantined": quarantined,
+        "parts_action": args.parts_action,
+        "input_uri": f"s3://{args.work_bucket}/{args.parts_prefix}",
+        "csv_uri": out + csv_key,
+        "parquet_uri": out + parquet_key,
+        "manifest_uri": out + manifest_key,
+        "csv_bytes": csv_bytes,
+        "parquet_bytes": parquet_bytes,
+    }
+    s3.put_object(Bucket=args.output_bucket, Key=manifest_key, ContentType="application/json",
+                  Body=json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+    remove_parts(s3, args, keys)
+    return manifest
+
+
+def _check_bucket(s3, bucket: str) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise ConsolidationError(f"bucket {bucket}: not reachable ({code or 'error'})") from None
+
+
+def _spark_session(args: JobArgs):
+    """GlueContext's session on Glue; a plain local SparkSession elsewhere."""
+    try:
+        from awsglue.context import GlueContext  # type: ignore[import-not-found]
+        from awsglue.job import Job  # type: ignore[import-not-found]
+    except ImportError:
+        from pyspark.sql import SparkSession
+
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        spark = (SparkSession.builder.appName(args.job_name)
+                 .master(os.environ.get("SPARK_MASTER", "local[*]"))
+                 .config("spark.ui.enabled", "false")
+                 .config("spark.ui.showConsoleProgress", "false")
+                 .getOrCreate())
+        return spark, None
+    from pyspark.context import SparkContext
+
+    glue = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue)
+    job.init(args.job_name, {"JOB_NAME": args.job_name})
+    return glue.spark_session, job
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv if argv is None else argv
+    on_glue = True
+    try:
+        import awsglue  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        on_glue = False
+    try:
+        args = parse_args(argv)
+        s3 = boto3.client("s3")
+        for bucket in (args.work_bucket, args.output_bucket):
+            _check_bucket(s3, bucket)
+        spark, job = _spark_session(args)
+        try:
+            manifest = run(spark, args)
+            if job is not None:
+                job.commit()
+        finally:
+            if job is None:
+                spark.stop()
+    except Exception as exc:  # noqa: BLE001 - the job's one place to report a failure as one line
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if not isinstance(exc, ConsolidationError):
+            detail = f"{exc.__class__.__name__}: {detail}"
+        print(f"consolidate: error: {detail}", file=sys.stderr)
+        if on_glue:
+            raise
+        return 1
+    summary = {k: manifest[k] for k in ("task_id", "total_rows", "part_files_read", "part_files_quarantined",
+                                        "csv_uri", "manifest_uri")}
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Fixtures for the consolidation job: a real S3 API on loopback and a way to run the job."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+SCRIPT = Path(__file__).resolve().parents[2] / "glue" / "consolidate.py"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@dataclass
+class JobRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class S3Place:
+    """A work bucket and an output bucket on a real S3 endpoint, and a client for them."""
+
+    endpoint: str
+    s3: object
+    work_bucket: str
+    output_bucket: str
+
+    def put_parts(self, parts: dict[str, object]) -> None:
+        """Write part files (key -> JSON-able document, or raw bytes) concurrently."""
+        def put(item):
+            key, doc = item
+            body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+            self.s3.put_object(Bucket=self.work_bucket, Key=key, Body=body)
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(put, parts.items()))
+
+    def get(self, bucket: str, key: str) -> bytes:
+        return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return sorted(o["Key"] for p in pages for o in p.get("Contents", ()))
+
+    def run_job(self, *args: str, run_id: str = "jr_test") -> JobRun:
+        env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
+        cmd = [sys.executable, str(SCRIPT), "--JOB_RUN_ID", run_id, *args]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        return JobRun(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_place(s3_endpoint) -> S3Place:
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    suffix = uuid.uuid4().hex[:8]
+    work, output = f"work-{suffix}", f"output-{suffix}"
+    s3.create_bucket(Bucket=work)
+    s3.create_bucket(Bucket=output)
+    return S3Place(s3_endpoint, s3, work, output)

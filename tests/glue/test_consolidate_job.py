@@ -1,0 +1,199 @@
+"""The consolidation job run as Glue would run it (a subprocess on local PySpark) against real S3."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import sys
+from collections import Counter
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import SCRIPT
+
+TASK = "task-7"
+TRICKY = [
+    'He said "no", then left',
+    "comma, separated, values",
+    "line one\nline two\r\nline three",
+    "naïve café — 日本語 ✓ 🚀",
+    "",
+    '"quoted at both ends"',
+    " leading and trailing spaces ",
+    "=SUM(A1:A2)",
+]
+COLUMNS = ["discount_code", "error_message", "status", "location_id", "data_type", "task_id"]
+
+
+def _load_module():
+    spec = importlib.util.spec_from_file_location("consolidate_under_test", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def _dataset(locations: int, data_types: tuple[str, ...], pages: int, limit: int):
+    """Part files for TASK plus the rows they hold (the ground truth)."""
+    parts, truth, n = {}, Counter(), 0
+    for loc in range(locations):
+        location_id = f"loc-{loc:03d}"
+        for data_type in data_types:
+            for page in range(pages):
+                rows = []
+                for _ in range(limit if page < pages - 1 else 1):
+                    message = TRICKY[n % len(TRICKY)] + f" #{n}"
+                    rows.append({"discount_code": f"DC{n:06d}", "error_message": message, "status": data_type})
+                    truth[(f"DC{n:06d}", message, data_type, location_id, data_type, TASK)] += 1
+                    n += 1
+                key = f"parts/{TASK}/{location_id}/{data_type}/{page * limit}.json"
+                parts[key] = {"task_id": TASK, "location_id": location_id, "data_type": data_type,
+                              "offset": page * limit, "rows": rows}
+    return parts, truth
+
+
+BAD_PARTS = {
+    f"parts/{TASK}/loc-bad/failed/0.json": b"{not json",
+    f"parts/{TASK}/loc-bad/failed/2.json": b"\xff\xfe binary",
+    f"parts/{TASK}/loc-bad/failed/4.json": {"rows": [{"discount_code": "X", "status": "failed"}]},
+    f"parts/{TASK}/loc-bad/failed/6.json": {"task_id": "other-task", "rows": []},
+    f"parts/{TASK}/loc-bad/failed/8.json": {"rows": [{"discount_code": 5, "error_message": "", "status": "x"}]},
+    f"parts/{TASK}/stray.txt": b"hello",
+}
+
+
+def _read_csv(raw: bytes) -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, encoding="utf-8")
+
+
+def _as_counter(frame: pd.DataFrame) -> Counter:
+    return Counter(tuple(r) for r in frame[COLUMNS].itertuples(index=False, name=None))
+
+
+@pytest.mark.slow
+def test_consolidates_every_part_quarantines_bad_ones_and_reruns_identically(s3_place):
+    # 5 locations x 2 types x 150 pages = 1,500 good parts: beyond one 1,000-key listing page.
+    parts, truth = _dataset(locations=5, data_types=("failed", "rejected"), pages=150, limit=2)
+    decoy = {f"parts/{TASK}0/loc-000/failed/0.json": {"rows": [
+        {"discount_code": "DECOY", "error_message": "", "status": "failed"}]}}
+    s3_place.put_parts({**parts, **BAD_PARTS, **decoy})
+    common = ["--task_id", TASK, "--work_bucket", s3_place.work_bucket, "--output_bucket", s3_place.output_bucket]
+
+    first = s3_place.run_job(*common, run_id="jr_first")
+    assert first.returncode == 0, first.stderr
+    out = s3_place.output_bucket
+    csv_raw = s3_place.get(out, f"consolidated/{TASK}/{TASK}.csv")
+    parquet_raw = s3_place.get(out, f"consolidated/{TASK}/{TASK}.parquet")
+    manifest = json.loads(s3_place.get(out, f"consolidated/{TASK}/manifest.json"))
+
+    # Rows in == rows out, with no duplicates, through pandas (CSV) and pyarrow (Parquet).
+    frame = _read_csv(csv_raw)
+    assert list(frame.columns) == COLUMNS
+    assert _as_counter(frame) == truth
+    parquet = pq.read_table(io.BytesIO(parquet_raw)).to_pandas()
+    assert list(parquet.columns) == COLUMNS
+    assert _as_counter(parquet) == truth
+    # The csv module (RFC 4180 reader) sees the same records; lines end in CRLF.
+    records = list(csv.reader(io.StringIO(csv_raw.decode("utf-8"), newline="")))
+    assert len(records) == sum(truth.values()) + 1
+    assert csv_raw.startswith(b"discount_code,error_message,status,location_id,data_type,task_id\r\n")
+    # Rows come out ordered by location, data type, then page offset.
+    keys = list(zip(frame.location_id, frame.data_type))
+    assert keys == sorted(keys)
+
+    assert manifest["total_rows"] == sum(truth.values())
+    assert manifest["part_files_read"] == len(parts) + len(BAD_PARTS)
+    assert manifest["rows_by_location"]["loc-000"] == {"failed": 299, "rejected": 299}
+    assert manifest["rows_by_data_type"] == {"failed": 1495, "rejected": 1495}
+    assert manifest["job_run_id"] == "jr_first"
+    assert manifest["input_uri"] == f"s3://{s3_place.work_bucket}/parts/{TASK}/"
+    assert manifest["csv_uri"] == f"s3://{out}/consolidated/{TASK}/{TASK}.csv"
+    reasons = {q["key"]: q["reason"] for q in manifest["quarantined"]}
+    assert set(reasons) == set(BAD_PARTS)
+    assert "not UTF-8 JSON" in reasons[f"parts/{TASK}/loc-bad/failed/0.json"]
+    assert "error_message: missing" in reasons[f"parts/{TASK}/loc-bad/failed/4.json"]
+    assert "task_id 'other-task'" in reasons[f"parts/{TASK}/loc-bad/failed/6.json"]
+    quarantine = s3_place.keys(s3_place.work_bucket, f"quarantine/{TASK}/")
+    assert quarantine == sorted(f"quarantine/{TASK}/" + k[len(f"parts/{TASK}/"):] for k in BAD_PARTS)
+    # Default parts action is keep.
+    assert len(s3_place.keys(s3_place.work_bucket, f"parts/{TASK}/")) == len(parts) + len(BAD_PARTS)
+
+    # Second run, archiving the parts: byte-identical outputs, parts moved only afterwards.
+    second = s3_place.run_job(*common, "--parts_action", "archive", run_id="jr_second")
+    assert second.returncode == 0, second.stderr
+    assert s3_place.get(out, f"consolidated/{TASK}/{TASK}.csv") == csv_raw
+    assert s3_place.get(out, f"consolidated/{TASK}/{TASK}.parquet") == parquet_raw
+    again = json.loads(s3_place.get(out, f"consolidated/{TASK}/manifest.json"))
+    differs = {k for k in manifest if manifest[k] != again[k]}
+    assert differs == {"job_run_id", "parts_action"}
+    assert s3_place.keys(s3_place.work_bucket, f"parts/{TASK}/") == []
+    archived = s3_place.keys(s3_place.work_bucket, f"archive/parts/{TASK}/")
+    assert len(archived) == len(parts) + len(BAD_PARTS)
+    assert s3_place.keys(s3_place.work_bucket, f"parts/{TASK}0/")  # another task's parts untouched
+
+
+@pytest.mark.slow
+def test_empty_task_gives_header_only_csv_and_zero_manifest(s3_place):
+    run = s3_place.run_job("--task_id", "empty-task", "--work_bucket", s3_place.work_bucket,
+                           "--output_bucket", s3_place.output_bucket, "--parts_action", "delete")
+    assert run.returncode == 0, run.stderr
+    raw = s3_place.get(s3_place.output_bucket, "consolidated/empty-task/empty-task.csv")
+    assert raw == b"discount_code,error_message,status,location_id,data_type,task_id\r\n"
+    assert _read_csv(raw).empty
+    table = pq.read_table(io.BytesIO(s3_place.get(s3_place.output_bucket,
+                                                  "consolidated/empty-task/empty-task.parquet")))
+    assert table.num_rows == 0 and table.column_names == COLUMNS
+    manifest = json.loads(s3_place.get(s3_place.output_bucket, "consolidated/empty-task/manifest.json"))
+    assert manifest["total_rows"] == 0 and manifest["part_files_read"] == 0 and manifest["quarantined"] == []
+    assert json.loads(run.stdout.strip().splitlines()[-1])["total_rows"] == 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--task_id", "t", "--work_bucket", "w"], "--output_bucket"),
+        (["--task_id", "a/b", "--work_bucket", "w", "--output_bucket", "o"], "--task_id"),
+        (["--task_id", "t", "--work_bucket", "w", "--output_bucket", "o", "--parts_action", "burn"],
+         "--parts_action: must be one of keep, archive, delete"),
+    ],
+)
+def test_bad_arguments_fail_with_one_line(s3_place, args, message):
+    run = s3_place.run_job(*args)
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("consolidate: error:") and message in lines[0]
+
+
+def test_missing_bucket_fails_before_spark_starts(s3_place):
+    run = s3_place.run_job("--task_id", "t", "--work_bucket", "no-such-bucket-here",
+                           "--output_bucket", s3_place.output_bucket)
+    assert run.returncode == 1
+    assert run.stderr.strip() == "consolidate: error: bucket no-such-bucket-here: not reachable (404)"
+
+
+def test_parse_part_accepts_valid_parts_and_names_each_problem():
+    module = _load_module()
+    good = json.dumps({"offset": 10, "rows": [
+        {"discount_code": "A", "error_message": None, "status": "failed"}]}).encode()
+    key = "parts/t/loc/failed/10.json"
+    assert module.parse_part(key, good, "t") == (key, "loc", "failed", 10, (("A", None, "failed"),), "")
+    cases = {
+        "parts/t/loc/failed/x.json": (good, "key is not"),
+        "parts/t/loc/failed/12.json": (good, "offset 10 does not match the key (12)"),
+        "parts/t/loc/rejected/10.json": (json.dumps({"data_type": "failed", "rows": []}).encode(),
+                                          "data_type 'failed' does not match"),
+        "parts/t/l/failed/0.json": (b"[]", "not a JSON object"),
+        "parts/t/l/failed/1.json": (b'{"rows": {}}', "rows: missing or not a list"),
+        "parts/t/l/failed/2.json": (b'{"rows": [{"discount_code": "", "error_message": "", "status": "s"}]}',
+                                    "rows[0]: discount_code: empty"),
+        "parts/t/l/failed/3.json": (b'{"rows": [{"discount_code": "a", "error_message": "", "status": "s", '
+                                    b'"extra": 1}]}', "rows[0]: unexpected field 'extra'"),
+    }
+    for key, (body, problem) in cases.items():
+        result = module.parse_part(key, body, "t")
+        assert problem in result[5], (key, result)
+        assert result[4] == ()
