@@ -101,3 +101,86 @@ def aws(moto_url):
 def echo():
     with EchoServer() as server:
         yield server
+
+
+ACCOUNT = "123456789012"  # moto's account: connection ARNs it issues carry it
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/sfn-tests"
+
+
+class SfnStack:
+    """The local Step Functions runtime with every integration, served over HTTP, with boto3 helpers."""
+
+    def __init__(self, moto_url: str, time_scale: float = 0.01):
+        self.moto_url = moto_url
+        self.time_scale = time_scale
+        self.service = None
+        self.integrations = None
+        self.server = BackgroundServer(self._app, name="sfn-under-test")
+
+    async def _app(self) -> web.Application:
+        from toolkit.local.awsjson import json_handler
+        from toolkit.local.sfn.integrations import register_all
+        from toolkit.local.sfn.service import StepFunctionsService
+
+        self.service = StepFunctionsService(
+            region=REGION, account_id=ACCOUNT, time_scale=self.time_scale, endpoint_url=self.moto_url
+        )
+        self.integrations = register_all(self.service)
+        app = web.Application()
+        app.router.add_post("/", json_handler(self.service))
+
+        async def cleanup(_app: web.Application) -> None:
+            await self.service.close()
+            await self.integrations.close()
+
+        app.on_cleanup.append(cleanup)
+        return app
+
+    def start(self) -> "SfnStack":
+        self.server.start()
+        self.sfn = boto3.client(
+            "stepfunctions", endpoint_url=self.server.url, region_name=REGION,
+            aws_access_key_id="test", aws_secret_access_key="test",
+        )
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def machine(self, name: str, definition: dict, kind: str = "STANDARD") -> str:
+        import json
+
+        return self.sfn.create_state_machine(
+            name=name, definition=json.dumps(definition), roleArn=ROLE, type=kind
+        )["stateMachineArn"]
+
+    def run(self, machine_arn: str, value=None, timeout: float = 60.0) -> dict:
+        """Start an execution and wait until it ends; its DescribeExecution answer."""
+        import json
+        import time
+
+        arn = self.sfn.start_execution(stateMachineArn=machine_arn, input=json.dumps(value or {}))["executionArn"]
+        return self.wait(arn, timeout)
+
+    def wait(self, execution_arn: str, timeout: float = 60.0) -> dict:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{execution_arn} still running after {timeout} s")
+            time.sleep(0.02)
+
+    def history(self, execution_arn: str) -> list[dict]:
+        paginator = self.sfn.get_paginator("get_execution_history")
+        return [e for page in paginator.paginate(executionArn=execution_arn) for e in page["events"]]
+
+
+@pytest.fixture(scope="module")
+def stack(moto_url):
+    sfn_stack = SfnStack(moto_url).start()
+    yield sfn_stack
+    sfn_stack.stop()
