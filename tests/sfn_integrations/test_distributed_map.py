@@ -285,3 +285,45 @@ def test_stopping_the_parent_aborts_the_map_run_and_its_children(stack):
     assert stack.wait(arn)["status"] == "ABORTED"
     run = stack.sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
     assert run["status"] == "ABORTED" and run["executionCounts"]["aborted"] == 3
+
+
+def test_jsonpath_mode_reader_parameters_batcher_paths_and_item_selector(stack, aws, bucket):
+    put(aws, bucket, "jp/items.json", json.dumps([{"v": i} for i in range(7)]).encode())
+    definition = {
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Map",
+                "ItemReader": {
+                    "Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"InputType": "JSON", "MaxItemsPath": "$.max"},
+                    "Parameters": {"Bucket": bucket, "Key.$": "$.key"},
+                },
+                "ItemSelector": {"value.$": "$$.Map.Item.Value.v", "index.$": "$$.Map.Item.Index"},
+                "ItemBatcher": {"MaxItemsPerBatchPath": "$.size", "BatchInput": {"who.$": "$.who"}},
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                    "StartAt": "Echo",
+                    "States": {"Echo": {"Type": "Pass", "End": True}},
+                },
+                "End": True,
+            }
+        },
+    }
+    described = stack.run(stack.machine("dmap-jsonpath", definition), {"key": "jp/items.json", "max": 5, "size": 2, "who": "ops"})
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == [
+        {"BatchInput": {"who": "ops"}, "Items": [{"value": 0, "index": 0}, {"value": 1, "index": 1}]},
+        {"BatchInput": {"who": "ops"}, "Items": [{"value": 2, "index": 2}, {"value": 3, "index": 3}]},
+        {"BatchInput": {"who": "ops"}, "Items": [{"value": 4, "index": 4}]},
+    ]
+
+
+def test_batches_close_at_max_input_bytes():
+    from toolkit.local.sfn.map_run import batch_items
+
+    entries = [{"pad": "x" * 40, "i": i} for i in range(10)]
+    batches = batch_items(entries, None, 200, None)
+    assert [len(b["Items"]) for b in batches] == [3, 3, 3, 1]
+    assert all(len(json.dumps(b, separators=(",", ":"))) <= 200 for b in batches)
+    assert [i["i"] for b in batches for i in b["Items"]] == list(range(10))
