@@ -90,7 +90,7 @@ def make_client(url: str) -> Any:
     return boto3.client(
         "stepfunctions", endpoint_url=url, region_name=REGION,
         aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"max_attempts": 1}, inject_host_prefix=False),  # StartSyncExecution adds "sync-"
     )
 
 
