@@ -1,0 +1,62 @@
+"""Session-wide fixtures: one local stack for the whole test session, and the orphan check.
+
+``local_stack`` is a :class:`~toolkit.local.stack.LocalStack` on free ports with time running
+100 times faster (``time_scale=0.01``). moto's state is per process, so every test sharing it
+should use names of its own (a ``uuid`` suffix, for instance).
+
+At the end of the session no child process of the test process may be left running (Glue runs,
+detached stacks started by CLI tests, servers...): the session fails and the leftovers are listed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from toolkit.local.stack import LocalStack
+
+ORPHAN_GRACE_SECONDS = 10.0
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    """The embedded stack, started once for the session and stopped at its end."""
+    with LocalStack(port=0, sample_api_port=0, time_scale=0.01) as stack:
+        yield stack
+
+
+def _live_children() -> list[psutil.Process]:
+    alive = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                alive.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session if any child process outlived it (after a short grace period)."""
+    deadline = time.monotonic() + ORPHAN_GRACE_SECONDS
+    leftovers = _live_children()
+    while leftovers and time.monotonic() < deadline:
+        time.sleep(0.2)
+        leftovers = _live_children()
+    if not leftovers:
+        return
+    described = []
+    for proc in leftovers:
+        try:
+            described.append(f"pid {proc.pid}: {' '.join(proc.cmdline())[:200]}")
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = "child processes left running after the test session:\n  " + "\n  ".join(described)
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

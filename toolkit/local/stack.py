@@ -1,0 +1,275 @@
+"""LocalStack: the whole embedded stack (gateway, moto, Step Functions, Glue, sample API) in one call.
+
+Usable as a context manager from a notebook cell or a pytest fixture::
+
+    with LocalStack(port=0) as stack:
+        stack.client("s3").list_buckets()
+
+:meth:`LocalStack.start` returns only once every component answers; :meth:`LocalStack.stop`
+stops Glue runs (killing their process trees), Step Functions executions and every server
+thread, and saves the state to ``data_dir`` when one is given (see :mod:`toolkit.local.persistence`).
+
+moto keeps its state per process: two ``LocalStack`` objects in one process share buckets,
+tables, connections and secrets (each has its own Step Functions and Glue jobs).
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from toolkit import aws
+from toolkit.config import StackConfig
+from toolkit.errors import ToolkitError
+from toolkit.local.gateway import HEALTH_PATH, Gateway
+from toolkit.local.glue import GlueJobs
+from toolkit.local.moto_backend import MotoBridge
+from toolkit.local.persistence import Snapshot, capture_moto, load_snapshot, restore_moto, save_snapshot
+from toolkit.local.server import BackgroundServer, PortInUseError
+
+__all__ = ["LocalStack", "StackError", "ComponentStatus", "probe_components"]
+
+DEFAULT_PORT = 4566
+DEFAULT_SAMPLE_API_PORT = 4567
+READY_TIMEOUT_SECONDS = 30.0
+
+
+class StackError(ToolkitError):
+    """The local stack cannot start (a busy port, an unreadable data directory, ...)."""
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    """One component of the stack, where it listens and whether it answered."""
+
+    name: str
+    address: str
+    up: bool
+
+
+class LocalStack:
+    """Every AWS service the toolkit uses, on loopback, behind one endpoint; plus the sample API."""
+
+    def __init__(
+        self,
+        config: StackConfig | None = None,
+        *,
+        port: int = DEFAULT_PORT,
+        sample_api_port: int = DEFAULT_SAMPLE_API_PORT,
+        time_scale: float = 1.0,
+        data_dir: Path | None = None,
+        sample_api: bool = True,
+        host: str = "127.0.0.1",
+    ):
+        if time_scale <= 0:
+            raise StackError(f"time_scale: must be greater than 0, got {time_scale}")
+        self._base_config = config or StackConfig.load()
+        self.port = port
+        self.sample_api_port = sample_api_port
+        self.time_scale = time_scale
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.host = host
+        self._want_sample_api = sample_api
+        self.sample_api: Any = None
+        self.config = self._base_config
+        self._bridge: MotoBridge | None = None
+        self._gateway: Gateway | None = None
+        self._server: BackgroundServer | None = None
+        self._states: Any = None
+        self._integrations: Any = None
+        self._glue: GlueJobs | None = None
+
+    # ------------------------------------------------------------ lifecycle
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise StackError("the local stack is not running")
+        return self._server.url
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> "LocalStack":
+        """Start every component; return when all of them answer."""
+        if self._server is not None:
+            return self
+        snapshot = load_snapshot(self.data_dir) if self.data_dir is not None else None
+        try:
+            self._bridge = MotoBridge(account_id=self._base_config.account_id)
+            if snapshot is not None:
+                restore_moto(snapshot.moto)
+            self._gateway = Gateway(self._bridge)
+            server = BackgroundServer(self._gateway.app, host=self.host, port=self.port, name="dsa-gateway")
+            try:
+                server.start()
+            except PortInUseError:
+                raise StackError(_busy("gateway", self.host, self.port, "--port")) from None
+            self._server = server
+            self.config = self._base_config.replace(endpoint_url=server.url, target="local")
+            server.run(self._attach(server.url, snapshot))
+            if self._want_sample_api:
+                self._start_sample_api()
+            self._wait_until_ready()
+        except BaseException:
+            self.stop(save=False)
+            raise
+        return self
+
+    def stop(self, save: bool = True) -> None:
+        """Stop everything (Glue runs and executions too); save the state if there is a data_dir."""
+        states_snapshot = glue_snapshot = None
+        if self._server is not None:
+            states_snapshot, glue_snapshot = self._server.run(self._detach(), timeout=60)
+            self._server.stop()
+            self._server = None
+        if self.sample_api is not None:
+            self.sample_api.stop()
+            self.sample_api = None
+        if self._bridge is not None:
+            self._bridge.close()
+            self._bridge = None
+            if save and self.data_dir is not None:
+                save_snapshot(self.data_dir, Snapshot(capture_moto(), states_snapshot, glue_snapshot))
+        self._gateway = None
+        self._states = self._glue = self._integrations = None
+        self.config = self._base_config
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ clients
+    def env(self) -> dict[str, str]:
+        """Environment variables that point boto3, awswrangler, the AWS CLI and ``dsa`` at this stack."""
+        return stack_env(self.endpoint_url, self.config.region)
+
+    def session(self) -> boto3.Session:
+        """A boto3 session with the stack's dummy credentials and region."""
+        return aws.session(self.config)
+
+    def client(self, name: str, **kwargs: Any) -> Any:
+        """A boto3 client for ``name`` talking to the stack's endpoint (``config=`` is a botocore Config)."""
+        # StartSyncExecution's "sync-" host prefix would make the host unresolvable on loopback.
+        kwargs.setdefault("config", aws.client_config(inject_host_prefix=False))
+        kwargs.setdefault("endpoint_url", self.endpoint_url)
+        return self.session().client(name, **kwargs)
+
+    def components(self) -> list[ComponentStatus]:
+        """Each component, its address and whether it answers right now."""
+        sample_url = self.sample_api.url if self.sample_api is not None else None
+        return probe_components(self.endpoint_url, sample_url)
+
+    # ------------------------------------------------------------ internals
+    async def _attach(self, endpoint_url: str, snapshot: Snapshot | None) -> None:
+        """Build our own services on the gateway's loop (they create asyncio objects)."""
+        from toolkit.local.sfn.integrations import register_all
+        from toolkit.local.sfn.service import StepFunctionsService
+
+        cfg = self._base_config
+        states = StepFunctionsService(region=cfg.region, account_id=cfg.account_id,
+                                      time_scale=self.time_scale, endpoint_url=endpoint_url)
+        self._integrations = register_all(states)
+        glue = GlueJobs(region=cfg.region, account_id=cfg.account_id, endpoint_url=endpoint_url,
+                        time_scale=self.time_scale)
+        if snapshot is not None:
+            if snapshot.states:
+                states.restore_snapshot(snapshot.states)
+            if snapshot.glue:
+                glue.restore_snapshot(snapshot.glue)
+        self._states, self._glue = states, glue
+        assert self._gateway is not None
+        self._gateway.attach(states=states, glue=glue)
+
+    async def _detach(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Take the snapshots (before stopping, so running work is left out), then stop our services."""
+        import asyncio
+
+        states_snapshot = self._states.to_snapshot() if self._states is not None else None
+        glue_snapshot = self._glue.to_snapshot() if self._glue is not None else None
+        if self._glue is not None:
+            await self._glue.close()
+        if self._states is not None:
+            await self._states.close()
+        if self._integrations is not None:
+            await self._integrations.close()
+        await asyncio.get_running_loop().shutdown_default_executor()
+        return states_snapshot, glue_snapshot
+
+    def _start_sample_api(self) -> None:
+        import os
+
+        from toolkit.local.thirdparty import AuthConfig, SampleApi
+
+        key = os.environ.get(self._base_config.api_key_env)
+        auth = AuthConfig.api_key(key, header=self._base_config.api_key_header) if key else None
+        api = SampleApi(auth=auth, host=self.host, port=self.sample_api_port)
+        try:
+            api.start()
+        except PortInUseError:
+            raise StackError(_busy("sample API", self.host, self.sample_api_port, "--sample-api-port")) from None
+        self.sample_api = api
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while True:
+            down = [c for c in self.components() if not c.up]
+            if not down:
+                return
+            if time.monotonic() > deadline:
+                names = ", ".join(f"{c.name} ({c.address})" for c in down)
+                raise StackError(f"the local stack did not come up within {READY_TIMEOUT_SECONDS:.0f} s: {names}")
+            time.sleep(0.05)
+
+
+def stack_env(endpoint_url: str, region: str) -> dict[str, str]:
+    """The environment a client needs to talk to a stack at ``endpoint_url``."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",  # keep "sync-" etc. off the loopback host
+        "DSA_ENDPOINT_URL": endpoint_url,
+    }
+
+
+def probe_components(endpoint_url: str, sample_api_url: str | None) -> list[ComponentStatus]:
+    """Ask a (possibly other process's) stack which components answer."""
+    health: dict[str, str] = {}
+    try:
+        with urllib.request.urlopen(endpoint_url + HEALTH_PATH, timeout=2) as reply:
+            health = json.loads(reply.read())
+    except (OSError, ValueError):
+        pass
+    out = [ComponentStatus("gateway", endpoint_url, health.get("gateway") == "up")]
+    for name in ("moto", "states", "glue"):
+        out.append(ComponentStatus(name, endpoint_url, health.get(name) == "up"))
+    if sample_api_url is not None:
+        out.append(ComponentStatus("sample-api", sample_api_url, _answers(sample_api_url)))
+    return out
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # any HTTP reply means the server is serving
+    except OSError:
+        return False
+
+
+def _busy(component: str, host: str, port: int, option: str) -> str:
+    return (f"{component}: port {port} on {host} is already in use "
+            f"(another local stack? see `dsa local status`; or choose another with {option})")
