@@ -54,8 +54,8 @@ def test_serve_answers_and_stops_on_signal(stop_signal):
     finally:
         process.send_signal(stop_signal)
         _, err = process.communicate(timeout=20)
-    assert process.returncode == 0
-    assert "from-env" not in err and "4 locations" in err
+    assert process.returncode == 0, err
+    assert "from-env" not in err and "4 locations" in err, err
 
 
 def test_serve_with_a_fault_file(tmp_path):

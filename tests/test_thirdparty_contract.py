@@ -192,12 +192,28 @@ def test_default_dataset_has_the_promised_variety():
 
 
 def test_dataset_is_lazy_and_cache_is_bounded():
-    dataset = Dataset(DatasetParams(locations=5000, cache_locations=8))
-    assert len(dataset.location_ids()) == 5000 and dataset.location_ids()[0] == "loc-0001"
-    for location_id in dataset.location_ids()[:20]:
-        dataset.location(location_id)
+    params = DatasetParams(locations=5000, max_records=1000, cache_chunks=8, empty_location_share=0.0,
+                           empty_type_share=0.0)
+    dataset = Dataset(params)
+    ids = dataset.location_ids()
+    assert len(ids) == 5000 and ids[0] == "loc-0001" and ids[-1] == "loc-5000"
+    assert len(dataset._cache) == 0
+    for location_id in ids[:20]:
+        dataset.page(location_id, "failed", 0, 10)
     assert len(dataset._cache) == 8
-    assert dataset.location("loc-0001") == Dataset(dataset.params).location("loc-0001")
+
+
+def test_pages_across_chunk_boundaries_match_the_records():
+    params = DatasetParams(seed=2, locations=2, max_records=1000, empty_location_share=0.0, empty_type_share=0.0,
+                           cache_chunks=3)
+    dataset, fresh = Dataset(params), Dataset(params)
+    location_id = dataset.location_ids()[0]
+    size = dataset.sizes(location_id)["rejected"]
+    expected = [json.dumps(r.to_api(), ensure_ascii=False, separators=(",", ":")).encode()
+                for r in fresh.records([location_id]) if r.data_type == "rejected"]
+    assert len(expected) == size
+    for offset, limit in ((0, size), (95, 10), (199, 2), (size - 3, 50), (size, 5), (150, 1)):
+        assert dataset.page(location_id, "rejected", offset, limit) == expected[offset:offset + limit]
 
 
 @pytest.mark.parametrize("values, field", [

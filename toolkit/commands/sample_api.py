@@ -81,15 +81,14 @@ def serve(
     except PortInUseError as exc:
         raise ToolkitError(f"--port: {exc}; pick another port or 0 for a free one") from None
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for signum in (signal.SIGINT, signal.SIGTERM):  # both end the wait below, wherever they land
+        signal.signal(signum, lambda *_: stop.set())
     try:
         print(api.url, flush=True)
         print(f"sample API: {params.locations} locations (seed {params.seed}), {auth.describe()}, "
               f"{len(api.faults.rules)} fault rule(s); Ctrl-C stops", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         api.stop()
     print("sample API stopped", file=sys.stderr)

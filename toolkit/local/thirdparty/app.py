@@ -159,7 +159,7 @@ class _Handlers:
                 raise _BadParameter("offset", f"offset must be 0 or more, got {offset}")
         except _BadParameter as exc:
             return _error(400, "BadRequest", exc.message, parameter=exc.parameter)
-        page = self.s.dataset.location(location_id).encoded[state][offset:offset + limit]
+        page = self.s.dataset.page(location_id, state, offset, limit)
         count = len(page)
         if fault is not None and fault.kind == "count_mismatch":
             count = count + fault.count_delta

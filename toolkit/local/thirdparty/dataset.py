@@ -1,9 +1,9 @@
 """The sample API's data: deterministic records per location, generated lazily from a seed.
 
-Every location's sizes and records follow from ``(seed, location_id)`` alone, so any location
-can be produced on demand and in any order: a dataset of thousands of locations costs nothing
-until a location is asked for, and a bounded cache keeps the hot ones ready as pre-encoded
-JSON, which is what lets the server answer pages at thousands of requests per second.
+Every location's sizes and records follow from ``(seed, location_id)`` alone, so any page can
+be produced on demand and in any order: a dataset of thousands of locations costs nothing until
+a page is asked for, a page costs only its own records, and a bounded cache keeps recent pages
+as encoded JSON. That is what lets the server answer thousands of pages per second.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import dataclasses
 import json
 import random
 import re
+import struct
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -21,14 +22,18 @@ import yaml
 
 from toolkit.errors import ToolkitError
 
-__all__ = ["DATA_TYPES", "DatasetError", "DatasetParams", "Dataset", "LocationData", "Record",
-           "records_frame"]
+__all__ = ["CHUNK", "DATA_TYPES", "DatasetError", "DatasetParams", "Dataset", "Record", "records_frame"]
 
 DATA_TYPES: tuple[str, ...] = ("failed", "rejected")
 """The data types (the API's ``state`` values) every location reports."""
 
+CHUNK = 100
+"""Records generated together (one seed per chunk of a location's data type)."""
+
+_POOL_SIZE = 512
 _ID_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_CODE_PAIRS = [a + b for a in _CODE_ALPHABET for b in _CODE_ALPHABET]  # 10 random bits -> 2 characters
 
 # Error message templates: quotes, commas, newlines, tabs, backslashes and non-ASCII text on
 # purpose, because the consolidated CSV must carry every one of them unchanged.
@@ -89,10 +94,10 @@ class DatasetParams:
     max_records: int = 2000
     empty_location_share: float = 0.2
     empty_type_share: float = 0.15
-    cache_locations: int = 64
+    cache_chunks: int = 4096
 
     def __post_init__(self) -> None:
-        for name in ("seed", "locations", "max_records", "cache_locations"):
+        for name in ("seed", "locations", "max_records", "cache_chunks"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise DatasetError(f"dataset.{name}: must be an integer, got {value!r}")
@@ -100,8 +105,8 @@ class DatasetParams:
             raise DatasetError(f"dataset.locations: must be between 0 and 1000000, got {self.locations}")
         if not 0 <= self.max_records <= 1_000_000:
             raise DatasetError(f"dataset.max_records: must be between 0 and 1000000, got {self.max_records}")
-        if self.cache_locations < 1:
-            raise DatasetError(f"dataset.cache_locations: must be at least 1, got {self.cache_locations}")
+        if self.cache_chunks < 1:
+            raise DatasetError(f"dataset.cache_chunks: must be at least 1, got {self.cache_chunks}")
         for name in ("empty_location_share", "empty_type_share"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
@@ -139,20 +144,15 @@ class DatasetParams:
         return dataclasses.asdict(self)
 
 
-@dataclasses.dataclass(frozen=True)
-class LocationData:
-    """One location's records per data type, with each record pre-encoded as JSON bytes."""
-
-    location_id: str
-    records: dict[str, tuple[Record, ...]]
-    encoded: dict[str, tuple[bytes, ...]]
-
-    def count(self, data_type: str) -> int:
-        return len(self.records[data_type])
-
-
 class Dataset:
     """The records of every location of one :class:`DatasetParams`, produced on demand.
+
+    Records are generated in chunks of :data:`CHUNK` consecutive records of one (location,
+    data type), each chunk from its own seed, so serving a page costs only the chunks it
+    overlaps, whatever the location's size. Each record draws 64 random bits: five characters of
+    its key's code and its errors, picked from a pool of error lists made once per seed (so
+    building a record is one string format, not a JSON encoding). Chunks are kept as
+    encoded JSON in a bounded LRU cache.
 
     Safe to share between the server's loop and the caller's thread: generation is pure and
     the cache is guarded by a lock (held only for the lookup, never while generating).
@@ -161,8 +161,11 @@ class Dataset:
     def __init__(self, params: DatasetParams | None = None):
         self.params = params or DatasetParams()
         self._width = max(3, len(str(self.params.locations)))
-        self._cache: OrderedDict[str, LocationData] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, int], tuple[bytes, ...]] = OrderedDict()
         self._lock = threading.Lock()
+        self._pool = _error_pool(self.params.seed)
+        self._pool_json = [json.dumps([{"message": m} for m in errors], ensure_ascii=False,
+                                      separators=(",", ":")).encode("utf-8") for errors in self._pool]
 
     def location_ids(self) -> list[str]:
         return [self._location_id(i) for i in range(1, self.params.locations + 1)]
@@ -184,19 +187,18 @@ class Dataset:
             sizes[data_type] = 0 if empty else rng.randint(1, p.max_records)
         return sizes
 
-    def location(self, location_id: str) -> LocationData:
-        """All records of a location (cached, least recently used evicted)."""
-        with self._lock:
-            cached = self._cache.get(location_id)
-            if cached is not None:
-                self._cache.move_to_end(location_id)
-                return cached
-        data = self._generate(location_id)
-        with self._lock:
-            self._cache[location_id] = data
-            while len(self._cache) > self.params.cache_locations:
-                self._cache.popitem(last=False)
-        return data
+    def page(self, location_id: str, data_type: str, offset: int, limit: int) -> list[bytes]:
+        """The JSON of records ``offset .. offset+limit-1`` (fewer at the end, none past it)."""
+        size = self.sizes(location_id)[data_type]
+        end = min(offset + limit, size)
+        out: list[bytes] = []
+        position = offset
+        while position < end:
+            chunk = position // CHUNK
+            encoded = self._encoded_chunk(location_id, data_type, chunk, size)
+            out.extend(encoded[position - chunk * CHUNK: end - chunk * CHUNK])
+            position = (chunk + 1) * CHUNK
+        return out
 
     def records(self, location_ids: Iterable[str] | None = None) -> list[Record]:
         """Every record of the given locations (default: all), in location and data type order."""
@@ -206,9 +208,11 @@ class Dataset:
             raise DatasetError(f"locations: unknown location id {unknown[0]!r}")
         out: list[Record] = []
         for location_id in ids:
-            data = self.location(location_id)
+            sizes = self.sizes(location_id)
             for data_type in DATA_TYPES:
-                out.extend(data.records[data_type])
+                for chunk in range((sizes[data_type] + CHUNK - 1) // CHUNK):
+                    out.extend(Record(location_id, data_type, key, self._pool[j])
+                               for key, j in self._chunk(location_id, data_type, chunk, sizes[data_type]))
         return out
 
     def name(self, location_id: str) -> str:
@@ -230,25 +234,42 @@ class Dataset:
         index = int(digits)
         return index if 1 <= index <= self.params.locations else None
 
-    def _generate(self, location_id: str) -> LocationData:
-        sizes = self.sizes(location_id)
-        records: dict[str, tuple[Record, ...]] = {}
-        encoded: dict[str, tuple[bytes, ...]] = {}
-        for data_type in DATA_TYPES:
-            rng = random.Random(f"{self.params.seed}/{location_id}/{data_type}")
-            letter = data_type[0].upper()
-            made = []
-            for i in range(sizes[data_type]):
-                code = "".join(rng.choice(_CODE_ALPHABET) for _ in range(5))
-                key = f"DC-{location_id}-{letter}{i:06d}-{code}"
-                n_errors = rng.choices((0, 1, 2), weights=(1, 8, 2))[0]
-                messages = tuple(rng.choice(_MESSAGES).format(code=code, n=rng.randint(1, 999))
-                                 for _ in range(n_errors))
-                made.append(Record(location_id, data_type, key, messages))
-            records[data_type] = tuple(made)
-            encoded[data_type] = tuple(json.dumps(r.to_api(), ensure_ascii=False, separators=(",", ":"))
-                                       .encode("utf-8") for r in made)
-        return LocationData(location_id, records, encoded)
+    def _chunk(self, location_id: str, data_type: str, chunk: int, size: int) -> list[tuple[str, int]]:
+        """(resourceKey, error pool index) of each record of one chunk."""
+        start, stop = chunk * CHUNK, min(size, (chunk + 1) * CHUNK)
+        rng = random.Random(f"{self.params.seed}/{location_id}/{data_type}/{chunk}")
+        words = struct.unpack(f"<{stop - start}Q", rng.randbytes(8 * (stop - start)))
+        prefix = f"DC-{location_id}-{data_type[0].upper()}"
+        pairs, alphabet, pool = _CODE_PAIRS, _CODE_ALPHABET, len(self._pool)
+        return [(f"{prefix}{i:06d}-{pairs[w & 1023]}{pairs[(w >> 10) & 1023]}{alphabet[(w >> 20) & 31]}",
+                 (w >> 25) % pool) for i, w in zip(range(start, stop), words)]
+
+    def _encoded_chunk(self, location_id: str, data_type: str, chunk: int, size: int) -> tuple[bytes, ...]:
+        key = (location_id, data_type, chunk)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        head = b'{"resourceKey":"%s","state":"' + data_type.encode() + b'","errors":%s}'
+        pool = self._pool_json
+        encoded = tuple(head % (k.encode(), pool[j]) for k, j in self._chunk(location_id, data_type, chunk, size))
+        with self._lock:
+            self._cache[key] = encoded
+            while len(self._cache) > self.params.cache_chunks:
+                self._cache.popitem(last=False)
+        return encoded
+
+
+def _error_pool(seed: int) -> list[tuple[str, ...]]:
+    """The error lists records pick from: mostly one message, sometimes none or two."""
+    rng = random.Random(f"{seed}/errors")
+    pool = []
+    for _ in range(_POOL_SIZE):
+        n_errors = rng.choices((0, 1, 2), weights=(1, 8, 2))[0]
+        code = "".join(rng.choices(_CODE_ALPHABET, k=5))
+        pool.append(tuple(rng.choice(_MESSAGES).format(code=code, n=rng.randint(1, 999)) for _ in range(n_errors)))
+    return pool
 
 
 def records_frame(records: Iterable[Record]):  # -> pandas.DataFrame (pandas imported lazily)
