@@ -222,9 +222,13 @@ class GlueJobs:
         _check_job_name(name)
         _require(params, "Role")
         _require(params, "Command", dict)
-        if name in self._jobs:
-            raise ServiceError("IdempotentParameterMismatchException", f"Job {name} already exists")
         job = self._job_definition(params)
+        if name in self._jobs:
+            existing = {k: v for k, v in self._jobs[name].items() if k not in ("Name", "CreatedOn", "LastModifiedOn")}
+            if existing == job:
+                return {"Name": name}  # the same definition again: CreateJob is idempotent
+            raise ServiceError("IdempotentParameterMismatchException",
+                               f"Job {name} already exists with a different definition")
         now = _now()
         job.update(Name=name, CreatedOn=now, LastModifiedOn=now)
         self._jobs[name] = job
@@ -379,6 +383,7 @@ class GlueJobs:
         output = _LogStream(self, OUTPUT_LOG_GROUP, run.Id)
         errors = _LogStream(self, ERROR_LOG_GROUP, run.Id)
         final_state, message = "FAILED", None
+        flusher: asyncio.Future[None] | None = None
         try:
             script = await self._fetch_script(job, work_dir)
             if run.stop_requested:
@@ -397,6 +402,7 @@ class GlueJobs:
                 asyncio.ensure_future(output.pump(process.stdout, None)),
                 asyncio.ensure_future(errors.pump(process.stderr, tail)),
             ]
+            flusher = asyncio.ensure_future(_flush_every(LOG_FLUSH_SECONDS, output, errors))
             timed_out = False
             try:
                 await asyncio.wait_for(process.wait(), run.Timeout * 60 * self.time_scale)
@@ -422,6 +428,8 @@ class GlueJobs:
             self._kill(run.Id)
             raise
         finally:
+            if flusher is not None:
+                flusher.cancel()
             self._processes.pop(run.Id, None)
             await output.flush()
             await errors.flush()
@@ -543,6 +551,14 @@ class _LogStream:
             await self._owner._put_logs(self._group, self._stream, events)
         except Exception as exc:  # noqa: BLE001 - losing log lines must not fail the run
             print(f"dsa local glue: could not write logs to {self._group}: {exc}", file=sys.stderr)
+
+
+async def _flush_every(seconds: float, *streams: "_LogStream") -> None:
+    """Ship what a quiet run printed, so its logs show up while it runs."""
+    while True:
+        await asyncio.sleep(seconds)
+        for stream in streams:
+            await stream.flush()
 
 
 def _kill_group(pid: int, sig: int) -> None:

@@ -1,0 +1,257 @@
+"""The local Glue jobs API: AWS's shapes and errors, real script runs, logs, stops, timeouts, retries."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import psutil
+import pytest
+
+from toolkit.local.glue import ERROR_LOG_GROUP, OUTPUT_LOG_GROUP
+
+TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR"}
+
+
+@pytest.fixture(scope="module")
+def scripts(local_stack):
+    """A bucket holding the job scripts of this module; returns a function: script text -> S3 URI."""
+    bucket = f"glue-scripts-{uuid.uuid4().hex[:10]}"
+    s3 = local_stack.client("s3")
+    s3.create_bucket(Bucket=bucket)
+
+    def put(text: str) -> str:
+        key = f"scripts/{uuid.uuid4().hex[:8]}.py"
+        s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
+        return f"s3://{bucket}/{key}"
+
+    put.bucket = bucket  # type: ignore[attr-defined]
+    return put
+
+
+def _job(glue, script_uri: str, **extra) -> str:
+    name = f"job-{uuid.uuid4().hex[:10]}"
+    glue.create_job(Name=name, Role="arn:aws:iam::000000000000:role/glue",
+                    Command={"Name": "glueetl", "ScriptLocation": script_uri, "PythonVersion": "3"}, **extra)
+    return name
+
+
+def _wait(glue, job: str, run_id: str, timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]
+        if run["JobRunState"] in TERMINAL:
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} of {job} did not finish in {timeout} s")
+
+
+def _log_lines(logs, group: str, run_id: str) -> list[str]:
+    return [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=run_id)["events"]]
+
+
+# ------------------------------------------------------------------ job definitions
+def test_job_definition_lifecycle(local_stack, scripts):
+    glue = local_stack.client("glue")
+    uri = scripts("print('x')")
+    name = _job(glue, uri, DefaultArguments={"--a": "1"}, Tags={"team": "ops"}, WorkerType="G.1X",
+                NumberOfWorkers=2)
+    job = glue.get_job(JobName=name)["Job"]
+    assert job["Name"] == name and job["Command"]["ScriptLocation"] == uri
+    assert job["Timeout"] == 2880 and job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
+    assert job["DefaultArguments"] == {"--a": "1"} and job["MaxRetries"] == 0
+    assert job["CreatedOn"] == job["LastModifiedOn"]
+    # CreateJob again with the same definition is accepted; with another it is refused.
+    glue.create_job(Name=name, Role="arn:aws:iam::000000000000:role/glue", DefaultArguments={"--a": "1"},
+                    Command={"Name": "glueetl", "ScriptLocation": uri, "PythonVersion": "3"},
+                    WorkerType="G.1X", NumberOfWorkers=2)
+    with pytest.raises(glue.exceptions.IdempotentParameterMismatchException):
+        glue.create_job(Name=name, Role="other", Command={"Name": "glueetl", "ScriptLocation": uri})
+    assert name in glue.list_jobs(Tags={"team": "ops"})["JobNames"]
+    assert name not in glue.list_jobs(Tags={"team": "other"})["JobNames"]
+    assert name in [j["Name"] for j in glue.get_jobs()["Jobs"]]
+
+    # UpdateJob overwrites the whole definition.
+    glue.update_job(JobName=name, JobUpdate={"Role": "r2", "Command": {"Name": "glueetl", "ScriptLocation": uri},
+                                             "Timeout": 10})
+    updated = glue.get_job(JobName=name)["Job"]
+    assert updated["Role"] == "r2" and updated["Timeout"] == 10 and updated["DefaultArguments"] == {}
+    assert updated["CreatedOn"] == job["CreatedOn"] and updated["LastModifiedOn"] > job["LastModifiedOn"]
+
+    assert glue.delete_job(JobName=name)["JobName"] == name
+    with pytest.raises(glue.exceptions.EntityNotFoundException):
+        glue.get_job(JobName=name)
+    assert glue.delete_job(JobName=name)["JobName"] == name  # deleting a missing job is not an error
+
+
+def test_bad_input_names_the_field(local_stack, scripts):
+    glue = local_stack.client("glue")
+    with pytest.raises(glue.exceptions.InvalidInputException, match="Timeout"):
+        _job(glue, scripts("pass"), Timeout=20000)
+    with pytest.raises(glue.exceptions.InvalidInputException, match="MaxConcurrentRuns"):
+        _job(glue, scripts("pass"), ExecutionProperty={"MaxConcurrentRuns": 0})
+    with pytest.raises(glue.exceptions.EntityNotFoundException):
+        glue.start_job_run(JobName="no-such-job")
+
+
+def test_list_jobs_pages(local_stack, scripts):
+    glue = local_stack.client("glue")
+    uri = scripts("pass")
+    names = {_job(glue, uri) for _ in range(3)}
+    seen, token = [], None
+    while True:
+        page = glue.list_jobs(MaxResults=2, **({"NextToken": token} if token else {}))
+        assert len(page["JobNames"]) <= 2
+        seen += page["JobNames"]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert names <= set(seen) and len(seen) == len(set(seen))
+
+
+# ------------------------------------------------------------------ runs
+def test_run_gets_merged_arguments_and_the_stack_endpoint(local_stack, scripts):
+    glue, logs = local_stack.client("glue"), local_stack.client("logs")
+    uri = scripts("import sys, json, boto3\n"
+                  "print(json.dumps(sys.argv[1:]))\n"
+                  "print(len(boto3.client('s3').list_buckets()['Buckets']) > 0)\n")
+    name = _job(glue, uri, DefaultArguments={"--a": "1", "--b": "2"}, NonOverridableArguments={"--c": "4"})
+    run_id = glue.start_job_run(JobName=name, Arguments={"--b": "3", "--c": "5"})["JobRunId"]
+    assert run_id.startswith("jr_")
+    run = _wait(glue, name, run_id)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    assert run["Arguments"] == {"--b": "3", "--c": "5"} and run["Attempt"] == 0
+    assert run["CompletedOn"] >= run["StartedOn"] and "ErrorMessage" not in run
+    args, reached_s3 = _log_lines(logs, OUTPUT_LOG_GROUP, run_id)
+    argv = json.loads(args)
+    assert argv[:4] == ["--JOB_NAME", name, "--JOB_RUN_ID", run_id]
+    assert dict(zip(argv[4::2], argv[5::2])) == {"--a": "1", "--b": "3", "--c": "4"}
+    assert reached_s3 == "True"
+    runs = glue.get_job_runs(JobName=name)["JobRuns"]
+    assert [r["Id"] for r in runs] == [run_id]
+
+
+def test_failing_script_ends_failed_with_its_error_and_log(local_stack, scripts):
+    glue, logs = local_stack.client("glue"), local_stack.client("logs")
+    name = _job(glue, scripts("print('working')\nraise ValueError('no parts for task t-1')\n"))
+    run_id = glue.start_job_run(JobName=name)["JobRunId"]
+    run = _wait(glue, name, run_id)
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"] == "ValueError: no parts for task t-1"
+    assert _log_lines(logs, OUTPUT_LOG_GROUP, run_id) == ["working"]
+    errors = _log_lines(logs, ERROR_LOG_GROUP, run_id)
+    assert errors[0].startswith("Traceback") and errors[-1] == "ValueError: no parts for task t-1"
+
+
+def test_missing_script_fails_the_run(local_stack, scripts):
+    glue = local_stack.client("glue")
+    name = _job(glue, f"s3://{scripts.bucket}/nothing-here.py")
+    run = _wait(glue, name, glue.start_job_run(JobName=name)["JobRunId"])
+    assert run["JobRunState"] == "FAILED" and "nothing-here.py" in run["ErrorMessage"]
+
+
+def test_max_retries_starts_new_attempts(local_stack, scripts):
+    glue = local_stack.client("glue")
+    name = _job(glue, scripts("import sys\nsys.exit(3)\n"), MaxRetries=1)
+    first = glue.start_job_run(JobName=name)["JobRunId"]
+    assert _wait(glue, name, first)["ErrorMessage"] == "Command failed with exit code 3"
+    deadline = time.monotonic() + 60
+    while len(glue.get_job_runs(JobName=name)["JobRuns"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    newest = glue.get_job_runs(JobName=name)["JobRuns"][0]
+    assert newest["Attempt"] == 1 and newest["PreviousRunId"] == first
+    assert _wait(glue, name, newest["Id"])["JobRunState"] == "FAILED"
+    time.sleep(0.5)
+    assert len(glue.get_job_runs(JobName=name)["JobRuns"]) == 2  # no third attempt
+
+
+SLEEPER = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+print("pids", __import__("os").getpid(), child.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def _pids_from_log(logs, run_id: str, timeout: float = 60.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            for line in _log_lines(logs, OUTPUT_LOG_GROUP, run_id):
+                if line.startswith("pids "):
+                    return [int(p) for p in line.split()[1:]]
+        except logs.exceptions.ResourceNotFoundException:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the script never logged its pids")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_batch_stop_kills_the_process_tree_and_frees_the_concurrency_slot(local_stack, scripts):
+    glue, logs = local_stack.client("glue"), local_stack.client("logs")
+    name = _job(glue, scripts(SLEEPER))
+    run_id = glue.start_job_run(JobName=name)["JobRunId"]
+    pids = _pids_from_log(logs, run_id)
+    assert glue.get_job_run(JobName=name, RunId=run_id)["JobRun"]["JobRunState"] == "RUNNING"
+    with pytest.raises(glue.exceptions.ConcurrentRunsExceededException):
+        glue.start_job_run(JobName=name)
+    reply = glue.batch_stop_job_run(JobName=name, JobRunIds=[run_id, "jr_unknown"])
+    assert reply["SuccessfulSubmissions"] == [{"JobName": name, "JobRunId": run_id}]
+    assert reply["Errors"][0]["JobRunId"] == "jr_unknown"
+    assert reply["Errors"][0]["ErrorDetail"]["ErrorCode"] == "EntityNotFoundException"
+    assert _wait(glue, name, run_id)["JobRunState"] == "STOPPED"
+    assert all(_gone(pid) for pid in pids), "the script or its child survived the stop"
+    again = glue.batch_stop_job_run(JobName=name, JobRunIds=[run_id])
+    assert again["SuccessfulSubmissions"] == [] and len(again["Errors"]) == 1
+
+
+def test_timeout_ends_the_run_in_timeout(local_stack, scripts):
+    """Timeout is in minutes, scaled by the stack's time_scale (0.01 here: 1 minute = 0.6 s)."""
+    glue, logs = local_stack.client("glue"), local_stack.client("logs")
+    name = _job(glue, scripts(SLEEPER), Timeout=1)
+    run_id = glue.start_job_run(JobName=name)["JobRunId"]
+    run = _wait(glue, name, run_id)
+    assert run["JobRunState"] == "TIMEOUT" and "timed out" in run["ErrorMessage"]
+    assert run["Timeout"] == 1
+
+
+SPARK_JOB = """
+import argparse, json
+import boto3
+from pyspark.sql import SparkSession, functions as F
+
+parser = argparse.ArgumentParser()
+for name in ("--JOB_NAME", "--JOB_RUN_ID", "--bucket", "--task_id"):
+    parser.add_argument(name)
+args, _ = parser.parse_known_args()
+s3 = boto3.client("s3")
+keys = [o["Key"] for o in s3.list_objects_v2(Bucket=args.bucket, Prefix=f"parts/{args.task_id}/")["Contents"]]
+rows = [r for k in keys for r in json.loads(s3.get_object(Bucket=args.bucket, Key=k)["Body"].read())["rows"]]
+spark = SparkSession.builder.master("local[1]").appName(args.JOB_NAME).getOrCreate()
+frame = spark.createDataFrame(rows)
+totals = {r["status"]: r["n"] for r in frame.groupBy("status").agg(F.count("*").alias("n")).collect()}
+s3.put_object(Bucket=args.bucket, Key=f"consolidated/{args.task_id}/totals.json", Body=json.dumps(totals))
+spark.stop()
+"""
+
+
+@pytest.mark.slow
+def test_spark_job_reads_parts_and_writes_output_through_the_stack(local_stack, scripts):
+    glue, s3 = local_stack.client("glue"), local_stack.client("s3")
+    bucket = scripts.bucket
+    for offset, statuses in ((0, ["failed", "failed"]), (2, ["rejected"])):
+        rows = [{"discount_code": f"c{offset + i}", "status": s} for i, s in enumerate(statuses)]
+        s3.put_object(Bucket=bucket, Key=f"parts/t-9/loc-1/x/{offset}.json", Body=json.dumps({"rows": rows}))
+    name = _job(glue, scripts(SPARK_JOB), DefaultArguments={"--bucket": bucket})
+    run_id = glue.start_job_run(JobName=name, Arguments={"--task_id": "t-9"})["JobRunId"]
+    run = _wait(glue, name, run_id, timeout=300)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    totals = json.loads(s3.get_object(Bucket=bucket, Key="consolidated/t-9/totals.json")["Body"].read())
+    assert totals == {"failed": 2, "rejected": 1}
