@@ -36,8 +36,10 @@ class Clock:
 
 def iso_timestamp(epoch: float) -> str:
     """ISO-8601 UTC with milliseconds, as the context object shows times (``...T20:14:13.192Z``)."""
-    moment = dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    seconds = int(epoch)
+    parts = time.gmtime(seconds)
+    millis = int((epoch - seconds) * 1000)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (parts[:6] + (millis,))
 
 
 def to_datetime(epoch: float) -> dt.datetime:

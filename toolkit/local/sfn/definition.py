@@ -203,7 +203,16 @@ def _compile_state(name: str, spec: Any, where: str, default_language: str, mach
         if language == JSONPATH and key in _JSONATA_ONLY:
             raise DefinitionError(f"Field '{key}' is supported only when QueryLanguage is JSONata", f"{where}/{key}")
     builder = _Builder(name, spec, where, language, machine_language)
-    return getattr(builder, kind.lower())()
+    state = getattr(builder, kind.lower())()
+    if kind in ("Pass", "Choice", "Wait", "Succeed") and not _mentions_context(spec):
+        state.uses_context = False
+    return state
+
+
+def _mentions_context(spec: dict) -> bool:
+    """Whether any field could read the context object (``$$`` or ``$states.context``)."""
+    text = json.dumps(spec)
+    return "$$" in text or "context" in text
 
 
 class _Builder:

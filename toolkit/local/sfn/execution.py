@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .service import StateMachineRevision, StepFunctionsService
 
 RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"
+_UNUSED_CONTEXT: dict = {}  # for states none of whose fields reads the context object
 
 
 def json_size(value: Any) -> int:
@@ -235,6 +236,8 @@ class Frame:
 
     def context(self, state: State, retry_count: int = 0) -> dict:
         """The context object (``$$`` / ``$states.context``) for a state."""
+        if not state.uses_context:
+            return _UNUSED_CONTEXT
         execution = self.execution
         return {
             "Execution": execution.context_execution,

@@ -62,6 +62,7 @@ class State:
     flow: Flow
     next: str | None = None
     end: bool = False
+    uses_context: bool = True  # False when no field can read the context object (saves building it)
 
     def __post_init__(self) -> None:
         self.entered_event = f"{self.type}StateEntered"
