@@ -1,0 +1,253 @@
+"""``dsa local up|down|status|env``: run the embedded local stack from a shell.
+
+``up`` runs in the foreground until Ctrl-C (or SIGTERM); ``up --detach`` starts the same command as
+a background process and returns once every component answers. A running stack is recorded in a
+state file (pid, ports, endpoint) in the run directory: ``--run-dir``, else
+``$XDG_STATE_HOME/dsa/local``, else ``~/.local/state/dsa/local``; the detached stack logs to
+``stack.log`` there.
+
+Exit codes: ``up`` fails (1) when a stack already runs or a port is busy; ``down`` with nothing
+running prints so and exits 0 (stopping a stopped stack is not an error, so scripts can call it
+unconditionally); ``status`` exits 0 when every component answers and 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from toolkit.config import StackConfig
+from toolkit.local.stack import (
+    DEFAULT_PORT,
+    DEFAULT_SAMPLE_API_PORT,
+    LocalStack,
+    StackError,
+    probe_components,
+    stack_env,
+)
+
+app = typer.Typer(help="Run the embedded local stack (no AWS account needed).", no_args_is_help=True)
+
+STATE_FILE = "stack.json"
+LOG_FILE = "stack.log"
+DETACH_TIMEOUT_SECONDS = 90.0
+DOWN_TIMEOUT_SECONDS = 90.0
+
+
+@dataclass
+class StackState:
+    """What a running stack records about itself for ``down``, ``status`` and ``env``."""
+
+    pid: int
+    started: float  # the process's create time: tells our pid from a reused one
+    endpoint_url: str
+    port: int
+    sample_api_url: str | None
+    sample_api_port: int | None
+    data_dir: str | None
+
+
+def default_run_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "dsa" / "local"
+
+
+def read_state(run_dir: Path) -> StackState | None:
+    """The state of the stack running from ``run_dir``; None (and a stale file removed) if none."""
+    path = run_dir / STATE_FILE
+    try:
+        state = StackState(**json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError):
+        path.unlink(missing_ok=True)
+        return None
+    if not _alive(state.pid, state.started):
+        path.unlink(missing_ok=True)
+        return None
+    return state
+
+
+def _alive(pid: int, started: float) -> bool:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return abs(proc.create_time() - started) < 1.0 and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _write_state(run_dir: Path, state: StackState) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(asdict(state)))
+    tmp.replace(run_dir / STATE_FILE)
+
+
+def _refuse_if_running(run_dir: Path) -> None:
+    state = read_state(run_dir)
+    if state is not None:
+        raise StackError(f"a local stack is already running (pid {state.pid}, {state.endpoint_url}); "
+                         "stop it with `dsa local down`")
+
+
+_RUN_DIR = typer.Option(None, "--run-dir", help="Where the state file and log live.")
+
+
+@app.command()
+def up(
+    port: int = typer.Option(DEFAULT_PORT, "--port", help="Gateway port (0 = any free port)."),
+    sample_api_port: int = typer.Option(DEFAULT_SAMPLE_API_PORT, "--sample-api-port",
+                                        help="Sample third-party API port (0 = any free port)."),
+    detach: bool = typer.Option(False, "--detach", help="Run in the background and return once it answers."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Keep state here across down/up."),
+    time_scale: float = typer.Option(1.0, "--time-scale", help="Multiply every wait (Wait states, timeouts)."),
+    no_sample_api: bool = typer.Option(False, "--no-sample-api", help="Do not start the sample API."),
+    run_dir: Optional[Path] = _RUN_DIR,
+) -> None:
+    """Start the local stack (foreground until Ctrl-C, or --detach)."""
+    run_dir = run_dir or default_run_dir()
+    _refuse_if_running(run_dir)
+    if time_scale <= 0:
+        raise StackError(f"--time-scale: must be greater than 0, got {time_scale}")
+    if detach:
+        _start_detached(run_dir, port, sample_api_port, data_dir, time_scale, no_sample_api)
+        return
+    stack = LocalStack(port=port, sample_api_port=sample_api_port, time_scale=time_scale,
+                       data_dir=data_dir, sample_api=not no_sample_api)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with stack:
+        import psutil
+
+        me = psutil.Process()
+        sample_url = stack.sample_api.url if stack.sample_api is not None else None
+        _write_state(run_dir, StackState(
+            pid=me.pid, started=me.create_time(), endpoint_url=stack.endpoint_url,
+            port=int(stack.endpoint_url.rsplit(":", 1)[1]), sample_api_url=sample_url,
+            sample_api_port=stack.sample_api.port if stack.sample_api is not None else None,
+            data_dir=str(data_dir) if data_dir else None))
+        try:
+            _print_components(stack.components())
+            print(f"local stack up at {stack.endpoint_url}; press Ctrl-C to stop", flush=True)
+            while not stop.wait(0.5):
+                pass
+            print("stopping the local stack...", flush=True)
+        finally:
+            state = read_state(run_dir)
+            if state is not None and state.pid == os.getpid():
+                (run_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def _start_detached(run_dir: Path, port: int, sample_api_port: int, data_dir: Path | None,
+                    time_scale: float, no_sample_api: bool) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "toolkit.cli", "local", "up", "--port", str(port),
+               "--sample-api-port", str(sample_api_port), "--time-scale", str(time_scale),
+               "--run-dir", str(run_dir)]
+    if data_dir is not None:
+        command += ["--data-dir", str(data_dir.resolve())]
+    if no_sample_api:
+        command.append("--no-sample-api")
+    log_path = run_dir / LOG_FILE
+    with open(log_path, "wb") as log:
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+    deadline = time.monotonic() + DETACH_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise StackError(_last_error(log_path) or f"the local stack exited with code {child.returncode}")
+        state = read_state(run_dir)
+        if state is not None and state.pid == child.pid:
+            components = probe_components(state.endpoint_url, state.sample_api_url)
+            if all(c.up for c in components):
+                _print_components(components)
+                print(f"local stack running in the background (pid {child.pid}); log: {log_path}")
+                return
+        time.sleep(0.2)
+    child.terminate()
+    child.wait(30)
+    raise StackError(f"the local stack did not answer within {DETACH_TIMEOUT_SECONDS:.0f} s; see {log_path}")
+
+
+def _last_error(log_path: Path) -> str | None:
+    lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("dsa: error: "):
+            return line[len("dsa: error: "):]
+    return lines[-1] if lines else None
+
+
+@app.command()
+def down(run_dir: Optional[Path] = _RUN_DIR) -> None:
+    """Stop the stack started with `dsa local up --detach` (or running in another shell)."""
+    run_dir = run_dir or default_run_dir()
+    state = read_state(run_dir)
+    if state is None:
+        print(f"no local stack is running (no live state file in {run_dir})")
+        return
+    os.kill(state.pid, signal.SIGTERM)
+    deadline = time.monotonic() + DOWN_TIMEOUT_SECONDS
+    while _alive(state.pid, state.started):
+        if time.monotonic() > deadline:
+            os.kill(state.pid, signal.SIGKILL)
+            (run_dir / STATE_FILE).unlink(missing_ok=True)
+            raise StackError(f"the local stack (pid {state.pid}) did not stop within "
+                             f"{DOWN_TIMEOUT_SECONDS:.0f} s and was killed; its state was not saved")
+        time.sleep(0.1)
+    (run_dir / STATE_FILE).unlink(missing_ok=True)
+    print(f"local stack stopped (pid {state.pid})")
+
+
+@app.command()
+def status(
+    port: int = typer.Option(DEFAULT_PORT, "--port", help="Gateway port to probe when no stack is recorded."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    run_dir: Optional[Path] = _RUN_DIR,
+) -> None:
+    """Each component, its address and whether it answers (exit 1 unless all do)."""
+    state = read_state(run_dir or default_run_dir())
+    if state is not None:
+        components = probe_components(state.endpoint_url, state.sample_api_url)
+    else:
+        components = probe_components(f"http://127.0.0.1:{port}", None)
+    if as_json:
+        print(json.dumps({"running": state is not None, "pid": state.pid if state else None,
+                          "components": [asdict(c) for c in components]}, indent=2))
+    else:
+        if state is None:
+            print("no local stack is recorded as running; probing the default address")
+        _print_components(components)
+    if not all(c.up for c in components):
+        raise typer.Exit(1)
+
+
+@app.command()
+def env(
+    port: int = typer.Option(DEFAULT_PORT, "--port", help="Gateway port when no stack is recorded."),
+    run_dir: Optional[Path] = _RUN_DIR,
+) -> None:
+    """Print `export` lines that point boto3, awswrangler, the AWS CLI and dsa at the stack."""
+    state = read_state(run_dir or default_run_dir())
+    endpoint = state.endpoint_url if state is not None else f"http://127.0.0.1:{port}"
+    for name, value in stack_env(endpoint, StackConfig.load().region).items():
+        print(f"export {name}={shlex.quote(value)}")
+
+
+def _print_components(components: list) -> None:
+    width = max(len(c.name) for c in components)
+    for c in components:
+        print(f"{c.name:<{width}}  {c.address:<28}  {'up' if c.up else 'down'}", flush=True)
