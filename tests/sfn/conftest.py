@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 import boto3
+import hypothesis  # noqa: F401  -- imported before jsonata raises the recursion limit; CPython 3.11's
+# AST validator otherwise fails ("recursion depth mismatch") when pytest rewrites it afterwards.
 import pytest
 from aiohttp import web
 from botocore.config import Config

@@ -71,7 +71,6 @@ class Execution:
         self.task: asyncio.Task | None = None
         self.done = asyncio.Event()
         self._stop_reason: tuple[str, str] | None = None
-        self._history_overflow = False
         self.context_execution = {
             "Id": arn,
             "Input": input_value,
@@ -148,8 +147,6 @@ class Execution:
     def record(self, type_: str, prev: int, details: dict | None = None, final: bool = False) -> int:
         """Append a history event; fails the execution once the history quota is reached."""
         if not final and self.history.full():
-            if not self._history_overflow:
-                self._history_overflow = True
             raise StatesError(
                 "States.Runtime",
                 f"The execution reached the maximum number of history events ({self.history.limit}).",

@@ -516,19 +516,25 @@ class MapState(Recoverable):
 
 
 async def _all_or_first_error(tasks: list[asyncio.Future]) -> list:
-    """Wait for all tasks; on the first failure cancel the rest and raise it (branch/iteration order kept)."""
+    """Wait for all tasks; on the first failure cancel the rest and raise it (results keep task order)."""
     try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
     except asyncio.CancelledError:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    for task in pending:
+        task.cancel()
     if pending:
-        for task in pending:
-            task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+    first: BaseException | None = None
     for task in tasks:
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+        if task.cancelled():
+            continue
+        error = task.exception()  # also marks every failure as retrieved
+        if error is not None and first is None:
+            first = error
+    if first is not None:
+        raise first
     return [task.result() for task in tasks]
