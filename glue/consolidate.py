@@ -230,14 +230,21 @@ def upload_verified(s3, path: str, bucket: str, key: str, content_type: str) -> 
     return size
 
 
+def copy_all(s3, bucket: str, pairs: list[tuple[str, str]]) -> None:
+    """Server-side copies (source key, destination key) within one bucket, a few at a time."""
+    def copy(pair: tuple[str, str]) -> None:
+        s3.copy_object(Bucket=bucket, Key=pair[1], CopySource={"Bucket": bucket, "Key": pair[0]})
+
+    with ThreadPoolExecutor(FETCH_THREADS) as pool:
+        list(pool.map(copy, pairs))
+
+
 def remove_parts(s3, args: JobArgs, keys: list[str]) -> None:
     """Archive (copy under archive/) and/or delete the parts, after the outputs are verified."""
     if args.parts_action == "keep" or not keys:
         return
     if args.parts_action == "archive":
-        for key in keys:
-            s3.copy_object(Bucket=args.work_bucket, Key=f"archive/{key}",
-                           CopySource={"Bucket": args.work_bucket, "Key": key})
+        copy_all(s3, args.work_bucket, [(key, f"archive/{key}") for key in keys])
     for start in range(0, len(keys), 1000):
         chunk = keys[start:start + 1000]
         resp = s3.delete_objects(Bucket=args.work_bucket,
@@ -265,20 +272,20 @@ def run(spark, args: JobArgs) -> dict:
     keys = sorted(list_parts(s3, args.work_bucket, args.parts_prefix), key=part_order)
 
     # Contiguous slices of the ordered keys: reading the partitions in order yields sorted rows,
-    # with no shuffle. Each executor task fetches its slice on a thread pool.
+    # with no shuffle. One slice per executor core by default: fetching is I/O bound and each
+    # slice runs its own thread pool, while every extra slice costs a client and a Spark job
+    # when the driver streams the rows back.
     sc = spark.sparkContext
-    slices = args.partitions or max(1, min(len(keys) // 50 + 1, sc.defaultParallelism * 4))
+    slices = args.partitions or max(1, min(len(keys), sc.defaultParallelism))
     bucket, task_id = args.work_bucket, args.task_id
     results = sc.parallelize(keys, slices).mapPartitions(
         lambda part: fetch_partition(bucket, task_id, part)).persist(StorageLevel.MEMORY_AND_DISK)
 
     bad = results.filter(lambda r: r[5]).map(lambda r: (r[0], r[5])).collect()
     expected = results.map(lambda r: len(r[4])).sum() if keys else 0
-    quarantined = []
-    for key, problem in sorted(bad):
-        qkey = quarantine_key(args, key)
-        s3.copy_object(Bucket=args.work_bucket, Key=qkey, CopySource={"Bucket": args.work_bucket, "Key": key})
-        quarantined.append({"key": key, "quarantine_uri": f"s3://{args.work_bucket}/{qkey}", "reason": problem})
+    quarantined = [{"key": key, "quarantine_uri": f"s3://{args.work_bucket}/{quarantine_key(args, key)}",
+                    "reason": problem} for key, problem in sorted(bad)]
+    copy_all(s3, args.work_bucket, [(key, quarantine_key(args, key)) for key, _ in bad])
 
     rows = results.filter(lambda r: not r[5]).flatMap(lambda r: [(*row, r[1], r[2], task_id) for row in r[4]])
     counts: dict[tuple[str, str], int] = {}
