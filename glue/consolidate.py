@@ -11,8 +11,9 @@ on, and the work bucket's lifecycle rule expires them).
 
 Arguments: ``--task_id --work_bucket --output_bucket`` and optionally ``--parts_action
 keep|archive|delete``, ``--partitions N``. The endpoint comes from ``AWS_ENDPOINT_URL`` when
-set (botocore reads it). On failure the job prints one line ``consolidate: error: ...`` on
-stderr and exits non-zero (on Glue the exception fails the run with that message).
+set (botocore reads it). On failure the job prints one line ``ConsolidationError: ...`` on
+stderr (the form Glue and the local Glue runner report as the run's ErrorMessage) and exits
+non-zero; on Glue the exception itself fails the run.
 """
 
 from __future__ import annotations
@@ -392,10 +393,8 @@ def main(argv: list[str] | None = None) -> int:
             if job is None:
                 spark.stop()
     except Exception as exc:  # noqa: BLE001 - the job's one place to report a failure as one line
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        if not isinstance(exc, ConsolidationError):
-            detail = f"{exc.__class__.__name__}: {detail}"
-        print(f"consolidate: error: {detail}", file=sys.stderr)
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "failed"
+        print(f"{exc.__class__.__name__}: {detail}", file=sys.stderr)
         if on_glue:
             raise
         return 1

@@ -165,14 +165,14 @@ def test_bad_arguments_fail_with_one_line(s3_place, args, message):
     run = s3_place.run_job(*args)
     assert run.returncode == 1
     lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("consolidate: error:") and message in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("ConsolidationError: ") and message in lines[0]
 
 
 def test_missing_bucket_fails_before_spark_starts(s3_place):
     run = s3_place.run_job("--task_id", "t", "--work_bucket", "no-such-bucket-here",
                            "--output_bucket", s3_place.output_bucket)
     assert run.returncode == 1
-    assert run.stderr.strip() == "consolidate: error: bucket no-such-bucket-here: not reachable (404)"
+    assert run.stderr.strip() == "ConsolidationError: bucket no-such-bucket-here: not reachable (404)"
 
 
 def test_parse_part_accepts_valid_parts_and_names_each_problem():
