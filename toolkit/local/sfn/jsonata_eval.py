@@ -18,6 +18,7 @@ import json
 import math
 import random
 import threading
+import time
 import uuid
 from typing import Any, Mapping
 
@@ -26,8 +27,10 @@ from jsonata.jsonata import Jsonata
 from jsonata.utils import Utils
 
 from .errors import DefinitionError, StatesError
+from .jsonata_fast import UNDEFINED, Fallback, compile_fast
 
 QUERY_ERROR = "States.QueryEvaluationError"
+MAX_EVALUATION_SECONDS = 10
 HASH_ALGORITHMS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
 
@@ -163,63 +166,91 @@ _FUNCTIONS = _functions_frame()
 # --- expressions ------------------------------------------------------------------------
 
 
+class _Deadline:
+    """jsonata-python's evaluation-entry hook, used to stop runaway expressions (endless tail calls)."""
+
+    __slots__ = ("expires", "count")
+
+    def __init__(self) -> None:
+        self.expires = time.monotonic() + MAX_EVALUATION_SECONDS
+        self.count = 0
+
+    def __call__(self, _expr: Any, _input: Any, _environment: Any) -> None:
+        self.count += 1
+        if not self.count & 1023 and time.monotonic() > self.expires:
+            raise _FunctionError(f"the expression ran for more than {MAX_EVALUATION_SECONDS} seconds")
+
+
 class JsonataExpression:
     """A parsed JSONata expression, evaluated with ``$states`` and workflow variables bound."""
 
-    def __init__(self, source: str, parsed: Jsonata):
+    def __init__(self, source: str, parsed: Jsonata, where: str = ""):
         self.source = source
+        self.where = where
         self._parsed = parsed
+        self._fast = compile_fast(parsed.ast)
         self._local = threading.local()
 
     def __repr__(self) -> str:
         return f"JsonataExpression({self.source!r})"
-
-    def _instance(self) -> Jsonata:
-        instance = getattr(self._local, "instance", None)
-        if instance is None:
-            instance = self._local.instance = copy.copy(self._parsed)
-        return instance
 
     def evaluate(self, states: dict, variables: Mapping[str, Any]) -> Any:
         """The expression's value, or :data:`NOTHING` when it is undefined.
 
         Raises ``StatesError("States.QueryEvaluationError", cause)`` when evaluation fails.
         """
+        if self._fast is not None:
+            try:
+                value = self._fast(states, variables)
+            except Fallback:
+                pass
+            else:
+                return NOTHING if value is UNDEFINED else _plain(value)
+        return self._evaluate_fully(states, variables)
+
+    def _instance(self) -> Jsonata:
+        """This thread's copy of the parsed expression (jsonata-python keeps evaluation state on it)."""
+        instance = getattr(self._local, "instance", None)
+        if instance is None:
+            instance = self._local.instance = copy.copy(self._parsed)
+        return instance
+
+    def _evaluate_fully(self, states: dict, variables: Mapping[str, Any]) -> Any:
         instance = self._instance()
         frame = Jsonata.Frame(_FUNCTIONS)
         bindings = frame.bindings
         bindings.update(variables)
         bindings["states"] = states
         bindings["$"] = None
-        Jsonata.CURRENT.jsonata = instance
-        instance.timestamp = _now_millis()
+        bindings["__evaluate_entry"] = _Deadline()
+        bindings["__evaluate_exit"] = None  # found here, not after a walk up to the global frame
+        Jsonata.CURRENT.jsonata = instance  # $now(), $millis() and higher-order functions read it
+        instance.timestamp = int(time.time() * 1000)
         try:
             result = instance.eval(instance.ast, None, frame)
-            if result is None:
-                return NOTHING
-            return _plain(result)
+            return NOTHING if result is None else _plain(result)
         except _FunctionError as err:
             raise self._error(str(err)) from None
         except jsonata.JException as err:
             raise self._error(_message(err)) from None
         except RecursionError:
             raise self._error("the expression recursed too deeply") from None
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as err:
-            raise self._error(f"{type(err).__name__}: {err}") from None
+        except Exception as err:  # jsonata-python's own bugs surface as Python errors
+            raise self._error(f"the evaluation failed ({type(err).__name__})") from None
 
     def _error(self, message: str) -> StatesError:
-        return StatesError(QUERY_ERROR, f"An error occurred while evaluating the JSONata expression '{self.source}': {message}")
+        field = f" specified for the field '{self.where}'" if self.where else ""
+        return StatesError(QUERY_ERROR, f"The JSONata expression '{self.source}'{field} threw an error: {message}")
+
+    def undefined_error(self) -> StatesError:
+        """The error AWS raises where a value is required but the expression returned nothing."""
+        field = f" specified for the field '{self.where}'" if self.where else ""
+        return StatesError(QUERY_ERROR, f"The JSONata expression '{self.source}'{field} returned nothing (undefined)")
 
 
 def _message(err: Exception) -> str:
     message = getattr(err, "message", None) or str(err)
     return str(message).splitlines()[0] if message else type(err).__name__
-
-
-def _now_millis() -> int:
-    import time
-
-    return int(time.time() * 1000)
 
 
 def compile_jsonata(source: str, *, where: str = "") -> JsonataExpression:
@@ -228,9 +259,11 @@ def compile_jsonata(source: str, *, where: str = "") -> JsonataExpression:
         parsed = Jsonata(source)
     except jsonata.JException as err:
         raise DefinitionError(f"The JSONata expression '{source}' is not valid: {_message(err)}", where) from None
+    except Exception:  # jsonata-python's parser fails on some inputs with Python errors
+        raise DefinitionError(f"The JSONata expression '{source}' is not valid", where) from None
     if parsed.errors:
         raise DefinitionError(f"The JSONata expression '{source}' is not valid", where)
-    return JsonataExpression(source, parsed)
+    return JsonataExpression(source, parsed, where)
 
 
 # --- templates --------------------------------------------------------------------------
@@ -253,7 +286,10 @@ class _Expression:
         self.expression = expression
 
     def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
-        return self.expression.evaluate(states, variables)
+        value = self.expression.evaluate(states, variables)
+        if value is NOTHING:
+            raise self.expression.undefined_error()
+        return value
 
 
 class _Object:
@@ -263,12 +299,7 @@ class _Object:
         self.fields = fields
 
     def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
-        out = {}
-        for name, node in self.fields:
-            value = node.render(states, variables)
-            if value is not NOTHING:
-                out[name] = value
-        return out
+        return {name: node.render(states, variables) for name, node in self.fields}
 
 
 class _Array:
@@ -278,34 +309,29 @@ class _Array:
         self.items = items
 
     def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
-        out = []
-        for node in self.items:
-            value = node.render(states, variables)
-            if value is not NOTHING:
-                out.append(value)
-        return out
+        return [node.render(states, variables) for node in self.items]
 
 
 class Template:
     """A JSON value whose ``{% %}`` strings are compiled JSONata expressions."""
 
-    def __init__(self, root: Any, where: str):
+    def __init__(self, root: Any):
         self._root = root
-        self._where = where
         self.is_constant = isinstance(root, _Constant)
 
     def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
-        """The value with every expression evaluated.
+        """The value with every expression evaluated (values may share structure: do not mutate).
 
-        Object fields and array items whose expression is undefined are left out; an
-        undefined value for the whole template is returned as :data:`NOTHING`.
+        As AWS documents ("JSON cannot represent an undefined value"), an expression that
+        returns nothing is a ``States.QueryEvaluationError`` wherever it appears: the whole
+        value, an object field or an array item. The error names the field's path.
         """
         return self._root.render(states, variables)
 
 
 def compile_template(value: Any, *, where: str = "") -> Template:
     """Compile every ``{% %}`` string inside ``value`` once; other values stay literal."""
-    return Template(_compile(value, where), where)
+    return Template(_compile(value, where))
 
 
 def _compile(value: Any, where: str) -> Any:
