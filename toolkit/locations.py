@@ -1,0 +1,331 @@
+"""Locations of a task: pandas DataFrames in, the locations table out, and back.
+
+Validate first, write after. :func:`load_locations` checks every row (required columns, types,
+``location_id`` characters, ``api_url`` form and, for AWS targets, that it is not a loopback,
+private or link-local address, duplicates) and returns a report with one row per input row:
+``row, location_id, action (add/update/unchanged/rejected), reason``. If any row is rejected,
+nothing is written unless ``partial=True``. ``dry_run=True`` returns the same report and writes
+nothing.
+
+Table layout (design.md): partition key ``task_id``, sort key ``location_id``; attributes
+``api_url``, ``name``, ``enabled`` and ``tags`` (every other column, as strings).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import urlparse
+
+import boto3
+import pandas as pd
+
+from toolkit import aws
+from toolkit.config import StackConfig
+from toolkit.errors import ToolkitError
+
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "LocationsError",
+    "Location",
+    "validate_locations",
+    "load_locations",
+    "read_locations",
+    "set_enabled",
+    "remove_locations",
+    "copy_locations",
+]
+
+REQUIRED_COLUMNS = ("task_id", "location_id", "api_url")
+KNOWN_COLUMNS = REQUIRED_COLUMNS + ("name", "enabled")
+REPORT_COLUMNS = ["row", "location_id", "action", "reason"]
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+_BATCH = 25  # DynamoDB BatchWriteItem's limit
+
+
+class LocationsError(ToolkitError):
+    """Locations input that cannot be used at all (missing columns, unreadable file)."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """One validated location, as stored in the locations table."""
+
+    task_id: str
+    location_id: str
+    api_url: str
+    name: str = ""
+    enabled: bool = True
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "task_id": {"S": self.task_id},
+            "location_id": {"S": self.location_id},
+            "api_url": {"S": self.api_url},
+            "enabled": {"BOOL": self.enabled},
+        }
+        if self.name:
+            item["name"] = {"S": self.name}
+        if self.tags:
+            item["tags"] = {"M": {k: {"S": v} for k, v in sorted(self.tags.items())}}
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> "Location":
+        return cls(
+            task_id=item["task_id"]["S"],
+            location_id=item["location_id"]["S"],
+            api_url=item.get("api_url", {}).get("S", ""),
+            name=item.get("name", {}).get("S", ""),
+            enabled=item.get("enabled", {}).get("BOOL", True),
+            tags={k: v.get("S", "") for k, v in item.get("tags", {}).get("M", {}).items()},
+        )
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def validate_locations(
+    source: pd.DataFrame | str | Path, *, task_id: str | None = None, refuse_private: bool = False
+) -> tuple[list[tuple[int, Location]], pd.DataFrame]:
+    """Check every row; return the valid locations (with their row numbers) and the report.
+
+    ``task_id`` fills a missing or empty ``task_id`` column. Report actions here are ``valid``
+    or ``rejected``; :func:`load_locations` turns ``valid`` into add/update/unchanged.
+    """
+    frame = _read_source(source)
+    if task_id is not None:
+        _check_id("task_id", task_id, raise_error=True)
+        if "task_id" not in frame.columns:
+            frame = frame.assign(task_id=task_id)
+        else:
+            frame["task_id"] = frame["task_id"].where(frame["task_id"].astype(str).str.strip() != "", task_id)
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise LocationsError(f"columns: missing required column(s) {', '.join(missing)}")
+    valid: list[tuple[int, Location]] = []
+    report: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+    tag_columns = [c for c in frame.columns if c not in KNOWN_COLUMNS]
+    for row_number, row in enumerate(frame.to_dict("records")):
+        location_id = _text(row.get("location_id"))
+        try:
+            location = _validate_row(row, tag_columns, refuse_private)
+            key = (location.task_id, location.location_id)
+            if key in seen:
+                raise ValueError(f"location_id: duplicate of row {seen[key]} for task {location.task_id}")
+            seen[key] = row_number
+        except ValueError as exc:
+            report.append({"row": row_number, "location_id": location_id, "action": "rejected", "reason": str(exc)})
+            continue
+        valid.append((row_number, location))
+        report.append({"row": row_number, "location_id": location_id, "action": "valid", "reason": ""})
+    return valid, pd.DataFrame(report, columns=REPORT_COLUMNS)
+
+
+def _read_source(source: pd.DataFrame | str | Path) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    path = Path(source)
+    if not path.is_file():
+        raise LocationsError(f"source: {path} does not exist")
+    try:
+        # Everything as text: ids like 007 must not become numbers.
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise LocationsError(f"source: {path} is not a readable CSV file ({exc.__class__.__name__})") from None
+
+
+def _validate_row(row: dict[str, Any], tag_columns: list[str], refuse_private: bool) -> Location:
+    task_id = _check_id("task_id", _text(row.get("task_id")))
+    location_id = _check_id("location_id", _text(row.get("location_id")))
+    api_url = _check_url(_text(row.get("api_url")), refuse_private)
+    name = _text(row.get("name"))
+    enabled = _check_enabled(row.get("enabled"))
+    tags = {c: _text(row.get(c)) for c in tag_columns if _text(row.get(c))}
+    return Location(task_id, location_id, api_url, name, enabled, tags)
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+def _check_id(field_name: str, value: str, raise_error: bool = False) -> str:
+    problem = ""
+    if not value:
+        problem = "is empty"
+    elif not _ID.match(value):
+        problem = f"{value!r} may hold only letters, digits, '-', '_' and '.' (at most 128)"
+    elif set(value) == {"."}:
+        problem = f"{value!r} is not a usable id (it would be a path segment '.' or '..')"
+    if problem and raise_error:
+        raise LocationsError(f"{field_name}: {problem}")
+    if problem:
+        raise ValueError(f"{field_name}: {problem}")
+    return value
+
+
+def _check_url(value: str, refuse_private: bool) -> str:
+    if not value:
+        raise ValueError("api_url: is empty")
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"api_url: {value!r} is not an absolute http(s) URL")
+    if parsed.query or parsed.fragment:
+        raise ValueError(f"api_url: {value!r} must not hold a query or fragment (paths are appended to it)")
+    if refuse_private and _is_internal_host(parsed.hostname):
+        raise ValueError(f"api_url: {parsed.hostname} is a loopback, private or link-local address")
+    return value.rstrip("/")
+
+
+def _is_internal_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: not resolved here
+    return address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified
+
+
+def _check_enabled(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text == "":
+        return True
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"enabled: {value!r} is not true or false")
+
+
+# ----------------------------------------------------------------------------- table access
+
+
+def load_locations(
+    config: StackConfig,
+    source: pd.DataFrame | str | Path,
+    *,
+    task_id: str | None = None,
+    dry_run: bool = False,
+    partial: bool = False,
+    refuse_private: bool | None = None,
+    session: boto3.Session | None = None,
+) -> pd.DataFrame:
+    """Validate, then write locations; return the report (see the module docstring).
+
+    ``refuse_private`` defaults to True for AWS targets, where a loopback or private ``api_url``
+    would make the HTTP Task call into the account's own network. ``report.attrs["written"]``
+    holds how many items were written.
+    """
+    if refuse_private is None:
+        refuse_private = not config.is_local
+    valid, report = validate_locations(source, task_id=task_id, refuse_private=refuse_private)
+    client = aws.client(config, "dynamodb", session)
+    existing = {}
+    for task in sorted({loc.task_id for _, loc in valid}):
+        existing.update({(loc.task_id, loc.location_id): loc for loc in _query(client, config, task)})
+    to_write = []
+    for row_number, location in valid:
+        current = existing.get((location.task_id, location.location_id))
+        action = "add" if current is None else ("unchanged" if current == location else "update")
+        report.loc[report["row"] == row_number, "action"] = action
+        if action != "unchanged":
+            to_write.append(location)
+    rejected = int((report["action"] == "rejected").sum())
+    write = not dry_run and (rejected == 0 or partial)
+    if write:
+        _batch_write(client, config, [{"PutRequest": {"Item": loc.to_item()}} for loc in to_write])
+    report.attrs["written"] = len(to_write) if write else 0
+    report.attrs["rejected"] = rejected
+    return report
+
+
+def read_locations(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> pd.DataFrame:
+    """The task's locations as a DataFrame (one column per attribute; tags as a dict column)."""
+    client = aws.client(config, "dynamodb", session)
+    rows = [loc.__dict__ for loc in _query(client, config, task_id)]
+    columns = ["task_id", "location_id", "api_url", "name", "enabled", "tags"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def set_enabled(
+    config: StackConfig, task_id: str, location_ids: Iterable[str], enabled: bool,
+    *, session: boto3.Session | None = None,
+) -> int:
+    """Enable or disable locations (a disabled location is skipped by full runs); return the count."""
+    client = aws.client(config, "dynamodb", session)
+    count = 0
+    for location_id in location_ids:
+        try:
+            client.update_item(
+                TableName=config.locations_table,
+                Key={"task_id": {"S": task_id}, "location_id": {"S": location_id}},
+                UpdateExpression="SET enabled = :enabled",
+                ConditionExpression="attribute_exists(location_id)",
+                ExpressionAttributeValues={":enabled": {"BOOL": enabled}},
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            raise LocationsError(f"location_id: {location_id!r} is not a location of task {task_id!r}") from None
+        count += 1
+    return count
+
+
+def remove_locations(
+    config: StackConfig, task_id: str, location_ids: Iterable[str], *, session: boto3.Session | None = None
+) -> int:
+    """Delete locations from the task; return how many were deleted."""
+    client = aws.client(config, "dynamodb", session)
+    ids = list(dict.fromkeys(location_ids))
+    requests = [{"DeleteRequest": {"Key": {"task_id": {"S": task_id}, "location_id": {"S": i}}}} for i in ids]
+    _batch_write(client, config, requests)
+    return len(ids)
+
+
+def copy_locations(
+    config: StackConfig, from_task: str, to_task: str, *, session: boto3.Session | None = None
+) -> pd.DataFrame:
+    """Copy every location of one task to another task; return the load report."""
+    frame = read_locations(config, from_task, session=session)
+    if frame.empty:
+        raise LocationsError(f"from_task: task {from_task!r} has no locations")
+    frame = frame.assign(task_id=to_task)
+    tags = pd.DataFrame(list(frame.pop("tags")), index=frame.index)
+    return load_locations(config, pd.concat([frame, tags], axis=1), session=session, refuse_private=False)
+
+
+def _query(client: Any, config: StackConfig, task_id: str) -> list[Location]:
+    paginator = client.get_paginator("query")
+    pages = paginator.paginate(
+        TableName=config.locations_table,
+        KeyConditionExpression="task_id = :task",
+        ExpressionAttributeValues={":task": {"S": task_id}},
+        ConsistentRead=True,
+    )
+    return [Location.from_item(item) for page in pages for item in page.get("Items", [])]
+
+
+def _batch_write(client: Any, config: StackConfig, requests: list[dict[str, Any]], max_rounds: int = 12) -> None:
+    """BatchWriteItem in chunks of 25, retrying unprocessed items with backoff until all are done."""
+    for start in range(0, len(requests), _BATCH):
+        pending = requests[start:start + _BATCH]
+        for attempt in range(max_rounds):
+            response = client.batch_write_item(RequestItems={config.locations_table: pending})
+            pending = response.get("UnprocessedItems", {}).get(config.locations_table, [])
+            if not pending:
+                break
+            time.sleep(min(0.05 * 2 ** attempt, 2.0))
+        else:
+            raise LocationsError(f"locations_table: {len(pending)} items still unprocessed after {max_rounds} tries")
