@@ -22,7 +22,7 @@ from .errors import DefinitionError, StatesError
 from .jsonpath import Path, compile_path
 
 FAILURE = "States.IntrinsicFailure"
-MAX_NESTING = 10
+MAX_FUNCTIONS = 10  # "You can nest up to 10 intrinsic functions within a field"
 MAX_RANGE_ITEMS = 1000
 MAX_STRING_CHARS = 10000
 HASH_ALGORITHMS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
@@ -73,7 +73,7 @@ class Intrinsic:
 def compile_intrinsic(text: str, *, where: str = "") -> Intrinsic:
     """Parse an intrinsic invocation once; raises :class:`DefinitionError` naming ``where``."""
     parser = _Parser(text, where)
-    call = parser.parse_call(depth=1)
+    call = parser.parse_call()
     parser.skip_space()
     if parser.pos != len(text):
         raise parser.fail(f"unexpected text after the closing ')' at position {parser.pos}")
@@ -92,13 +92,9 @@ def _evaluate(call: _Call, data: Any, context: dict, variables: Mapping[str, Any
             values.append(arg.path.read(data, context, variables))
         else:
             values.append(_evaluate(arg, data, context, variables))
-    function, arity = _FUNCTIONS[call.name]
-    if arity is not None and not arity[0] <= len(values) <= arity[1]:
-        expected = str(arity[0]) if arity[0] == arity[1] else f"{arity[0]} to {arity[1]}"
-        raise _failure(call.name, f"expects {expected} arguments, got {len(values)}")
     if call.name == "Format":
         return _format(call, values)
-    return function(call.name, values)
+    return _FUNCTIONS[call.name][0](call.name, values)
 
 
 def _failure(name: str, problem: str) -> StatesError:
@@ -284,9 +280,10 @@ def _uuid(name: str, values: list) -> str:
     return str(uuid.uuid4())
 
 
-# name -> (function, (min args, max args)); Format is handled separately (it needs its literal).
-_FUNCTIONS: dict[str, tuple[Callable[[str, list], Any], tuple[int, int] | None]] = {
-    "Format": (_format_value, (1, 10**6)),
+# name -> (function, (fewest, most) arguments or None for any number). States.Format is
+# evaluated by _format, which also needs its template's literal form.
+_FUNCTIONS: dict[str, tuple[Callable[[str, list], Any] | None, tuple[int, int] | None]] = {
+    "Format": (None, (1, 10**6)),
     "StringToJson": (_string_to_json, (1, 1)),
     "JsonToString": (_json_to_string, (1, 1)),
     "Array": (_array, None),
@@ -317,6 +314,7 @@ class _Parser:
         self.text = text
         self.where = where
         self.pos = 0
+        self.calls = 0
 
     def fail(self, problem: str) -> DefinitionError:
         return DefinitionError(f"Invalid intrinsic function '{self.text}': {problem}", self.where)
@@ -325,9 +323,10 @@ class _Parser:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
             self.pos += 1
 
-    def parse_call(self, depth: int) -> _Call:
-        if depth > MAX_NESTING:
-            raise self.fail(f"intrinsic functions can be nested at most {MAX_NESTING} deep")
+    def parse_call(self) -> _Call:
+        self.calls += 1
+        if self.calls > MAX_FUNCTIONS:
+            raise self.fail(f"a field can use at most {MAX_FUNCTIONS} intrinsic functions")
         self.skip_space()
         match = _NAME.match(self.text, self.pos)
         if not match:
@@ -342,7 +341,7 @@ class _Parser:
             self.pos += 1
         else:
             while True:
-                args.append(self.parse_argument(depth))
+                args.append(self.parse_argument())
                 self.skip_space()
                 char = self.peek()
                 self.pos += 1
@@ -363,7 +362,7 @@ class _Parser:
     def peek(self) -> str:
         return self.text[self.pos : self.pos + 1]
 
-    def parse_argument(self, depth: int) -> Any:
+    def parse_argument(self) -> Any:
         self.skip_space()
         char = self.peek()
         if char == "'":
@@ -371,7 +370,7 @@ class _Parser:
         if char == "$":
             return self.parse_path()
         if self.text.startswith("States.", self.pos):
-            return self.parse_call(depth + 1)
+            return self.parse_call()
         match = _NUMBER.match(self.text, self.pos)
         if match:
             self.pos = match.end()
