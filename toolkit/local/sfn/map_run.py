@@ -111,6 +111,7 @@ class MapRun:
     percentage_given: bool = False
     items_written: int = 0
     children_written: int = 0
+    failed_item_count: int = 0
     concurrency_changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -130,8 +131,13 @@ class MapRun:
         counts["pendingRedrive"] = 0
         return counts
 
+    def child_ended(self, child: ChildRecord) -> None:
+        """Count a child that has just ended (kept incrementally: checked after every child)."""
+        if child.status in ("FAILED", "TIMED_OUT", "ABORTED"):
+            self.failed_item_count += child.items
+
     def failed_items(self) -> int:
-        return sum(c.items for c in self.children if c.status in ("FAILED", "TIMED_OUT", "ABORTED"))
+        return self.failed_item_count
 
     def exceeds_tolerance(self) -> bool:
         """True once failures pass ToleratedFailureCount or ToleratedFailurePercentage.
@@ -498,8 +504,10 @@ class DistributedMapRunner:
             if execution.task is not None:
                 await asyncio.gather(execution.task, return_exceptions=True)
             _settle(record, execution)
+            run.child_ended(record)
             raise
         _settle(record, execution)
+        run.child_ended(record)
 
     async def _read_items(self, state: Any, spec: dict, fields: _Fields, raw: Any, data: Any, context: dict, variables: Any) -> list:
         reader = spec.get("ItemReader")

@@ -177,7 +177,7 @@ class HttpInvoke:
         parts = urlsplit(spec.endpoint)
         outgoing = OutgoingRequest(
             headers=dict(spec.headers),
-            query=parse_qsl(parts.query, keep_blank_values=True) + list(spec.query),
+            query=(parse_qsl(parts.query, keep_blank_values=True) if parts.query else []) + list(spec.query),
             body=spec.body,
         )
         await self._connections.apply(connection, outgoing, session)
