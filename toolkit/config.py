@@ -70,7 +70,8 @@ class StackConfig:
 
     # Run defaults.
     max_concurrency: int = 10
-    tolerated_failure_percentage: float = 0.0
+    # Locations may fail without failing the run: the task ends PARTIAL and names them.
+    tolerated_failure_percentage: float = 100.0
     page_limit: int = 100
     data_types: tuple[str, ...] = ("failed", "rejected")
     api_key_header: str = "x-api-key"

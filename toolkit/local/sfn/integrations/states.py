@@ -23,6 +23,7 @@ waiting call holds no worker thread either; results use PascalCase keys and erro
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from typing import Any
 
@@ -129,6 +130,8 @@ def _pascal(value: Any, key: str = "") -> Any:
         return [_pascal(v) for v in value]
     if key in _DATE_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool):
         return iso_timestamp(value)
+    if isinstance(value, dt.datetime):  # e.g. DescribeMapRun's startDate
+        return iso_timestamp(value.timestamp())
     return value
 
 
