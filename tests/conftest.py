@@ -56,7 +56,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         except psutil.NoSuchProcess:
             pass
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    message = "child processes left running after the test session:\n  " + "\n  ".join(described)
+    message = "\nchild processes left running after the test session:\n  " + "\n  ".join(described)
     if reporter is not None:
         reporter.write_line(message, red=True)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
