@@ -327,3 +327,19 @@ def test_batches_close_at_max_input_bytes():
     assert [len(b["Items"]) for b in batches] == [3, 3, 3, 1]
     assert all(len(json.dumps(b, separators=(",", ":"))) <= 200 for b in batches)
     assert [i["i"] for b in batches for i in b["Items"]] == list(range(10))
+
+
+def test_finished_children_survive_a_service_snapshot(stack):
+    from toolkit.local.sfn.service import StepFunctionsService
+
+    state = {"Items": [{"id": 1}, {"id": 2, "bad": True}], "ItemProcessor": PROCESSOR, "ToleratedFailureCount": 1}
+    described = stack.run(stack.machine("dmap-snapshot", map_machine(state)), {})
+    assert described["status"] == "SUCCEEDED"
+    child_arns = [e["executionArn"] for e in stack.sfn.list_executions(mapRunArn=map_run_of(stack, described["executionArn"])["mapRunArn"])["executions"]]
+
+    async def round_trip():
+        fresh = StepFunctionsService(region=stack.service.region, account_id=stack.service.account_id)
+        fresh.restore_snapshot(stack.service.to_snapshot())
+        return sorted([(await fresh.dispatch("DescribeExecution", {"executionArn": arn}))["status"] for arn in child_arns])
+
+    assert stack.server.run(round_trip(), timeout=30) == ["FAILED", "SUCCEEDED"]

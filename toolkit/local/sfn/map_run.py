@@ -465,12 +465,17 @@ class DistributedMapRunner:
             await _cancel_all(running)
 
     def _child_machine(self, run: MapRun, state: Any, frame: Any) -> Any:
-        """The state machine the children run: the ItemProcessor, named PARENT/LABEL."""
+        """The state machine the children run: the ItemProcessor, named PARENT/LABEL.
+
+        Its definition text is the ItemProcessor as a standalone definition (without
+        ProcessorConfig), so a snapshot of the service can parse it again.
+        """
         parent = frame.execution.machine
         processor = state.processor
-        spec = processor.spec or state.spec.get("ItemProcessor", {})
+        spec = {k: v for k, v in state.spec.get("ItemProcessor", {}).items() if k != "ProcessorConfig"}
+        spec.setdefault("QueryLanguage", state.flow.language)
         definition = StateMachineDefinition(
-            graph=processor, query_language=state.flow.language, timeout_seconds=None, comment=None, raw=spec
+            graph=processor, query_language=spec["QueryLanguage"], timeout_seconds=None, comment=None, raw=spec
         )
         now = time.time()
         return StateMachineRevision(
