@@ -219,7 +219,8 @@ class JsonataExpression:
         instance = self._instance()
         frame = Jsonata.Frame(_FUNCTIONS)
         bindings = frame.bindings
-        bindings.update(variables)
+        for name, value in variables.items():
+            bindings[name] = Utils.NULL_VALUE if value is None else value  # null, not undefined
         bindings["states"] = states
         bindings["$"] = None
         bindings["__evaluate_entry"] = _Deadline()
@@ -235,6 +236,8 @@ class JsonataExpression:
             raise self._error(_message(err)) from None
         except RecursionError:
             raise self._error("the expression recursed too deeply") from None
+        except ZeroDivisionError:
+            raise self._error("Number out of range: division by zero") from None
         except Exception as err:  # jsonata-python's own bugs surface as Python errors
             raise self._error(f"the evaluation failed ({type(err).__name__})") from None
 

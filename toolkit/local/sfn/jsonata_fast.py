@@ -131,6 +131,8 @@ def _arithmetic(op: str) -> Callable[[Any, Any], Any]:
     def apply(a: Any, b: Any) -> Any:
         if not (_is_number(a) and _is_number(b)):
             raise _FALLBACK
+        if (type(a) is int and abs(a) > _MAX_SAFE_INTEGER) or (type(b) is int and abs(b) > _MAX_SAFE_INTEGER):
+            raise _FALLBACK  # JSONata numbers are doubles: leave precision loss to the engine
         if op == "+":
             result = a + b
         elif op == "-":
@@ -313,19 +315,13 @@ def _function(ast: Any) -> Node:
         raise _Unsupported
     name = procedure.value
     arguments = ast.arguments or []
-    if name not in ("exists", "count") or len(arguments) != 1:
+    if name != "exists" or len(arguments) != 1:
         raise _Unsupported
     argument = _node(arguments[0])
-    exists = name == "exists"
 
-    def call(states: dict, variables: Mapping[str, Any]) -> Any:
+    def exists(states: dict, variables: Mapping[str, Any]) -> Any:
         if name in variables:
             raise _FALLBACK  # a workflow variable shadows the built-in function
-        value = argument(states, variables)
-        if exists:
-            return value is not UNDEFINED
-        if value is UNDEFINED:
-            return 0
-        return len(value) if isinstance(value, list) else 1
+        return argument(states, variables) is not UNDEFINED
 
-    return call
+    return exists
