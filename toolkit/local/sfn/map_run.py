@@ -112,6 +112,9 @@ class MapRun:
     items_written: int = 0
     children_written: int = 0
     failed_item_count: int = 0
+    state_name: str = ""
+    redrive_count: int = 0
+    redrive_date: float | None = None
     concurrency_changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -166,10 +169,12 @@ class MapRun:
             "toleratedFailureCount": self.tolerated_failure_count,
             "itemCounts": self.counts(by_items=True),
             "executionCounts": self.counts(by_items=False),
-            "redriveCount": 0,
+            "redriveCount": self.redrive_count,
         }
         if self.stop_date is not None:
             answer["stopDate"] = to_datetime(self.stop_date)
+        if self.redrive_date is not None:
+            answer["redriveDate"] = to_datetime(self.redrive_date)
         return answer
 
     def summary(self) -> dict[str, Any]:
@@ -203,6 +208,13 @@ class MapRuns:
         if run is None:
             raise ServiceError("ResourceNotFound", f"Map Run Does Not Exist: '{arn}'")
         return run
+
+    def unsuccessful(self, execution_arn: str, state_name: str) -> MapRun | None:
+        """The latest Map Run of ``state_name`` in the execution, if it failed or was aborted."""
+        for run in reversed(self._by_execution.get(execution_arn, [])):
+            if run.state_name == state_name:
+                return run if run.status in ("FAILED", "ABORTED") else None
+        return None
 
     def child_arns(self, map_run_arn: str) -> list[str]:
         """ARNs of the Map Run's started children (for ListExecutions with mapRunArn)."""
@@ -341,11 +353,16 @@ class DistributedMapRunner:
         self._service = service
         self._region = service.region
         self._account_id = service.account_id
+        self.redrives: Any = None  # toolkit.local.sfn.redrive.Redrives, set by register_all
+        self._machines: dict[str, Any] = {}  # Map Run ARN -> the children's state machine revision
 
     async def __call__(self, state: Any, raw: Any, data: Any, context: dict, frame: Any) -> Any:
         variables = frame.variables
         fields = _Fields(state, raw, data, context, variables)
         spec = state.spec
+        previous = self._run_to_redrive(state, frame)
+        if previous is not None:
+            return await self._redrive(previous, spec, fields, frame)
         items = await self._read_items(state, spec, fields, raw, data, context, variables)
         inputs = [state.item_input(raw, data, context, variables, i, item) for i, item in enumerate(items)]
         batcher = spec.get("ItemBatcher")
@@ -357,13 +374,41 @@ class DistributedMapRunner:
             records = [ChildRecord(i, b, len(b["Items"])) for i, b in enumerate(batches)]
         else:
             records = [ChildRecord(i, value, 1) for i, value in enumerate(inputs)]
-        writer = spec.get("ResultWriter")
         run = self._new_run(state, frame, context, data, raw, variables, len(inputs))
         run.children = records
         frame.record("MapRunStarted", {"mapRunArn": run.arn})
         run_context = MapRunContext(run, frame, self._child_machine(run, state, frame))
+        return await self._complete(run_context, records, spec, fields)
+
+    def _run_to_redrive(self, state: Any, frame: Any) -> MapRun | None:
+        """The failed Map Run this state should redrive: only when its execution is being redriven."""
+        if self.redrives is None:
+            return None
+        execution_arn = frame.execution.arn
+        previous = self.map_runs.unsuccessful(execution_arn, state.name)
+        if previous is None or self.redrives.count(execution_arn) <= previous.redrive_count:
+            return None
+        return previous
+
+    async def _redrive(self, run: MapRun, spec: dict, fields: _Fields, frame: Any) -> Any:
+        """Run the Map Run's unsuccessful children again; keep what succeeded."""
+        run.redrive_count = self.redrives.count(frame.execution.arn)
+        run.redrive_date = time.time()
+        run.status, run.stop_date = "RUNNING", None
+        run.failed_item_count = 0
+        run.items_written = run.children_written = 0
+        redo = [c for c in run.children if c.status != "SUCCEEDED"]
+        frame.record("MapRunRedriven", {"mapRunArn": run.arn, "redriveCount": run.redrive_count})
+        run_context = MapRunContext(run, frame, self._machines[run.arn])
+        return await self._complete(run_context, redo, spec, fields)
+
+    async def _complete(self, run_context: MapRunContext, records: list[ChildRecord], spec: dict, fields: _Fields) -> Any:
+        """Run ``records`` as children, then settle the Map Run: results, tolerance, history."""
+        run, frame = run_context.run, run_context.frame
+        self._machines[run.arn] = run_context.machine
+        writer = spec.get("ResultWriter")
         try:
-            await self._run_children(run_context)
+            await self._run_children(run_context, records)
         except asyncio.CancelledError:
             run.status, run.stop_date = "ABORTED", time.time()
             frame.record("MapRunAborted")
@@ -419,13 +464,14 @@ class DistributedMapRunner:
             tolerated_failure_count=int(count or 0),
             tolerated_failure_percentage=float(percentage or 0.0),
             total_items=total,
+            state_name=state.name,
             count_given=count is not None,
             percentage_given=percentage is not None,
         )
         self.map_runs.add(run)
         return run
 
-    async def _run_children(self, ctx: MapRunContext) -> None:
+    async def _run_children(self, ctx: MapRunContext, records: list[ChildRecord]) -> None:
         """Start children in order, never more than MaxConcurrency at once; stop early past tolerance."""
         run = ctx.run
         running: set[asyncio.Task] = set()
@@ -440,7 +486,7 @@ class DistributedMapRunner:
                 stop = True
 
         try:
-            for record in run.children:
+            for record in records:
                 while len(running) >= run.max_concurrency and not stop:
                     free.clear()
                     run.concurrency_changed.clear()
@@ -487,6 +533,13 @@ class DistributedMapRunner:
         """Run one child execution in this loop and record how it ended."""
         run = ctx.run
         express = run.execution_type == "EXPRESS"
+        earlier = self._service.executions.get(record.arn) if record.arn and not express else None
+        if earlier is not None and self.redrives is not None and self.redrives.not_redrivable(earlier) is None:
+            # A STANDARD child is redriven itself (same ARN, from its failed state), as AWS does.
+            record.status = "RUNNING"
+            self.redrives.redrive(earlier)
+            await self._await_child(run, record, earlier)
+            return
         name = str(uuid.uuid4())
         machine_name = ctx.machine.name
         if express:
@@ -502,6 +555,10 @@ class DistributedMapRunner:
             self._service.executions[arn] = execution
         record.name, record.arn, record.status, record.start_date = name, arn, "RUNNING", execution.start_time
         execution.start()
+        await self._await_child(run, record, execution)
+
+    async def _await_child(self, run: MapRun, record: ChildRecord, execution: Any) -> None:
+        """Wait for a child to end (stopping it if the Map Run is aborted) and record the outcome."""
         try:
             await execution.done.wait()
         except asyncio.CancelledError:

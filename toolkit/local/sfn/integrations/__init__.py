@@ -2,8 +2,9 @@
 
 ``register_all(service)`` plugs every integration into a :class:`StepFunctionsService`: the
 HTTP Task with EventBridge connections, ``aws-sdk:*``, the optimised DynamoDB, Glue and Step
-Functions integrations, the Distributed Map runner and the Map Run API operations (ListMapRuns,
-DescribeMapRun, UpdateMapRun). AWS calls go to ``service.endpoint_url`` (the local stack).
+Functions integrations, the Distributed Map runner, the Map Run API operations (ListMapRuns,
+DescribeMapRun, UpdateMapRun) and RedriveExecution (with the redrive fields of
+DescribeExecution and ListExecutions). AWS calls go to ``service.endpoint_url`` (the local stack).
 Call it inside the service's event loop, and ``await integrations.close()`` after
 ``service.close()`` to release the HTTP connection pool and the worker threads.
 """
@@ -21,6 +22,7 @@ from toolkit.local.sfn.integrations.glue import GlueIntegration
 from toolkit.local.sfn.integrations.http import HttpInvoke
 from toolkit.local.sfn.integrations.states import SfnSdkIntegration, StartExecutionIntegration
 from toolkit.local.sfn.map_run import DistributedMapRunner, MapRuns
+from toolkit.local.sfn.redrive import Redrives
 
 __all__ = ["Integrations", "register_all"]
 
@@ -33,6 +35,7 @@ class Integrations:
     http: HttpInvoke
     map_runs: MapRuns
     runner: DistributedMapRunner
+    redrives: Redrives
 
     async def close(self) -> None:
         await self.http.close()
@@ -57,4 +60,10 @@ def register_all(service: Any, *, max_http_connections: int = 1000, max_aws_work
     service.register_operation("ListMapRuns", map_runs.list_map_runs)
     service.register_operation("DescribeMapRun", map_runs.describe_map_run)
     service.register_operation("UpdateMapRun", map_runs.update_map_run)
-    return Integrations(clients, http, map_runs, runner)
+    redrives = Redrives(service)
+    runner.redrives = redrives
+    service.register_operation("RedriveExecution", redrives.redrive_execution)
+    # The service's own DescribeExecution/ListExecutions, with the redrive fields filled in.
+    service.register_operation("DescribeExecution", redrives.describe_execution)
+    service.register_operation("ListExecutions", redrives.list_executions)
+    return Integrations(clients, http, map_runs, runner, redrives)
