@@ -1,4 +1,4 @@
-"""Fixtures for the consolidation job: a real S3 API on loopback and a way to run the job."""
+"""Fixtures for the consolidation job: buckets on the local stack's S3 and a way to run the job."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 SCRIPT = Path(__file__).resolve().parents[2] / "glue" / "consolidate.py"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -58,23 +56,12 @@ class S3Place:
         return JobRun(done.returncode, done.stdout, done.stderr)
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def s3_place(s3_endpoint) -> S3Place:
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+def s3_place(local_stack) -> S3Place:
+    """Fresh buckets on the local stack's S3 (moto behind the stack's one endpoint)."""
+    s3 = local_stack.client("s3")
     suffix = uuid.uuid4().hex[:8]
     work, output = f"work-{suffix}", f"output-{suffix}"
     s3.create_bucket(Bucket=work)
     s3.create_bucket(Bucket=output)
-    return S3Place(s3_endpoint, s3, work, output)
+    return S3Place(local_stack.endpoint_url, s3, work, output)
