@@ -1,0 +1,155 @@
+"""Consolidated output of a task, for analysts: awswrangler loaders, summaries, diffs, checks.
+
+The Glue job writes, under the output bucket's ``consolidated/{task_id}/``, one CSV, a Parquet
+copy and ``manifest.json`` (rows per location and data type, part files read, quarantined
+files, URIs). These functions read them through awswrangler, pointed at AWS or the local stack
+by the same StackConfig.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+import boto3
+import pandas as pd
+
+from toolkit import aws
+from toolkit.config import StackConfig
+from toolkit.errors import ToolkitError
+
+__all__ = [
+    "OUTPUT_COLUMNS",
+    "ResultsError",
+    "GroundTruthCheck",
+    "output_prefix",
+    "load_manifest",
+    "load_output",
+    "summary",
+    "diff_outputs",
+    "expected_rows",
+    "compare_with_ground_truth",
+]
+
+OUTPUT_COLUMNS = ["discount_code", "error_message", "status", "location_id", "data_type", "task_id"]
+KEY_COLUMNS = ["location_id", "data_type", "discount_code"]
+_DTYPES = {column: "string" for column in OUTPUT_COLUMNS}
+
+
+class ResultsError(ToolkitError):
+    """A task's output is missing or unreadable."""
+
+
+def output_prefix(config: StackConfig, task_id: str) -> str:
+    return f"s3://{config.output_bucket}/consolidated/{task_id}/"
+
+
+def load_manifest(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> dict:
+    """The consolidation manifest of a task, as a dict."""
+    s3 = aws.client(config, "s3", session)
+    key = f"consolidated/{task_id}/manifest.json"
+    try:
+        body = s3.get_object(Bucket=config.output_bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        raise ResultsError(f"task_id: no consolidated output for task {task_id!r} (s3://{config.output_bucket}/{key})") from None
+    return json.loads(body)
+
+
+def load_output(
+    config: StackConfig,
+    task_id: str,
+    *,
+    fmt: Literal["parquet", "csv"] = "parquet",
+    session: boto3.Session | None = None,
+) -> pd.DataFrame:
+    """A task's consolidated rows through awswrangler, every column as pandas ``string`` dtype."""
+    import awswrangler as wr
+
+    boto_session = session or aws.configure_wrangler(config)
+    if session is not None:
+        aws.configure_wrangler(config)
+    manifest = load_manifest(config, task_id, session=session)
+    if fmt == "parquet":
+        frame = wr.s3.read_parquet(manifest["parquet_uri"], boto3_session=boto_session)
+    elif fmt == "csv":
+        frame = wr.s3.read_csv(manifest["csv_uri"], boto3_session=boto_session, dtype=str,
+                               keep_default_na=False, encoding="utf-8")
+    else:
+        raise ResultsError(f"fmt: must be 'parquet' or 'csv', got {fmt!r}")
+    missing = [c for c in OUTPUT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ResultsError(f"output: the {fmt} file lacks column(s) {', '.join(missing)}")
+    return frame[OUTPUT_COLUMNS].fillna("").astype(_DTYPES)
+
+
+def summary(output: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+    """Row counts grouped by location, data type and status (or the columns given)."""
+    by = by or ["location_id", "data_type", "status"]
+    return output.groupby(by, observed=True).size().rename("rows").reset_index().sort_values(by)
+
+
+def diff_outputs(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Per location: discount codes new in ``after``, resolved (gone), and persisting."""
+    old = before.groupby("location_id")["discount_code"].agg(set)
+    new = after.groupby("location_id")["discount_code"].agg(set)
+    rows = []
+    for location_id in sorted(set(old.index) | set(new.index)):
+        a, b = old.get(location_id, set()), new.get(location_id, set())
+        rows.append({"location_id": location_id, "new": len(b - a), "resolved": len(a - b),
+                     "persisting": len(a & b)})
+    return pd.DataFrame(rows, columns=["location_id", "new", "resolved", "persisting"])
+
+
+def expected_rows(ground_truth: pd.DataFrame) -> pd.DataFrame:
+    """The output rows the pipeline must produce for the sample API's ground truth.
+
+    One row per record: ``discount_code`` is ``resourceKey``, ``status`` the record's state (its
+    data type), and ``error_message`` the record's messages joined by newlines, unchanged.
+    """
+    return pd.DataFrame({
+        "discount_code": ground_truth["resourceKey"],
+        "error_message": ground_truth["messages"].map(lambda m: "\n".join(m)),
+        "status": ground_truth["data_type"],
+        "location_id": ground_truth["location_id"],
+        "data_type": ground_truth["data_type"],
+    }).astype("string")
+
+
+@dataclass
+class GroundTruthCheck:
+    """How the output compares with what the sources hold: missing, extra, duplicated, changed rows."""
+
+    expected: int
+    found: int
+    missing: pd.DataFrame
+    extra: pd.DataFrame
+    duplicated: int
+    changed: pd.DataFrame
+
+    @property
+    def ok(self) -> bool:
+        return self.missing.empty and self.extra.empty and self.duplicated == 0 and self.changed.empty
+
+    def summary(self) -> str:
+        verdict = "matches the ground truth" if self.ok else "DOES NOT match the ground truth"
+        return (f"{self.found} rows found, {self.expected} expected: {verdict} "
+                f"({len(self.missing)} missing, {len(self.extra)} extra, {self.duplicated} duplicated, "
+                f"{len(self.changed)} changed)")
+
+
+def compare_with_ground_truth(output: pd.DataFrame, ground_truth: pd.DataFrame) -> GroundTruthCheck:
+    """Compare output rows with the ground truth as sets keyed by location, data type and code."""
+    expected = expected_rows(ground_truth)
+    found = output[list(expected.columns)].astype("string")
+    duplicated = int(found.duplicated(KEY_COLUMNS).sum())
+    merged = expected.merge(found.drop_duplicates(KEY_COLUMNS), on=KEY_COLUMNS, how="outer",
+                            suffixes=("_expected", "_found"), indicator=True)
+    missing = merged[merged["_merge"] == "left_only"][KEY_COLUMNS]
+    extra = merged[merged["_merge"] == "right_only"][KEY_COLUMNS]
+    both = merged[merged["_merge"] == "both"]
+    changed_mask = ((both["error_message_expected"] != both["error_message_found"])
+                    | (both["status_expected"] != both["status_found"]))
+    return GroundTruthCheck(expected=len(expected), found=len(output), missing=missing.reset_index(drop=True),
+                            extra=extra.reset_index(drop=True), duplicated=duplicated,
+                            changed=both[changed_mask].reset_index(drop=True))

@@ -1,0 +1,304 @@
+"""Task runs: start the aggregator for a task, watch it with progress, list and describe runs.
+
+A run is one execution of the aggregator state machine for one task. Its progress comes from
+the APIs an operator would look at: the execution, its Map Run's item counts, the part files in
+S3 (pages so far) and the finished extraction children (rows so far). The same calls work
+against AWS and the local stack.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from decimal import Decimal
+
+import boto3
+import pandas as pd
+
+from toolkit import aws
+from toolkit.config import StackConfig
+from toolkit.errors import ToolkitError
+
+__all__ = [
+    "RunError",
+    "Run",
+    "RunProgress",
+    "start_run",
+    "progress",
+    "watch",
+    "list_tasks",
+    "latest_task",
+    "history",
+]
+
+ACTIVE_TASK_STATUSES = ("RUNNING", "CONSOLIDATING")
+TERMINAL_EXECUTION_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class RunError(ToolkitError):
+    """A run cannot be started or found."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A handle on one aggregator execution for one task."""
+
+    task_id: str
+    execution_arn: str
+    config: StackConfig = field(repr=False)
+
+    @property
+    def console_url(self) -> str | None:
+        """The execution's page in the AWS console (None on the local stack)."""
+        if self.config.is_local:
+            return None
+        region = self.config.region
+        return (f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+                f"#/v2/executions/details/{self.execution_arn}")
+
+
+@dataclass
+class RunProgress:
+    """A snapshot of a run: execution status, location counts, pages and rows so far."""
+
+    status: str
+    locations_total: int = 0
+    pending: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    pages: int = 0
+    rows: int = 0
+    elapsed_seconds: float = 0.0
+    map_run_arn: str | None = None
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_EXECUTION_STATUSES
+
+    @property
+    def locations_done(self) -> int:
+        return self.succeeded + self.failed
+
+
+def start_run(
+    config: StackConfig,
+    task_id: str,
+    *,
+    locations: list[str] | None = None,
+    max_concurrency: int | None = None,
+    tolerated_failure_percentage: float | None = None,
+    force: bool = False,
+    session: boto3.Session | None = None,
+) -> Run:
+    """Start the aggregator for ``task_id`` (all its enabled locations, or only ``locations``).
+
+    Refuses to start while the task's latest run is still RUNNING or CONSOLIDATING, unless
+    ``force`` is set.
+    """
+    if not force:
+        latest = latest_task(config, task_id, session=session)
+        if latest is not None and latest.get("status") in ACTIVE_TASK_STATUSES:
+            raise RunError(f"task_id: task {task_id!r} is still {latest['status']} "
+                           f"({latest.get('execution_arn')}); pass force=True to start another run")
+    payload: dict[str, Any] = {"task_id": task_id}
+    if locations is not None:
+        if not locations:
+            raise RunError("locations: the list of locations to run is empty")
+        payload["locations"] = list(dict.fromkeys(locations))
+    if max_concurrency is not None:
+        payload["max_concurrency"] = int(max_concurrency)
+    if tolerated_failure_percentage is not None:
+        payload["tolerated_failure_percentage"] = tolerated_failure_percentage
+    sfn = aws.client(config, "stepfunctions", session)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    name = f"{_NAME_UNSAFE.sub('-', task_id)[:50]}-{stamp}"
+    response = sfn.start_execution(
+        stateMachineArn=config.state_machine_arn(config.aggregator_state_machine),
+        name=name,
+        input=json.dumps(payload),
+    )
+    return Run(task_id=task_id, execution_arn=response["executionArn"], config=config)
+
+
+def progress(run: Run, *, session: boto3.Session | None = None, _cache: dict[str, int] | None = None) -> RunProgress:
+    """One snapshot of a run's progress (a few API calls; safe to call every second or two)."""
+    config = run.config
+    sfn = aws.client(config, "stepfunctions", session)
+    execution = sfn.describe_execution(executionArn=run.execution_arn)
+    started = execution["startDate"]
+    ended = execution.get("stopDate") or dt.datetime.now(started.tzinfo)
+    snapshot = RunProgress(status=execution["status"], elapsed_seconds=(ended - started).total_seconds())
+    if execution.get("output"):
+        snapshot.output = json.loads(execution["output"])
+    snapshot.error, snapshot.cause = execution.get("error"), execution.get("cause")
+    map_runs = sfn.list_map_runs(executionArn=run.execution_arn).get("mapRuns", [])
+    if map_runs:
+        snapshot.map_run_arn = map_runs[0]["mapRunArn"]
+        counts = sfn.describe_map_run(mapRunArn=snapshot.map_run_arn)["itemCounts"]
+        snapshot.locations_total = counts.get("total", 0)
+        snapshot.pending = counts.get("pending", 0)
+        snapshot.running = counts.get("running", 0)
+        snapshot.succeeded = counts.get("succeeded", 0)
+        snapshot.failed = counts.get("failed", 0) + counts.get("timedOut", 0) + counts.get("aborted", 0)
+        snapshot.rows = _rows_so_far(sfn, snapshot.map_run_arn, _cache if _cache is not None else {})
+    snapshot.pages = _pages_so_far(config, run.task_id, session)
+    return snapshot
+
+
+def watch(
+    run: Run,
+    *,
+    interval: float = 2.0,
+    on_update: Callable[[RunProgress], None] | None = None,
+    show_progress: bool = True,
+    session: boto3.Session | None = None,
+) -> RunProgress:
+    """Poll the run until it ends, showing a progress bar in a terminal; return the last snapshot.
+
+    Ctrl-C stops watching, not the run: the last snapshot is returned.
+    """
+    cache: dict[str, int] = {}
+    bar = _TerminalBar(run) if show_progress and on_update is None else None
+    snapshot = progress(run, session=session, _cache=cache)
+    try:
+        while True:
+            if bar is not None:
+                bar.update(snapshot)
+            if on_update is not None:
+                on_update(snapshot)
+            if snapshot.done:
+                return snapshot
+            time.sleep(interval)
+            snapshot = progress(run, session=session, _cache=cache)
+    except KeyboardInterrupt:
+        return snapshot
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def list_tasks(config: StackConfig, *, limit: int = 50, session: boto3.Session | None = None) -> pd.DataFrame:
+    """Recent task runs of the stack, newest first: status, duration, rows, failures, output."""
+    client = aws.client(config, "dynamodb", session)
+    items = [_plain(item) for page in client.get_paginator("scan").paginate(TableName=config.tasks_table)
+             for item in page.get("Items", [])]
+    columns = ["task_id", "created_at", "status", "locations_total", "locations_failed", "rows",
+               "duration_seconds", "output_uri", "error", "rerun_locations", "execution_arn"]
+    frame = pd.DataFrame(items)
+    for column in columns:
+        if column not in frame.columns:
+            frame[column] = None
+    if not frame.empty:
+        created = pd.to_datetime(frame["created_at"], utc=True, errors="coerce", format="ISO8601")
+        finished = pd.to_datetime(frame.get("finished_at"), utc=True, errors="coerce", format="ISO8601")
+        frame["duration_seconds"] = (finished - created).dt.total_seconds()
+        frame = frame.sort_values("created_at", ascending=False).head(limit)
+    return frame[columns].reset_index(drop=True)
+
+
+def latest_task(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> dict[str, Any] | None:
+    """The newest record of ``task_id`` in the tasks table, as plain values, or None."""
+    client = aws.client(config, "dynamodb", session)
+    response = client.query(
+        TableName=config.tasks_table,
+        KeyConditionExpression="task_id = :task",
+        ExpressionAttributeValues={":task": {"S": task_id}},
+        ScanIndexForward=False,
+        Limit=1,
+        ConsistentRead=True,
+    )
+    items = response.get("Items", [])
+    return _plain(items[0]) if items else None
+
+
+def history(config: StackConfig, execution_arn: str, *, session: boto3.Session | None = None) -> pd.DataFrame:
+    """An execution's event history as a DataFrame: id, time, type, state, error, cause."""
+    sfn = aws.client(config, "stepfunctions", session)
+    rows = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        for event in page["events"]:
+            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
+            rows.append({
+                "id": event["id"],
+                "timestamp": event["timestamp"],
+                "type": event["type"],
+                "state": details.get("name"),
+                "error": details.get("error"),
+                "cause": details.get("cause"),
+                "previous_id": event.get("previousEventId"),
+            })
+    return pd.DataFrame(rows, columns=["id", "timestamp", "type", "state", "error", "cause", "previous_id"])
+
+
+# ----------------------------------------------------------------------------- internals
+
+
+def _pages_so_far(config: StackConfig, task_id: str, session: boto3.Session | None) -> int:
+    s3 = aws.client(config, "s3", session)
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=config.work_bucket, Prefix=f"parts/{task_id}/")
+    return sum(page.get("KeyCount", 0) for page in pages)
+
+
+def _rows_so_far(sfn: Any, map_run_arn: str, cache: dict[str, int]) -> int:
+    """Rows reported by the Map Run's succeeded children (each described once, then cached)."""
+    paginator = sfn.get_paginator("list_executions")
+    for page in paginator.paginate(mapRunArn=map_run_arn, statusFilter="SUCCEEDED"):
+        for child in page["executions"]:
+            arn = child["executionArn"]
+            if arn not in cache:
+                output = sfn.describe_execution(executionArn=arn).get("output") or "{}"
+                cache[arn] = int(json.loads(output).get("rows", 0) or 0)
+    return sum(cache.values())
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as plain Python values."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    out = {}
+    for key, value in item.items():
+        plain = deserializer.deserialize(value)
+        if isinstance(plain, Decimal):
+            plain = int(plain) if plain == int(plain) else float(plain)
+        if isinstance(plain, set):
+            plain = sorted(plain)
+        out[key] = plain
+    return out
+
+
+class _TerminalBar:
+    """A rich progress bar for a run: locations done out of total, pages, rows, failures."""
+
+    def __init__(self, run: Run):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} locations"),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            transient=False,
+        )
+        self._task = self._progress.add_task(run.task_id, total=None, detail="starting")
+        self._progress.start()
+
+    def update(self, snapshot: RunProgress) -> None:
+        detail = (f"failed {snapshot.failed} | running {snapshot.running} | pages {snapshot.pages} | "
+                  f"rows {snapshot.rows} | {snapshot.status}")
+        total = snapshot.locations_total or None
+        self._progress.update(self._task, total=total, completed=snapshot.locations_done, detail=detail)
+
+    def close(self) -> None:
+        self._progress.stop()
