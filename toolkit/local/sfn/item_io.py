@@ -33,15 +33,12 @@ __all__ = [
     "items_from_inventory_file",
     "render_result_file",
     "transform_results",
-    "MAX_RESULT_FILE_BYTES",
 ]
 
 INPUT_TYPES = ("JSON", "JSONL", "CSV", "MANIFEST")
 CSV_DELIMITERS = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
 OUTPUT_TYPES = ("JSON", "JSONL")
 TRANSFORMATIONS = ("NONE", "COMPACT", "FLATTEN")
-# AWS splits result files at 5 GB; we keep each file far smaller so it can be read back easily.
-MAX_RESULT_FILE_BYTES = 64 * 1024 * 1024
 
 
 def _reader_error(message: str) -> StatesError:

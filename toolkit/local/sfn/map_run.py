@@ -216,10 +216,6 @@ class MapRuns:
                 return run if run.status in ("FAILED", "ABORTED") else None
         return None
 
-    def child_arns(self, map_run_arn: str) -> list[str]:
-        """ARNs of the Map Run's started children (for ListExecutions with mapRunArn)."""
-        return [c.arn for c in self.get(map_run_arn).children if c.arn]
-
     async def list_map_runs(self, params: dict[str, Any]) -> dict[str, Any]:
         arn = params.get("executionArn")
         if not isinstance(arn, str) or ":execution:" not in arn:

@@ -124,8 +124,6 @@ def to_boto_params(shape: Shape | None, value: Any, where: str = "") -> Any:
         return value
     if shape.type_name == "blob" and isinstance(value, str):
         return value.encode()
-    if shape.type_name == "timestamp" and isinstance(value, str):
-        return value  # botocore parses ISO-8601 text itself
     return value
 
 
