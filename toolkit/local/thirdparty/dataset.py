@@ -9,6 +9,7 @@ as encoded JSON. That is what lets the server answer thousands of pages per seco
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import random
 import re
@@ -34,6 +35,8 @@ _POOL_SIZE = 512
 _ID_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _CODE_PAIRS = [a + b for a in _CODE_ALPHABET for b in _CODE_ALPHABET]  # 10 random bits -> 2 characters
+_CODE_PAIRS_BYTES = [p.encode() for p in _CODE_PAIRS]
+_CODE_ALPHABET_BYTES = [c.encode() for c in _CODE_ALPHABET]
 
 # Error message templates: quotes, commas, newlines, tabs, backslashes and non-ASCII text on
 # purpose, because the consolidated CSV must carry every one of them unchanged.
@@ -149,7 +152,7 @@ class Dataset:
 
     Records are generated in chunks of :data:`CHUNK` consecutive records of one (location,
     data type), each chunk from its own seed, so serving a page costs only the chunks it
-    overlaps, whatever the location's size. Each record draws 64 random bits: five characters of
+    overlaps, whatever the location's size. Each record takes 64 pseudo-random bits: five characters of
     its key's code and its errors, picked from a pool of error lists made once per seed (so
     building a record is one string format, not a JSON encoding). Chunks are kept as
     encoded JSON in a bounded LRU cache.
@@ -162,6 +165,7 @@ class Dataset:
         self.params = params or DatasetParams()
         self._width = max(3, len(str(self.params.locations)))
         self._cache: OrderedDict[tuple[str, str, int], tuple[bytes, ...]] = OrderedDict()
+        self._sizes: dict[str, dict[str, int]] = {}  # tiny per location; kept for every location asked
         self._lock = threading.Lock()
         self._pool = _error_pool(self.params.seed)
         self._pool_json = [json.dumps([{"message": m} for m in errors], ensure_ascii=False,
@@ -175,16 +179,11 @@ class Dataset:
 
     def sizes(self, location_id: str) -> dict[str, int]:
         """Records per data type (what ``get-summary`` reports), without generating records."""
-        if self._index(location_id) is None:
-            raise KeyError(location_id)
-        rng = random.Random(f"{self.params.seed}/{location_id}/sizes")
-        p = self.params
-        if rng.random() < p.empty_location_share or p.max_records == 0:
-            return {t: 0 for t in DATA_TYPES}
-        sizes = {}
-        for data_type in DATA_TYPES:
-            empty = rng.random() < p.empty_type_share
-            sizes[data_type] = 0 if empty else rng.randint(1, p.max_records)
+        sizes = self._sizes.get(location_id)
+        if sizes is None:
+            if self._index(location_id) is None:
+                raise KeyError(location_id)
+            sizes = self._sizes[location_id] = self._draw_sizes(location_id)
         return sizes
 
     def page(self, location_id: str, data_type: str, offset: int, limit: int) -> list[bytes]:
@@ -234,31 +233,60 @@ class Dataset:
         index = int(digits)
         return index if 1 <= index <= self.params.locations else None
 
+    def _draw_sizes(self, location_id: str) -> dict[str, int]:
+        p = self.params
+        words = _words(f"{p.seed}/{location_id}/sizes", 1 + 2 * len(DATA_TYPES))
+        if words[0] / 2.0**64 < p.empty_location_share or p.max_records == 0:
+            return {t: 0 for t in DATA_TYPES}
+        sizes = {}
+        for i, data_type in enumerate(DATA_TYPES):
+            empty = words[1 + 2 * i] / 2.0**64 < p.empty_type_share
+            sizes[data_type] = 0 if empty else 1 + words[2 + 2 * i] % p.max_records
+        return sizes
+
+    def _chunk_words(self, location_id: str, data_type: str, chunk: int, size: int) -> tuple[range, tuple[int, ...]]:
+        """The record positions of one chunk and one 64-bit word per record.
+
+        Bits 0-19 of a record's word pick its key's code (four characters from two 10-bit
+        pairs, one from the next 5 bits) and bits 25 and up its error list in the pool.
+        """
+        positions = range(chunk * CHUNK, min(size, (chunk + 1) * CHUNK))
+        return positions, _words(f"{self.params.seed}/{location_id}/{data_type}/{chunk}", len(positions))
+
     def _chunk(self, location_id: str, data_type: str, chunk: int, size: int) -> list[tuple[str, int]]:
         """(resourceKey, error pool index) of each record of one chunk."""
-        start, stop = chunk * CHUNK, min(size, (chunk + 1) * CHUNK)
-        rng = random.Random(f"{self.params.seed}/{location_id}/{data_type}/{chunk}")
-        words = struct.unpack(f"<{stop - start}Q", rng.randbytes(8 * (stop - start)))
+        positions, words = self._chunk_words(location_id, data_type, chunk, size)
         prefix = f"DC-{location_id}-{data_type[0].upper()}"
         pairs, alphabet, pool = _CODE_PAIRS, _CODE_ALPHABET, len(self._pool)
         return [(f"{prefix}{i:06d}-{pairs[w & 1023]}{pairs[(w >> 10) & 1023]}{alphabet[(w >> 20) & 31]}",
-                 (w >> 25) % pool) for i, w in zip(range(start, stop), words)]
+                 (w >> 25) % pool) for i, w in zip(positions, words)]
 
     def _encoded_chunk(self, location_id: str, data_type: str, chunk: int, size: int) -> tuple[bytes, ...]:
+        """The JSON of each record of one chunk, as :meth:`_chunk` describes it, in one format each."""
         key = (location_id, data_type, chunk)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        head = b'{"resourceKey":"%s","state":"' + data_type.encode() + b'","errors":%s}'
-        pool = self._pool_json
-        encoded = tuple(head % (k.encode(), pool[j]) for k, j in self._chunk(location_id, data_type, chunk, size))
+        positions, words = self._chunk_words(location_id, data_type, chunk, size)
+        # the id prefix is checked to hold no '%', so it can sit inside the template
+        template = (f'{{"resourceKey":"DC-{location_id}-{data_type[0].upper()}%06d-%s%s%s",'
+                    f'"state":"{data_type}","errors":%s}}').encode()
+        pairs, alphabet, pool = _CODE_PAIRS_BYTES, _CODE_ALPHABET_BYTES, self._pool_json
+        n = len(pool)
+        encoded = tuple(template % (i, pairs[w & 1023], pairs[(w >> 10) & 1023], alphabet[(w >> 20) & 31],
+                                    pool[(w >> 25) % n]) for i, w in zip(positions, words))
         with self._lock:
             self._cache[key] = encoded
             while len(self._cache) > self.params.cache_chunks:
                 self._cache.popitem(last=False)
         return encoded
+
+
+def _words(text: str, count: int) -> tuple[int, ...]:
+    """``count`` pseudo-random 64-bit words determined by ``text`` (SHAKE-128: fast, portable)."""
+    return struct.unpack(f"<{count}Q", hashlib.shake_128(text.encode("utf-8")).digest(8 * count))
 
 
 def _error_pool(seed: int) -> list[tuple[str, ...]]:
