@@ -265,7 +265,10 @@ def expressions():
             st.builds(lambda a, b: "{'k': " + a + ", 'l': " + b + "}", inner, inner),
             st.builds(lambda a, b: f"[{a}, {b}]", inner, inner),
             st.builds(lambda a: f"[[{a}]]", inner),
-            st.builds(lambda f, a: f"${f}({a})", st.sampled_from(["exists", "count", "string"]), inner),
+            st.builds(lambda f, a: f"${f}({a})", st.sampled_from(["exists", "count", "string", "type", "not", "merge"]),
+                      inner),
+            st.builds(lambda a, b: f"$append({a}, {b})", inner, inner),
+            st.builds(lambda a, b: f"$merge([{a}, {b}])", inner, inner),
         ),
         max_leaves=6,
     )

@@ -309,19 +309,82 @@ def _condition(ast: Any) -> Node:
     return choose
 
 
+def _exists(value: Any) -> Any:
+    return value is not UNDEFINED
+
+
+def _string(value: Any) -> Any:
+    if value is UNDEFINED:
+        return UNDEFINED
+    if value is None:
+        return "null"
+    if type(value) is bool:
+        return "true" if value else "false"
+    return _as_string(value)
+
+
+def _count(value: Any) -> Any:
+    if not isinstance(value, list):
+        raise _FALLBACK
+    return len(value)
+
+
+def _type(value: Any) -> Any:
+    if value is UNDEFINED:
+        return UNDEFINED
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return _category(value)
+
+
+def _not(value: Any) -> Any:
+    if type(value) is not bool:
+        raise _FALLBACK
+    return not value
+
+
+def _merge(value: Any) -> Any:
+    if value is UNDEFINED:
+        return UNDEFINED
+    objects = [value] if isinstance(value, dict) else value
+    if not isinstance(objects, list) or not all(isinstance(item, dict) for item in objects):
+        raise _FALLBACK
+    merged: dict = {}
+    for item in objects:
+        merged.update(item)
+    return merged
+
+
+def _append(first: Any, second: Any) -> Any:
+    if first is UNDEFINED:
+        return second
+    if second is UNDEFINED:
+        return first
+    return (first if isinstance(first, list) else [first]) + (second if isinstance(second, list) else [second])
+
+
+# JSONata built-ins the fast path implements exactly for the argument types it accepts.
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "exists": _exists, "string": _string, "count": _count, "type": _type, "not": _not, "merge": _merge,
+    "append": _append,
+}
+
+
 def _function(ast: Any) -> Node:
     procedure = ast.procedure
     if procedure is None or procedure.type != "variable" or not _plain_node(procedure):
         raise _Unsupported
     name = procedure.value
-    arguments = ast.arguments or []
-    if name != "exists" or len(arguments) != 1:
+    implementation = _FUNCTIONS.get(name)
+    arguments = [_node(argument) for argument in ast.arguments or []]
+    if implementation is None or len(arguments) != implementation.__code__.co_argcount:
         raise _Unsupported
-    argument = _node(arguments[0])
 
-    def exists(states: dict, variables: Mapping[str, Any]) -> Any:
+    def call(states: dict, variables: Mapping[str, Any]) -> Any:
         if name in variables:
             raise _FALLBACK  # a workflow variable shadows the built-in function
-        return argument(states, variables) is not UNDEFINED
+        return implementation(*(argument(states, variables) for argument in arguments))
 
-    return exists
+    return call
