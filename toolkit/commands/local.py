@@ -30,6 +30,7 @@ import typer
 from toolkit.config import StackConfig
 from toolkit.local.stack import (
     DEFAULT_PORT,
+    ComponentStatus,
     DEFAULT_SAMPLE_API_PORT,
     LocalStack,
     StackError,
@@ -142,7 +143,8 @@ def up(
             data_dir=str(data_dir) if data_dir else None))
         try:
             _print_components(stack.components())
-            print(f"local stack up at {stack.endpoint_url}; press Ctrl-C to stop", flush=True)
+            print(f"local stack up at {stack.endpoint_url}; `eval \"$(dsa local env)\"` points a shell at it; "
+                  "press Ctrl-C to stop", flush=True)
             while not stop.wait(0.5):
                 pass
             print("stopping the local stack...", flush=True)
@@ -247,7 +249,7 @@ def env(
         print(f"export {name}={shlex.quote(value)}")
 
 
-def _print_components(components: list) -> None:
+def _print_components(components: list[ComponentStatus]) -> None:
     width = max(len(c.name) for c in components)
     for c in components:
         print(f"{c.name:<{width}}  {c.address:<28}  {'up' if c.up else 'down'}", flush=True)

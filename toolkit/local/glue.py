@@ -165,11 +165,10 @@ class GlueJobs:
         self._processes: dict[str, asyncio.subprocess.Process] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._log_groups_ready = False
-        self._clients = boto3.session.Session(
-            aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
+        session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
         client_config = Config(retries={"max_attempts": 2, "mode": "standard"})
-        self._s3 = self._clients.client("s3", endpoint_url=endpoint_url, config=client_config)
-        self._logs = self._clients.client("logs", endpoint_url=endpoint_url, config=client_config)
+        self._s3 = session.client("s3", endpoint_url=endpoint_url, config=client_config)
+        self._logs = session.client("logs", endpoint_url=endpoint_url, config=client_config)
         self._operations: dict[str, Callable[[dict[str, Any]], Any]] = {
             "CreateJob": self._create_job, "GetJob": self._get_job, "GetJobs": self._get_jobs,
             "UpdateJob": self._update_job, "DeleteJob": self._delete_job, "ListJobs": self._list_jobs,
@@ -300,6 +299,7 @@ class GlueJobs:
                     self._kill(run.Id)
             del self._jobs[name]
             self._tags.pop(name, None)
+            self._runs.pop(name, None)  # a job made again under this name starts with no runs
         return {"JobName": name}
 
     # ------------------------------------------------------------ job runs
@@ -491,7 +491,8 @@ class GlueJobs:
         asyncio.get_running_loop().call_later(KILL_GRACE_SECONDS, _kill_group, process.pid, signal.SIGKILL)
 
     # ------------------------------------------------------------ CloudWatch Logs
-    async def _put_logs(self, group: str, stream: str, events: list[dict[str, Any]]) -> None:
+    async def ship_logs(self, group: str, stream: str, events: list[dict[str, Any]]) -> None:
+        """Append events to a CloudWatch Logs stream of the stack (groups and stream made on first use)."""
         await asyncio.to_thread(self._put_logs_blocking, group, stream, events)
 
     def _put_logs_blocking(self, group: str, stream: str, events: list[dict[str, Any]]) -> None:
@@ -548,7 +549,7 @@ class _LogStream:
             return
         events, self._pending = self._pending, []
         try:
-            await self._owner._put_logs(self._group, self._stream, events)
+            await self._owner.ship_logs(self._group, self._stream, events)
         except Exception as exc:  # noqa: BLE001 - losing log lines must not fail the run
             print(f"dsa local glue: could not write logs to {self._group}: {exc}", file=sys.stderr)
 

@@ -15,10 +15,12 @@ tables, connections and secrets (each has its own Step Functions and Glue jobs).
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import time
 import urllib.error
 import urllib.request
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,9 +129,11 @@ class LocalStack:
         """Stop everything (Glue runs and executions too); save the state if there is a data_dir."""
         states_snapshot = glue_snapshot = None
         if self._server is not None:
-            states_snapshot, glue_snapshot = self._server.run(self._detach(), timeout=60)
-            self._server.stop()
-            self._server = None
+            try:
+                states_snapshot, glue_snapshot = self._server.run(self._detach(), timeout=60)
+            finally:
+                self._server.stop()
+                self._server = None
         if self.sample_api is not None:
             self.sample_api.stop()
             self.sample_api = None
@@ -192,8 +196,6 @@ class LocalStack:
 
     async def _detach(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """Take the snapshots (before stopping, so running work is left out), then stop our services."""
-        import asyncio
-
         states_snapshot = self._states.to_snapshot() if self._states is not None else None
         glue_snapshot = self._glue.to_snapshot() if self._glue is not None else None
         if self._glue is not None:
@@ -206,8 +208,6 @@ class LocalStack:
         return states_snapshot, glue_snapshot
 
     def _start_sample_api(self) -> None:
-        import os
-
         from toolkit.local.thirdparty import AuthConfig, SampleApi
 
         key = os.environ.get(self._base_config.api_key_env)
