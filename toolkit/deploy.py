@@ -40,6 +40,7 @@ __all__ = [
 SCRIPT_PATH = Path(__file__).resolve().parent.parent / "glue" / "consolidate.py"
 SCRIPT_KEY = "scripts/consolidate.py"
 PARTS_PREFIX = "parts/"
+MAP_RUNS_PREFIX = "map-runs/"  # the aggregator's Distributed Map ResultWriter prefix
 # Parts are the input of reruns; after this long the task is settled and they can go.
 PARTS_EXPIRE_DAYS = 14
 GLUE_TIMEOUT_MINUTES = 60
@@ -177,13 +178,21 @@ def states_policy(cfg: StackConfig) -> dict[str, Any]:
              "Action": ["s3:GetObject", "s3:PutObject"],
              "Resource": [f"arn:{cfg.partition}:s3:::{cfg.work_bucket}/{PARTS_PREFIX}*",
                           f"arn:{cfg.partition}:s3:::{cfg.output_bucket}/consolidated/*"]},
+            {"Sid": "MapRunResults", "Effect": "Allow",
+             "Action": ["s3:GetObject", "s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+             "Resource": [f"arn:{cfg.partition}:s3:::{cfg.work_bucket}/{MAP_RUNS_PREFIX}*"]},
             {"Sid": "Workflows", "Effect": "Allow",
              "Action": ["states:StartExecution", "states:StartSyncExecution"],
              "Resource": [cfg.state_machine_arn(m) for m in machines]},
             {"Sid": "ChildExecutions", "Effect": "Allow",
              "Action": ["states:DescribeExecution", "states:StopExecution"],
              "Resource": [_arn(cfg, "states", f"execution:{m}:*") for m in machines]
-             + [_arn(cfg, "states", f"express:{m}:*:*") for m in machines]},
+             + [_arn(cfg, "states", f"express:{m}:*:*") for m in machines]
+             # Distributed Map child executions: execution:{machine}/{map run label}:{name}
+             + [_arn(cfg, "states", f"execution:{cfg.aggregator_state_machine}/*")]},
+            {"Sid": "MapRuns", "Effect": "Allow",
+             "Action": ["states:DescribeMapRun"],
+             "Resource": [_arn(cfg, "states", f"mapRun:{cfg.aggregator_state_machine}/*")]},
             {"Sid": "SyncExecutionEvents", "Effect": "Allow",
              "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
              "Resource": [_arn(cfg, "events", "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule")]},
