@@ -9,6 +9,8 @@ import urllib.error
 import urllib.request
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from toolkit.local.thirdparty import (DATA_TYPES, MAX_LIMIT, Dataset, DatasetError, DatasetParams,
                                       SampleApi)
@@ -252,3 +254,15 @@ def test_stop_frees_the_port_and_start_again_works():
     api.stop()
     with pytest.raises(OSError):
         urllib.request.urlopen(url + "/_admin/health", timeout=2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(offset=st.integers(0, 700), limit=st.integers(1, 400), cache=st.integers(1, 5))
+def test_any_page_is_the_matching_slice_of_the_ground_truth(offset, limit, cache):
+    params = DatasetParams(seed=4, locations=1, max_records=600, empty_location_share=0.0, empty_type_share=0.0,
+                           cache_chunks=cache)
+    dataset = Dataset(params)
+    location_id = dataset.location_ids()[0]
+    truth = [r.to_api() for r in dataset.records([location_id]) if r.data_type == "failed"]
+    page = [json.loads(b) for b in dataset.page(location_id, "failed", offset, limit)]
+    assert page == truth[offset:offset + limit]
