@@ -28,6 +28,7 @@ class EchoServer(BackgroundServer):
     def __init__(self) -> None:
         super().__init__(self._app, name="echo-server")
         self.tokens_issued = 0
+        self.token_lifetime = 3600
         self._counter = itertools.count(1)
 
     def _app(self) -> web.Application:
@@ -69,7 +70,7 @@ class EchoServer(BackgroundServer):
             return web.json_response({"error": "invalid_client"}, status=401)
         self.tokens_issued += 1
         token = f"tok-{next(self._counter)}"
-        return web.json_response({"access_token": token, "token_type": "Bearer", "expires_in": 3600})
+        return web.json_response({"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime})
 
 
 @pytest.fixture(scope="session")

@@ -122,6 +122,37 @@ def test_oauth_token_is_requested_once_and_cached(aws, moto_url, echo):
     assert echo.tokens_issued == before + 1
 
 
+def test_oauth_token_is_requested_again_once_it_expires(aws, moto_url, echo):
+    params = oauth_params()
+    params["OAuthParameters"]["AuthorizationEndpoint"] = echo.url + "/oauth/token"
+    arn = make_connection(aws, "echo-oauth-expiry", "OAUTH_CLIENT_CREDENTIALS", params)
+    call = {"ApiEndpoint": echo.url + "/echo", "Method": "GET", "InvocationConfig": {"ConnectionArn": arn}}
+    echo.token_lifetime = 1  # refreshed a little before it expires: after half its life here
+    try:
+        async def twice():
+            from toolkit.local.sfn.integrations.clients import AwsClients
+            from toolkit.local.sfn.integrations.connections import ConnectionResolver
+
+            clients = AwsClients(region=REGION, endpoint_url=moto_url)
+            resource = HttpInvoke(ConnectionResolver(clients))
+            try:
+                call_ns = SimpleNamespace(pattern="request-response", arguments=call, resource="arn:aws:states:::http:invoke")
+                first = await resource.invoke(call_ns)
+                await asyncio.sleep(0.7)
+                second = await resource.invoke(call_ns)
+            finally:
+                await resource.close()
+                clients.close()
+            return first, second
+
+        before = echo.tokens_issued
+        first, second = asyncio.run(twice())
+    finally:
+        echo.token_lifetime = 3600
+    assert echo.tokens_issued == before + 2
+    assert first["ResponseBody"]["headers"]["authorization"] != second["ResponseBody"]["headers"]["authorization"]
+
+
 def test_oauth_wrong_client_secret_fails_without_leaking_it(aws, moto_url, echo):
     params = oauth_params("wrong-secret-value")
     params["OAuthParameters"]["AuthorizationEndpoint"] = echo.url + "/oauth/token"
