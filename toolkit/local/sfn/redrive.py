@@ -81,7 +81,8 @@ class Redrives:
         stopped = execution.stop_time or execution.start_time
         if self._service.clock.now() - stopped > REDRIVABLE_DAYS * 86400:
             return "Execution redrivable period exceeded."
-        if execution.history.full():
+        limit = execution.history.limit
+        if limit is not None and len(execution.history) >= limit:
             return "Execution history event limit exceeded."
         if self.count(execution.arn) >= MAX_REDRIVES:
             return "Execution has been redriven the maximum number of times."
