@@ -9,7 +9,8 @@ Secrets Manager) against the sample third-party API, which runs in its own proce
 NOT lifted: each child's output is kept small so the Map result stays under 256 KiB.
 
 Each run is timed from StartExecution until DescribeExecution reports the end; the table shows
-every run and the median. The machine is shared: compare runs of one invocation only. State transitions count every state entered (the parent's Map state
+every run and the median. The machine is shared: compare runs of one invocation only; the CPU
+seconds this process used per run (and children per CPU-second) depend less on other load. State transitions count every state entered (the parent's Map state
 plus one per child). Peak RSS is this process's (runtime + moto + boto3 client; the sample API
 excluded). Targets: >= 500 children/s and < 1 GiB RSS.
 
@@ -113,12 +114,19 @@ def write_items(s3, bucket: str, api_url: str, items: int) -> str:
     return key
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_once(sfn, machine_arn: str, items: int, key: str) -> dict:
+    cpu_before = cpu_seconds()
     started = time.perf_counter()
     arn = sfn.start_execution(stateMachineArn=machine_arn, input=json.dumps({"key": key}))["executionArn"]
     while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
         time.sleep(0.05)
     seconds = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu_before
     if described["status"] != "SUCCEEDED":
         raise SystemExit(f"the run ended {described['status']}: {described.get('error')} {described.get('cause')}")
     output = json.loads(described["output"])
@@ -129,6 +137,8 @@ def run_once(sfn, machine_arn: str, items: int, key: str) -> dict:
         "seconds": round(seconds, 3),
         "children_per_second": round(items / seconds, 1),
         "transitions_per_second": round(transitions / seconds, 1),
+        "cpu_seconds": round(cpu, 2),
+        "children_per_cpu_second": round(items / cpu, 1),
     }
 
 
@@ -186,10 +196,11 @@ def main() -> None:
     peak_rss_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
     print(f"Distributed Map: {args.items} items, MaxConcurrency {args.concurrency}, EXPRESS children, one HTTP Task each")
-    print(f"{'run':>6} {'seconds':>9} {'children/s':>11} {'transitions/s':>14}")
+    print(f"{'run':>6} {'seconds':>9} {'children/s':>11} {'transitions/s':>14} {'cpu s':>7} {'children/cpu-s':>15}")
     rows = [(str(n), r) for n, r in enumerate(runs, 1)] + [("median", median)]
     for label, r in rows:
-        print(f"{label:>6} {r['seconds']:>9.2f} {r['children_per_second']:>11.1f} {r['transitions_per_second']:>14.1f}")
+        print(f"{label:>6} {r['seconds']:>9.2f} {r['children_per_second']:>11.1f} {r['transitions_per_second']:>14.1f}"
+              f" {r['cpu_seconds']:>7.2f} {r['children_per_cpu_second']:>15.1f}")
     print(f"peak RSS: {peak_rss_mib} MiB (target < {TARGET_RSS_MIB:.0f}); children/s target >= {TARGET_CHILDREN_PER_SECOND:.0f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
