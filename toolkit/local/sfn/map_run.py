@@ -14,6 +14,11 @@ Names and links follow AWS: the Map Run ARN is
 state machine ``PARENT_MACHINE/LABEL`` and each child execution has a generated name. The parent
 history shows MapRunStarted and MapRunSucceeded / MapRunFailed / MapRunAborted. The API
 operations ListMapRuns, DescribeMapRun and UpdateMapRun are served from :class:`MapRuns`.
+
+When the parent execution is redriven (:mod:`.redrive`) and re-enters a Map state whose Map Run
+failed or was aborted, that same Map Run is redriven (MapRunRedriven): its succeeded children are
+kept, STANDARD children that did not succeed are redriven themselves, EXPRESS and never-started
+ones start anew.
 """
 
 from __future__ import annotations
