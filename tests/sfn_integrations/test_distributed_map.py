@@ -343,3 +343,37 @@ def test_finished_children_survive_a_service_snapshot(stack):
         return sorted([(await fresh.dispatch("DescribeExecution", {"executionArn": arn}))["status"] for arn in child_arns])
 
     assert stack.server.run(round_trip(), timeout=30) == ["FAILED", "SUCCEEDED"]
+
+
+def test_describe_map_run_through_aws_sdk_inside_the_workflow(stack):
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Map",
+                "Items": "{% $states.input.items %}",
+                "ItemProcessor": PROCESSOR,
+                "ToleratedFailurePercentage": 50,
+                "ResultWriter": {"WriterConfig": {"Transformation": "NONE", "OutputType": "JSON"}},
+                "Assign": {"arn": "{% $states.result[0].ExecutionArn %}"},
+                "Next": "Describe",
+            },
+            "Describe": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:sfn:listMapRuns",
+                "Arguments": {"ExecutionArn": "{% $states.context.Execution.Id %}"},
+                "Next": "Counts",
+            },
+            "Counts": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:sfn:describeMapRun",
+                "Arguments": {"MapRunArn": "{% $states.input.MapRuns[0].MapRunArn %}"},
+                "Output": "{% {'total': $states.result.ItemCounts.Total, 'failed': $states.result.ItemCounts.Failed, 'status': $states.result.Status, 'started': $type($states.result.StartDate)} %}",
+                "End": True,
+            },
+        },
+    }
+    described = stack.run(stack.machine("dmap-describe-sdk", definition), {"items": items(6, bad_every=3)})
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"total": 6, "failed": 2, "status": "SUCCEEDED", "started": "string"}
