@@ -10,6 +10,8 @@ detached stacks started by CLI tests, servers...): the session fails and the lef
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
 from collections.abc import Iterator
 
@@ -19,6 +21,10 @@ import pytest
 from toolkit.local.stack import LocalStack
 
 ORPHAN_GRACE_SECONDS = 10.0
+
+# The sample API checks this key and deploy puts it in the EventBridge connection, so every
+# pipeline test goes through real API-key auth. Set before any stack starts.
+os.environ.setdefault("DSA_API_KEY", "test-" + secrets.token_urlsafe(16))
 
 
 @pytest.fixture(scope="session")

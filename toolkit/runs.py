@@ -34,6 +34,12 @@ __all__ = [
     "list_tasks",
     "latest_task",
     "history",
+    "FAILURE_CLASSES",
+    "classify_error",
+    "failures",
+    "failure_counts",
+    "rerun",
+    "redrive",
 ]
 
 ACTIVE_TASK_STATUSES = ("RUNNING", "CONSOLIDATING")
@@ -238,6 +244,147 @@ def history(config: StackConfig, execution_arn: str, *, session: boto3.Session |
                 "previous_id": event.get("previousEventId"),
             })
     return pd.DataFrame(rows, columns=["id", "timestamp", "type", "state", "error", "cause", "previous_id"])
+
+
+# ----------------------------------------------------------------------------- failures and reruns
+
+FAILURE_CLASSES = ("auth", "rate limit", "server error", "timeout", "bad data", "other")
+_HTTP_STATUS = re.compile(r"^States\.Http\.StatusCode\.(\d{3})$")
+_BAD_DATA_ERRORS = {"Page.CountMismatch", "States.QueryEvaluationError", "Location.NotFound",
+                    "States.DataLimitExceeded"}
+_UNSUCCESSFUL = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
+def classify_error(error: str | None) -> str:
+    """The class of a location's failure, from its error name (see FAILURE_CLASSES)."""
+    if not error:
+        return "other"
+    match = _HTTP_STATUS.match(error)
+    if match:
+        status = int(match.group(1))
+        if status in (401, 403):
+            return "auth"
+        if status == 429:
+            return "rate limit"
+        if status >= 500:
+            return "server error"
+        return "bad data"
+    if error in ("States.Timeout", "States.HeartbeatTimeout"):
+        return "timeout"
+    if error in _BAD_DATA_ERRORS:
+        return "bad data"
+    return "other"
+
+
+def failures(run: Run, *, session: boto3.Session | None = None) -> pd.DataFrame:
+    """The run's failed locations, one row each, from its Map Run's unsuccessful children.
+
+    Columns: location_id, status, error, cause, failing_state, http_status, class, attempts,
+    duration_seconds, execution_arn (the Map Run child) and extraction_arn (the extraction
+    execution it started, whose history holds the details).
+    """
+    sfn = aws.client(run.config, "stepfunctions", session)
+    rows = []
+    for map_run in sfn.list_map_runs(executionArn=run.execution_arn).get("mapRuns", []):
+        paginator = sfn.get_paginator("list_executions")
+        for status in _UNSUCCESSFUL:
+            for page in paginator.paginate(mapRunArn=map_run["mapRunArn"], statusFilter=status):
+                rows += [_failure_row(sfn, child["executionArn"]) for child in page["executions"]]
+    columns = ["location_id", "status", "error", "cause", "failing_state", "http_status", "class",
+               "attempts", "duration_seconds", "execution_arn", "extraction_arn"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["http_status"] = frame["http_status"].astype("Int64")
+    return frame.sort_values("location_id").reset_index(drop=True)
+
+
+def failure_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """How many failed locations fall in each class (every class listed, zeros included)."""
+    counts = table["class"].value_counts().reindex(FAILURE_CLASSES, fill_value=0)
+    return counts.rename_axis("class").rename("locations").reset_index()
+
+
+def rerun(
+    config: StackConfig,
+    task_id: str,
+    locations: list[str] | None = None,
+    *,
+    session: boto3.Session | None = None,
+    **options: Any,
+) -> Run:
+    """A targeted rerun of some of a task's locations (default: those its latest run lost).
+
+    The rerun overwrites only those locations' parts (their keys are deterministic) and
+    re-consolidates the whole task, so the output ends complete and without duplicates. The
+    new task record lists the rerun locations.
+    """
+    if locations is None:
+        latest = latest_task(config, task_id, session=session)
+        if latest is None:
+            raise RunError(f"task_id: task {task_id!r} has never run")
+        failed = json.loads(latest.get("failed_locations") or "[]")
+        locations = [f["location_id"] for f in failed if f.get("location_id")]
+        if not locations:
+            raise RunError(f"task_id: the latest run of task {task_id!r} ({latest.get('status')}) "
+                           "lost no location; name the locations to rerun")
+    return start_run(config, task_id, locations=locations, session=session, **options)
+
+
+def redrive(run: Run, *, session: boto3.Session | None = None) -> Run:
+    """Redrive the run's execution (RedriveExecution): AWS resumes it from its unsuccessful state.
+
+    Only a FAILED, TIMED_OUT or ABORTED execution can be redriven; anything else is a RunError
+    that says why.
+    """
+    sfn = aws.client(run.config, "stepfunctions", session)
+    execution = sfn.describe_execution(executionArn=run.execution_arn)
+    if execution["status"] not in _UNSUCCESSFUL:
+        raise RunError(f"execution: {run.execution_arn} is {execution['status']}; only FAILED, TIMED_OUT "
+                       "or ABORTED executions can be redriven")
+    if execution.get("redriveStatus") == "NOT_REDRIVABLE":
+        raise RunError(f"execution: cannot be redriven: {execution.get('redriveStatusReason')}")
+    sfn.redrive_execution(executionArn=run.execution_arn)
+    return run
+
+
+def _failure_row(sfn: Any, child_arn: str) -> dict[str, Any]:
+    child = sfn.describe_execution(executionArn=child_arn)
+    child_input = json.loads(child.get("input") or "{}")
+    error, cause = child.get("error"), child.get("cause") or ""
+    extraction_arn = None
+    # A .sync:2 child's failure names the extraction execution and carries its error and cause.
+    try:
+        details = json.loads(cause)
+    except ValueError:
+        details = None
+    if isinstance(details, dict) and details.get("ExecutionArn"):
+        extraction_arn = details["ExecutionArn"]
+        error, cause = details.get("Error") or error, details.get("Cause") or ""
+    failing_state = _failing_state(sfn, extraction_arn or child_arn)
+    match = _HTTP_STATUS.match(error or "")
+    stopped = child.get("stopDate") or child["startDate"]
+    return {
+        "location_id": child_input.get("location_id"),
+        "status": child["status"],
+        "error": error,
+        "cause": cause,
+        "failing_state": failing_state,
+        "http_status": int(match.group(1)) if match else None,
+        "class": classify_error(error),
+        "attempts": int(child.get("redriveCount", 0)) + 1,
+        "duration_seconds": (stopped - child["startDate"]).total_seconds(),
+        "execution_arn": child_arn,
+        "extraction_arn": extraction_arn,
+    }
+
+
+def _failing_state(sfn: Any, execution_arn: str) -> str | None:
+    """The last state entered before the execution failed."""
+    page = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=50)
+    for event in page["events"]:
+        details = event.get("stateEnteredEventDetails")
+        if details:
+            return details.get("name")
+    return None
 
 
 # ----------------------------------------------------------------------------- internals

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+import time
 from collections import ChainMap
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .clock import iso_timestamp
 from .errors import StatesError
-from .history import History
+from .history import History, HistoryEvent
 from .states import State
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,6 +68,8 @@ class Execution:
         self.error: str | None = None
         self.cause: str | None = None
         self.history = History(self.quotas.max_history_events)
+        self._events = self.history.events
+        self._event_limit = self.quotas.max_history_events or sys.maxsize
         self.variables: dict[str, Any] = {}
         self.variable_sizes: dict[tuple[int, str], int] = {}
         self.task: asyncio.Task | None = None
@@ -146,12 +150,15 @@ class Execution:
     # ------------------------------------------------------------------ history
     def record(self, type_: str, prev: int, details: dict | None = None, final: bool = False) -> int:
         """Append a history event; fails the execution once the history quota is reached."""
-        if not final and self.history.full():
+        events = self._events
+        event_id = len(events) + 1
+        if event_id > self._event_limit and not final:
             raise StatesError(
                 "States.Runtime",
                 f"The execution reached the maximum number of history events ({self.history.limit}).",
             )
-        return self.history.add(type_, prev, self.clock.now(), details)
+        events.append(HistoryEvent(event_id, prev, type_, time.time(), details))
+        return event_id
 
     def describe(self) -> dict[str, Any]:
         """DescribeExecution's response."""
@@ -226,7 +233,7 @@ class Frame:
         name: str | None = graph.start_at
         while name is not None:
             state = states[name]
-            self.entered_time = self.execution.clock.now()
+            self.entered_time = time.time()
             self.record(state.entered_event, {"name": name, "input": value})
             value, name = await state.run(self, value)
         return value

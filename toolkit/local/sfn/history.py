@@ -79,12 +79,3 @@ class History:
     def __len__(self) -> int:
         return len(self.events)
 
-    def add(self, type_: str, previous_id: int, timestamp: float, details: dict[str, Any] | None = None) -> int:
-        """Append an event; returns its id."""
-        event_id = len(self.events) + 1
-        self.events.append(HistoryEvent(event_id, previous_id, type_, timestamp, details))
-        return event_id
-
-    def full(self) -> bool:
-        """True once the history holds as many events as the quota allows."""
-        return self.limit is not None and len(self.events) >= self.limit

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 Flow = JsonPathFlow | JsonataFlow
 _DEFAULT_TASK_TIMEOUT = 99_999_999  # AWS's default TimeoutSeconds for a Task
 INLINE_MAX_CONCURRENCY = 40  # AWS: an inline Map runs at most 40 iterations at once
+_YIELD_EVERY = 16  # Map iterations that never wait still give the loop a turn this often
 
 
 @dataclass
@@ -499,7 +500,8 @@ class MapState(Recoverable):
             for index in position:
                 child = frame.child()
                 child.record("MapIterationStarted", {"name": name, "index": index})
-                await asyncio.sleep(0)  # let other executions and API calls run between iterations
+                if index % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let other executions and API calls run between iterations
                 try:
                     results[index] = await child.run_graph(graph, inputs[index])
                 except StatesError:

@@ -1,0 +1,105 @@
+"""The aggregation pipeline end to end on the local stack, checked against the sample API's ground truth.
+
+Each run goes through the real workflows (our Step Functions runtime), the sample API over HTTP
+through the EventBridge connection, moto's S3 and DynamoDB, and the Glue job on PySpark.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from toolkit import runs
+
+pytestmark = pytest.mark.slow
+
+
+def test_default_dataset_output_equals_the_ground_truth(pipeline) -> None:
+    ids = pipeline.stack.sample_api.location_ids()
+    assert len(ids) == 25
+    pipeline.load("full", ids)
+    run, final = pipeline.run("full")
+    assert final.status == "SUCCEEDED", (final.error, final.cause)
+    check = pipeline.check("full", ids)
+    assert check.ok, check.summary()
+    assert check.expected > 10_000
+    task = runs.latest_task(pipeline.config, "full")
+    assert task["status"] == "SUCCEEDED"
+    assert task["locations_total"] == 25 and task["locations_failed"] == 0
+    assert task["rows"] == check.expected
+    assert task["output_uri"].endswith("/consolidated/full/full.csv")
+    assert task["execution_arn"] == run.execution_arn
+
+
+def test_faults_within_the_retry_budget_lose_nothing(pipeline, faults) -> None:
+    ids = pipeline.stack.sample_api.location_ids()[:8]
+    pipeline.load("flaky", ids)
+    faults({"seed": 11, "rules": [
+        {"kind": "error", "rate": 0.15, "status": 503},
+        {"kind": "error", "rate": 0.1, "status": 500},
+        {"kind": "throttle", "rate": 0.1, "retry_after": 1},
+        {"kind": "latency", "rate": 0.2, "seconds": 0.05},
+    ]})
+    _, final = pipeline.run("flaky")
+    assert final.status == "SUCCEEDED", (final.error, final.cause)
+    assert runs.latest_task(pipeline.config, "flaky")["status"] == "SUCCEEDED"
+    check = pipeline.check("flaky", ids)
+    assert check.ok, check.summary()
+
+
+def test_a_location_failing_beyond_retries_is_partial_and_a_rerun_completes_it(pipeline, faults) -> None:
+    api = pipeline.stack.sample_api
+    ids = [i for i in api.location_ids()[:8]]
+    broken = ids[2]
+    pipeline.load("partial", ids)
+    faults({"seed": 3, "rules": [{"kind": "error", "rate": 1.0, "status": 500, "locations": [broken]}]})
+    run, final = pipeline.run("partial")
+    assert final.status == "SUCCEEDED"  # the execution succeeds; the task is PARTIAL
+    task = runs.latest_task(pipeline.config, "partial")
+    assert task["status"] == "PARTIAL"
+    assert task["locations_failed"] == 1
+    failed = json.loads(task["failed_locations"])
+    assert [f["location_id"] for f in failed] == [broken]
+    assert failed[0]["error"] == "States.TaskFailed" or "500" in failed[0]["error"]
+
+    table = runs.failures(run)
+    assert list(table["location_id"]) == [broken]
+    assert table.loc[0, "error"] == "States.Http.StatusCode.500"
+    assert table.loc[0, "http_status"] == 500
+    assert table.loc[0, "class"] == "server error"
+    counts = runs.failure_counts(table).set_index("class")["locations"]
+    assert counts["server error"] == 1 and counts.sum() == 1
+
+    check = pipeline.check("partial", [i for i in ids if i != broken])
+    assert check.ok, check.summary()  # the output holds every other location, exactly
+
+    pipeline.stack.sample_api.set_faults(None)
+    rerun = runs.rerun(pipeline.config, "partial")
+    final = runs.watch(rerun, interval=0.5, show_progress=False)
+    assert final.status == "SUCCEEDED", (final.error, final.cause)
+    task = runs.latest_task(pipeline.config, "partial")
+    assert task["status"] == "SUCCEEDED"
+    assert task["rerun_locations"] == [broken]
+    assert task["locations_total"] == 1
+    check = pipeline.check("partial", ids)
+    assert check.ok, check.summary()  # complete, and nothing duplicated
+
+
+def test_reruns_overwrite_parts_instead_of_adding_them(pipeline) -> None:
+    ids = pipeline.stack.sample_api.location_ids()[:3]
+    pipeline.load("twice", ids)
+    s3 = pipeline.stack.client("s3")
+
+    def part_keys() -> list[str]:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=pipeline.config.work_bucket, Prefix="parts/twice/")
+        return sorted(o["Key"] for p in pages for o in p.get("Contents", []))
+
+    _, first = pipeline.run("twice")
+    assert first.status == "SUCCEEDED"
+    keys = part_keys()
+    _, second = pipeline.run("twice")
+    assert second.status == "SUCCEEDED"
+    assert part_keys() == keys  # same deterministic keys, none added
+    assert all(k.split("/")[-1].removesuffix(".json").isdigit() for k in keys)
+    assert pipeline.check("twice", ids).ok
