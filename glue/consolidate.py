@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib.util
 import json
 import os
 import re
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 
@@ -265,12 +267,21 @@ def part_order(key: str) -> tuple:
     return (1, "", "", 0, key)
 
 
-def run(spark, args: JobArgs) -> dict:
-    """Consolidate the task; return the manifest that was written."""
+def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
+    """Consolidate the task; return the manifest that was written (``seconds`` gets phase timings)."""
     from pyspark import StorageLevel
+
+    seconds = {} if seconds is None else seconds
+    clock = [time.monotonic()]
+
+    def lap(phase: str) -> None:
+        now = time.monotonic()
+        seconds[phase] = round(now - clock[0], 3)
+        clock[0] = now
 
     s3 = boto3.client("s3")
     keys = sorted(list_parts(s3, args.work_bucket, args.parts_prefix), key=part_order)
+    lap("list")
 
     # Contiguous slices of the ordered keys: reading the partitions in order yields sorted rows,
     # with no shuffle. One slice per executor core by default: fetching is I/O bound and each
@@ -284,6 +295,7 @@ def run(spark, args: JobArgs) -> dict:
 
     bad = results.filter(lambda r: r[5]).map(lambda r: (r[0], r[5])).collect()
     expected = results.map(lambda r: len(r[4])).sum() if keys else 0
+    lap("fetch")
     quarantined = [{"key": key, "quarantine_uri": f"s3://{args.work_bucket}/{quarantine_key(args, key)}",
                     "reason": problem} for key, problem in sorted(bad)]
     copy_all(s3, args.work_bucket, [(key, quarantine_key(args, key)) for key, _ in bad])
@@ -308,6 +320,7 @@ def run(spark, args: JobArgs) -> dict:
         parquet_bytes = upload_verified(s3, parquet_path, args.output_bucket, parquet_key,
                                         "application/vnd.apache.parquet")
     results.unpersist()
+    lap("write")
 
     by_location: dict[str, dict[str, int]] = {}
     by_type: dict[str, int] = {}
@@ -336,6 +349,7 @@ def run(spark, args: JobArgs) -> dict:
     s3.put_object(Bucket=args.output_bucket, Key=manifest_key, ContentType="application/json",
                   Body=json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
     remove_parts(s3, args, keys)
+    lap("finish")
     return manifest
 
 
@@ -374,19 +388,17 @@ def _spark_session(args: JobArgs):
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
-    on_glue = True
-    try:
-        import awsglue  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        on_glue = False
+    on_glue = importlib.util.find_spec("awsglue") is not None
     try:
         args = parse_args(argv)
         s3 = boto3.client("s3")
         for bucket in (args.work_bucket, args.output_bucket):
             _check_bucket(s3, bucket)
+        started = time.monotonic()
         spark, job = _spark_session(args)
+        seconds = {"spark_start": round(time.monotonic() - started, 3)}
         try:
-            manifest = run(spark, args)
+            manifest = run(spark, args, seconds)
             if job is not None:
                 job.commit()
         finally:
@@ -400,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     summary = {k: manifest[k] for k in ("task_id", "total_rows", "part_files_read", "part_files_quarantined",
                                         "csv_uri", "manifest_uri")}
+    summary["seconds"] = seconds  # phases, for the logs and bench/; not in the manifest (idempotent)
     print(json.dumps(summary))
     return 0
 

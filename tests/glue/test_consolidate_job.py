@@ -149,7 +149,9 @@ def test_empty_task_gives_header_only_csv_and_zero_manifest(s3_place):
     assert table.num_rows == 0 and table.column_names == COLUMNS
     manifest = json.loads(s3_place.get(s3_place.output_bucket, "consolidated/empty-task/manifest.json"))
     assert manifest["total_rows"] == 0 and manifest["part_files_read"] == 0 and manifest["quarantined"] == []
-    assert json.loads(run.stdout.strip().splitlines()[-1])["total_rows"] == 0
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["total_rows"] == 0
+    assert set(summary["seconds"]) == {"spark_start", "list", "fetch", "write", "finish"}
 
 
 @pytest.mark.parametrize(
