@@ -108,18 +108,72 @@ def _path(ast: Any) -> Node:
 
     def walk(states: dict, variables: Mapping[str, Any]) -> Any:
         value = start(states, variables)
-        for name in names:
+        for position, name in enumerate(names):
             if type(value) is dict:
                 value = value.get(name, UNDEFINED)
                 if value is UNDEFINED:
                     return UNDEFINED
             elif isinstance(value, list):
-                raise _FALLBACK  # JSONata maps the rest of the path over the array
+                return _map_path(value, names[position:])
             else:
                 return UNDEFINED
         return value
 
     return walk
+
+
+class _Sequence(list):
+    """A JSONata result sequence (as opposed to an array value found in the data)."""
+
+
+def _lookup(item: Any, name: str) -> Any:
+    """JSONata's field lookup: through objects, and over (nested) arrays into a sequence."""
+    if type(item) is dict:
+        return item.get(name, UNDEFINED)
+    if isinstance(item, list):
+        found = _Sequence()
+        for inner in item:
+            value = _lookup(inner, name)
+            if value is UNDEFINED:
+                continue
+            if isinstance(value, list):
+                found.extend(value)
+            else:
+                found.append(value)
+        return found
+    return UNDEFINED
+
+
+def _unwrap(value: Any) -> Any:
+    """JSONata collapses a sequence of none to undefined and a sequence of one to its item."""
+    if type(value) is _Sequence:
+        if not value:
+            return UNDEFINED
+        if len(value) == 1:
+            return value[0]
+    return value
+
+
+def _map_path(array: list, names: tuple) -> Any:
+    """The rest of a name path applied over an array, with JSONata's sequence rules."""
+    sequence: list = list(array)  # the array's items become the input sequence
+    for position, name in enumerate(names):
+        results = []
+        for item in sequence:
+            value = _unwrap(_lookup(item, name))
+            if value is not UNDEFINED:
+                results.append(value)
+        if position == len(names) - 1 and len(results) == 1 and type(results[0]) is list:
+            return results[0]  # one array found by the last step is returned as it is
+        sequence = _Sequence()
+        for value in results:
+            if isinstance(value, list):
+                sequence.extend(value)
+            else:
+                sequence.append(value)
+        if not sequence:
+            break
+    return _unwrap(sequence if type(sequence) is _Sequence else _Sequence(sequence))
 
 
 def _is_number(value: Any) -> bool:
