@@ -186,6 +186,11 @@ def test_parse_doc_example():
     assert ev("$parse($states.input.json)", {"input": {"json": '{"a": [1, 2.0]}'}}) == {"a": [1, 2]}
 
 
+def test_parse_of_null_is_null():
+    assert ev("$parse('null')") is None
+    assert ev("{'v': $parse('null')}") == {"v": None}
+
+
 def test_parse_fails_on_bad_json():
     assert "not valid JSON" in query_error("$parse('{bad')").cause
 

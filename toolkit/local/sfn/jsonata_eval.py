@@ -35,14 +35,7 @@ HASH_ALGORITHMS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384"
 
 
 class _Nothing:
-    """The type of :data:`NOTHING`."""
-
-    _instance: "_Nothing | None" = None
-
-    def __new__(cls) -> "_Nothing":
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    """The type of :data:`NOTHING` (compare with ``is``)."""
 
     def __repr__(self) -> str:
         return "NOTHING"
@@ -136,9 +129,10 @@ def _parse(text: Any = None) -> Any:
     if not isinstance(text, str):
         raise _FunctionError("$parse: the argument must be a string of JSON text")
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError as err:
         raise _FunctionError(f"$parse: the argument is not valid JSON text ({err.msg})") from None
+    return Utils.NULL_VALUE if value is None else value  # JSON null, not undefined
 
 
 def _no_eval(*_args: Any) -> Any:

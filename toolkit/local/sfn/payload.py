@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from .errors import DefinitionError
 from .intrinsics import compile_intrinsic, is_intrinsic
-from .jsonpath import compile_path
+from .jsonpath import compile_path, is_path
 
 
 class _Constant:
@@ -113,7 +113,7 @@ def _compile_computed(value: Any, where: str) -> _Computed:
         raise DefinitionError("A field ending in '.$' must have a string value (a path or an intrinsic function)", where)
     if is_intrinsic(value):
         return _Computed(compile_intrinsic(value, where=where))
-    if value.startswith("$"):
+    if is_path(value):
         return _Computed(compile_path(value, where=where))
     raise DefinitionError(
         f"The value '{value}' of a field ending in '.$' must be a path starting with '$' or an intrinsic function",
