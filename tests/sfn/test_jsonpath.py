@@ -99,6 +99,8 @@ def test_filters():
     assert read("$.items[?(@.n > 1 && @.s == 'b' || @.ok == true)]", items) == [{"n": 5, "s": "b"}, {"s": "c", "ok": True}]
     assert read("$.items[?(@.s =~ /[ab]/)].n", items) == [1, 5]
     assert read("$.items[?(@.n < $.limit)].n", {**items, "limit": 2}) == [1]
+    assert read("$.items[?(@.s in ['a', 'c'])].s", items) == ["a", "c"]
+    assert read("$.items[?(@.n nin [1, '5'])].n", items) == [5, 9]
 
 
 def test_context_object_and_variables():

@@ -402,6 +402,7 @@ class _Parser:
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
 _COMPARATORS = ("==", "!=", "<=", ">=", "<", ">", "=~")
+_WORD_COMPARATOR = re.compile(r"(in|nin)\b")
 
 
 class _FilterParser:
@@ -450,6 +451,9 @@ class _FilterParser:
         left = self.parse_operand()
         self.p.skip_space()
         operator = next((op for op in _COMPARATORS if self.p.peek(len(op)) == op), None)
+        word = _WORD_COMPARATOR.match(self.p.text, self.p.pos)
+        if word:
+            operator = word.group(1)
         if operator is None:
             return lambda item, root: _truthy(left(item, root))
         self.p.pos += len(operator)
@@ -513,7 +517,27 @@ class _FilterParser:
             if p.text.startswith(word, p.pos):
                 p.pos += len(word)
                 return lambda item, root, literal=literal: literal
+        if char == "[":
+            values = self.parse_list()
+            return lambda item, root: values
         raise p.fail(f"unexpected '{char}' in a filter at position {p.pos}")
+
+    def parse_list(self) -> list:
+        """A literal list of strings, numbers, booleans and null: the right side of in / nin."""
+        p = self.p
+        p.pos += 1
+        values: list = []
+        p.skip_space()
+        while p.peek() != "]":
+            operand = self.parse_operand()
+            values.append(operand(None, None))
+            p.skip_space()
+            if p.peek() == ",":
+                p.pos += 1
+            elif p.peek() != "]":
+                raise p.fail(f"expected ',' or ']' at position {p.pos}")
+        p.pos += 1
+        return values
 
 
 def _truthy(value: Any) -> bool:
@@ -553,4 +577,6 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "<=": _ordered(lambda a, b: a <= b),
     ">": _ordered(lambda a, b: a > b),
     ">=": _ordered(lambda a, b: a >= b),
+    "in": lambda a, b: a is not _MISSING and isinstance(b, list) and any(_equal(a, x) for x in b),
+    "nin": lambda a, b: a is not _MISSING and isinstance(b, list) and not any(_equal(a, x) for x in b),
 }
