@@ -174,3 +174,21 @@ def test_snapshot_round_trip_keeps_machines_and_finished_executions():
 
 async def _restore(service, snapshot):
     service.restore_snapshot(snapshot)
+
+
+def test_execution_name_is_reusable_90_days_after_it_closed(sfn, unique):
+    # StartExecution (API Reference): "Names can be reused after 90 days."
+    arn = sfn.create(SIMPLE, unique)
+    first = sfn.client.start_execution(stateMachineArn=arn, name="again")["executionArn"]
+    sfn.wait(first)
+    assert _code(lambda: sfn.client.start_execution(stateMachineArn=arn, name="again")) == "ExecutionAlreadyExists"
+
+    async def age(days: float) -> None:
+        sfn.service.executions[first].stop_time -= days * 86400
+
+    sfn.server.run(age(91))
+    second = sfn.client.start_execution(stateMachineArn=arn, name="again")["executionArn"]
+    assert second == first
+    sfn.wait(second)
+    listed = sfn.client.list_executions(stateMachineArn=arn)["executions"]
+    assert [e["executionArn"] for e in listed] == [first]

@@ -138,3 +138,18 @@ def test_payload_over_quota_is_data_limit_exceeded(sfn, unique):
         "Type": "Pass", "Output": "{% [$states.input.s, $states.input.s] %}", "End": True}}}
     described = sfn.run(definition, {"s": "y" * 200_000}, name=unique)
     assert described["error"] == "States.DataLimitExceeded"
+
+
+def test_jsonpath_intrinsics_context_and_choice_assign(sfn, unique):
+    # "Intrinsic functions" doc: States.Format builds strings; $$ reads the context object.
+    definition = {"StartAt": "Build", "States": {
+        "Build": {"Type": "Pass", "Parameters": {
+            "greeting.$": "States.Format('Hello, {}!', $.name)",
+            "execution.$": "$$.Execution.Name",
+            "parts.$": "States.StringSplit($.csv, ',')"}, "Next": "Route"},
+        "Route": {"Type": "Choice", "Choices": [
+            {"Variable": "$.parts[1]", "StringEquals": "b", "Assign": {"route": "second-is-b"}, "Next": "Done"}],
+            "Default": "Done"},
+        "Done": {"Type": "Pass", "Parameters": {"route.$": "$route", "greeting.$": "$.greeting", "execution.$": "$.execution"}, "End": True}}}
+    described = sfn.run(definition, {"name": "World", "csv": "a,b,c"}, name=unique)
+    assert json.loads(described["output"]) == {"route": "second-is-b", "greeting": "Hello, World!", "execution": described["name"]}

@@ -33,6 +33,7 @@ from .tasks import LocalTestResource, TaskResource
 
 Handler = Callable[[dict], Awaitable[dict]]
 DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
+NAME_REUSE_SECONDS = 90 * 86400
 
 
 @dataclass(frozen=True)
@@ -271,10 +272,12 @@ class StepFunctionsService:
         else:
             arn = self.arns.execution(machine.name, name)
             existing = self.executions.get(arn)
-            if existing is not None:
+            if existing is not None and not _name_reusable(existing, self.clock.now()):
                 if existing.status == RUNNING and existing.input_text == input_text:
                     return existing, False
                 raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+            if existing is not None and existing in self._by_machine.get(existing.machine.arn, []):
+                self._by_machine[existing.machine.arn].remove(existing)
         execution = Execution(self, machine, arn, name, value, input_text, express=express,
                               map_run_arn=map_run_arn, parent_arn=parent_arn)
         if not express:
@@ -500,6 +503,11 @@ class StepFunctionsService:
             m["arn"], m["name"], m["type"], m["roleArn"], m["definition"], parse_definition(m["definition"]),
             m["creationDate"], m["updateDate"], m["revisionId"], logging=m["logging"], tracing=m["tracing"],
         )
+
+
+def _name_reusable(execution: Execution, now: float) -> bool:
+    """AWS: an execution name can be used again 90 days after that execution closed."""
+    return execution.stop_time is not None and now - execution.stop_time > NAME_REUSE_SECONDS
 
 
 def invalid_definition_message(exc: DefinitionError) -> str:
