@@ -101,10 +101,9 @@ def _failure(name: str, problem: str) -> StatesError:
     return StatesError(FAILURE, f"Invalid arguments in States.{name}: {problem}")
 
 
-def _need(name: str, value: Any, kind: type | tuple, what: str, position: int) -> Any:
-    if isinstance(value, bool) and kind is not bool and (kind is int or kind == (int, float)):
-        raise _failure(name, f"argument {position} must be {what}")
-    if not isinstance(value, kind):
+def _need(name: str, value: Any, kind: type, what: str, position: int) -> Any:
+    """``value`` if it is a ``kind`` (booleans are not integers here), else IntrinsicFailure."""
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise _failure(name, f"argument {position} must be {what}")
     return value
 
