@@ -78,3 +78,32 @@ def test_closing_the_service_aborts_running_executions():
     server.stop()  # the app's cleanup closes the service
     assert service.executions[execution].status == "ABORTED"
     assert service.executions[execution].task.done()
+
+
+def test_thousands_of_waiting_executions_cost_no_thread_each(sfn, unique):
+    import threading
+
+    arn = sfn.create({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::local:test.waitForTaskToken",
+        "Parameters": {"Result": {"token.$": "$$.Task.Token"}}, "End": True}}}, unique)
+    before = threading.active_count()
+
+    async def start_many() -> list:
+        return [sfn.service.start_execution(arn, "{}")[0] for _ in range(2000)]
+
+    executions = sfn.server.run(start_many())
+
+    async def settle() -> int:
+        import asyncio
+
+        await asyncio.sleep(0.2)
+        waiting = sum(1 for e in executions if e.status == "RUNNING")
+        for execution in executions:
+            submitted = next(e for e in execution.history.events if e.type == "TaskSubmitted")
+            sfn.service.tokens.succeed(submitted.details["output"]["token"], {"ok": True})
+        await asyncio.gather(*(e.wait() for e in executions))
+        return waiting
+
+    assert sfn.server.run(settle()) == 2000
+    assert threading.active_count() == before
+    assert {e.status for e in executions} == {"SUCCEEDED"}

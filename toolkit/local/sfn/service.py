@@ -51,7 +51,6 @@ class StateMachineRevision:
     revision_id: str
     logging: dict = field(default_factory=lambda: dict(DEFAULT_LOGGING))
     tracing: dict = field(default_factory=lambda: {"enabled": False})
-    description: str = ""
 
 
 class StepFunctionsService:
@@ -164,7 +163,6 @@ class StepFunctionsService:
             arn, name, kind, role_arn, text, definition, now, now, uuid.uuid4().hex,
             logging=params.get("loggingConfiguration") or dict(DEFAULT_LOGGING),
             tracing=params.get("tracingConfiguration") or {"enabled": False},
-            description=params.get("versionDescription", ""),
         )
         self._by_machine.setdefault(arn, [])
         return {"stateMachineArn": arn, "creationDate": now}
