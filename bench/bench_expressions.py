@@ -45,8 +45,8 @@ JSONATA_CASES = {
     "arithmetic and logic": "$states.input.order.total > $limit and $states.input.x < 10",
     "string concat": "$prefix & $states.input.order.id",
     "object constructor": "{'id': $states.input.order.id, 'big': $states.input.order.total > $limit}",
-    "function call (engine)": "$count($states.input.order.lines)",
-    "filter + map (engine)": "$states.input.order.lines[n > 1].sku",
+    "function call ($count)": "$count($states.input.order.lines)",
+    "filter + map (engine only)": "$states.input.order.lines[n > 1].sku",
 }
 
 
