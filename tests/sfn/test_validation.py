@@ -57,6 +57,18 @@ def test_invalid_definitions_name_the_path(sfn, unique, definition, where):
     assert result["diagnostics"][0]["location"] == where
 
 
+def test_diagnostic_codes(sfn):
+    missing = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}})
+    result = sfn.client.validate_state_machine_definition(definition=missing)
+    assert result["diagnostics"][0]["code"] == "MISSING_TRANSITION_TARGET"
+    with pytest.raises(ClientError) as caught:
+        sfn.client.create_state_machine(name="Codes", definition=missing, roleArn=ROLE)
+    assert caught.value.response["Error"]["Message"] == (
+        "Invalid State Machine Definition: 'MISSING_TRANSITION_TARGET: Missing 'Next' target: 'Nowhere' at /States/A/Next'")
+    bad_json = sfn.client.validate_state_machine_definition(definition="{")
+    assert bad_json["diagnostics"][0]["code"] == "INVALID_JSON_DESCRIPTION"
+
+
 def test_valid_definition_validates_ok(sfn):
     text = json.dumps({"StartAt": "A", "States": {"A": PASS_END}})
     assert sfn.client.validate_state_machine_definition(definition=text)["result"] == "OK"

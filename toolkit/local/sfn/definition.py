@@ -76,6 +76,19 @@ _DISTRIBUTED_ONLY = {
 _TOP_LEVEL = {"StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"}
 
 
+class DefinitionProblem(DefinitionError):
+    """A DefinitionError with the diagnostic code AWS reports for it (default SCHEMA_VALIDATION_FAILED)."""
+
+    def __init__(self, code: str, message: str, path: str = ""):
+        super().__init__(message, path)
+        self.code = code
+
+
+def problem_code(exc: DefinitionError) -> str:
+    """The diagnostic code of a definition error."""
+    return getattr(exc, "code", "SCHEMA_VALIDATION_FAILED")
+
+
 @dataclass
 class StateGraph:
     """A set of states with a start: the machine itself, a Parallel branch, or a Map's ItemProcessor."""
@@ -102,7 +115,7 @@ def parse_definition(text: Any) -> StateMachineDefinition:
         try:
             spec = json.loads(text)
         except ValueError as exc:
-            raise DefinitionError(f"The definition is not valid JSON: {exc}", "/") from None
+            raise DefinitionProblem("INVALID_JSON_DESCRIPTION", f"The definition is not valid JSON: {exc}", "/") from None
     else:
         spec = text
     if not isinstance(spec, dict):
@@ -143,12 +156,12 @@ def compile_graph(spec: dict, path: str, language: str, machine_language: str) -
             raise DefinitionError(f"State names must be 1-{MAX_STATE_NAME_LENGTH} characters", where)
         states[name] = _compile_state(name, state_spec, where, language, machine_language)
     if start not in states:
-        raise DefinitionError(f"Missing 'StartAt' target: '{start}'", f"{path}/StartAt")
+        raise DefinitionProblem("MISSING_TRANSITION_TARGET", f"Missing 'StartAt' target: '{start}'", f"{path}/StartAt")
     edges: dict[str, list[tuple[str, str]]] = {name: _targets(state, f"{path}/States/{name}") for name, state in states.items()}
     for name, targets in edges.items():
         for target, where in targets:
             if target not in states:
-                raise DefinitionError(f"Missing 'Next' target: '{target}'", where)
+                raise DefinitionProblem("MISSING_TRANSITION_TARGET", f"Missing 'Next' target: '{target}'", where)
     reached, todo = {start}, [start]
     while todo:
         for target, _ in edges[todo.pop()]:
@@ -157,9 +170,9 @@ def compile_graph(spec: dict, path: str, language: str, machine_language: str) -
                 todo.append(target)
     for name in states:
         if name not in reached:
-            raise DefinitionError(f"State '{name}' is not reachable", f"{path}/States/{name}")
+            raise DefinitionProblem("UNREACHABLE_STATE", f"State '{name}' is not reachable", f"{path}/States/{name}")
     if not any(_is_terminal(state) for state in states.values()):
-        raise DefinitionError("No terminal state: no state has End, or is Succeed or Fail", f"{path}/States")
+        raise DefinitionProblem("NO_TERMINAL_STATE", "No terminal state: no state has End, or is Succeed or Fail", f"{path}/States")
     return StateGraph(start, states, spec)
 
 

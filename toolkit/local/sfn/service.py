@@ -21,7 +21,7 @@ from typing import Any, Awaitable, Callable
 from ..awsjson import ServiceError
 from .callbacks import TaskTokens, TokenError
 from .clock import Clock
-from .definition import StateMachineDefinition, parse_definition, parse_single_state
+from .definition import StateMachineDefinition, parse_definition, parse_single_state, problem_code
 from .errors import DefinitionError, StatesError
 from .execution import RUNNING, Execution, Frame
 from .history import HistoryEvent
@@ -403,7 +403,7 @@ class StepFunctionsService:
         except DefinitionError as exc:
             diagnostic = {
                 "severity": "ERROR",
-                "code": "SCHEMA_VALIDATION_FAILED",
+                "code": problem_code(exc),
                 "message": exc.message,
                 "location": exc.path or "/",
             }
@@ -511,7 +511,7 @@ def _name_reusable(execution: Execution, now: float) -> bool:
 def invalid_definition_message(exc: DefinitionError) -> str:
     """AWS's InvalidDefinition message shape, naming the path."""
     where = f" at {exc.path}" if exc.path else ""
-    return f"Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: {exc.message}{where}'"
+    return f"Invalid State Machine Definition: '{problem_code(exc)}: {exc.message}{where}'"
 
 
 def _page(items: list, params: dict, operation: str) -> tuple[list, str | None]:
