@@ -124,3 +124,15 @@ def test_jsonata_condition_must_be_boolean(sfn, unique):
     }
     described = sfn.run(definition, {"n": 5}, name=unique)
     assert described["error"] == "States.QueryEvaluationError"
+
+
+def test_jsonata_failure_records_evaluation_failed(sfn, unique):
+    # API Reference, EvaluationFailedEventDetails: present for JSONata states whose expression throws.
+    definition = {"QueryLanguage": "JSONata", "StartAt": "Bad", "States": {"Bad": {
+        "Type": "Pass", "Output": "{% $states.input.n / $states.input.s %}", "End": True}}}
+    described = sfn.run(definition, {"n": 1, "s": "text"}, name=unique)
+    assert described["error"] == "States.QueryEvaluationError"
+    events = sfn.history(described["executionArn"])
+    assert [e["type"] for e in events][-2:] == ["EvaluationFailed", "ExecutionFailed"]
+    details = events[-2]["evaluationFailedEventDetails"]
+    assert details["state"] == "Bad" and details["error"] == "States.QueryEvaluationError"

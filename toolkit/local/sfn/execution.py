@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any, Mapping
 from .clock import iso_timestamp
 from .errors import StatesError
 from .history import History, HistoryEvent
-from .states import State
+from .states import Recoverable, State
 
 if TYPE_CHECKING:  # pragma: no cover
     from .definition import StateGraph
     from .service import StateMachineRevision, StepFunctionsService
 
 RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"
+QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
 _UNUSED_CONTEXT: dict = {}  # for states none of whose fields reads the context object
 
 
@@ -235,8 +236,18 @@ class Frame:
             state = states[name]
             self.entered_time = time.time()
             self.record(state.entered_event, {"name": name, "input": value})
-            value, name = await state.run(self, value)
+            try:
+                value, name = await state.run(self, value)
+            except StatesError as err:
+                if not isinstance(state, Recoverable):  # Task/Parallel/Map report it before Retry/Catch
+                    self.evaluation_failed(state, err)
+                raise
         return value
+
+    def evaluation_failed(self, state: State, err: StatesError) -> None:
+        """Record EvaluationFailed when a JSONata expression of a JSONata state fails (API Reference)."""
+        if err.error == QUERY_EVALUATION_ERROR and state.jsonata:
+            self.record("EvaluationFailed", {"error": err.error, "cause": err.cause, "state": state.name})
 
     def context(self, state: State, retry_count: int = 0) -> dict:
         """The context object (``$$`` / ``$states.context``) for a state."""

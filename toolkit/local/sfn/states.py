@@ -238,6 +238,7 @@ class Recoverable(State):
                 result = await self.attempt(frame, raw, context)
                 return self.finish(frame, raw, result, context), self.next
             except StatesError as err:
+                frame.evaluation_failed(self, err)
                 index = first_match(self.retriers, err.error)
                 if index >= 0 and counts[index] < self.retriers[index].max_attempts:
                     delay = self.retriers[index].delay(counts[index])
