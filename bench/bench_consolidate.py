@@ -1,0 +1,116 @@
+"""Consolidation of one task's part files (10,000 by default) by glue/consolidate.py on local PySpark.
+
+The job runs as Glue runs it: a subprocess of the script with ``--task_id --work_bucket
+--output_bucket``, against the embedded local stack's S3 (moto behind the stack's endpoint, in
+this process). Each part holds ``--rows`` rows with quotes, commas and newlines in the message.
+The job reports its own phase timings (Spark start-up, listing, parallel fetch and validation,
+writing and uploading the CSV and Parquet, manifest): Spark start-up is printed separately and
+rows/s is computed without it. Every run is checked: the manifest must count every row and part.
+
+The machine is shared and the S3 is moto in one Python process (its request rate bounds the
+fetch phase): compare runs of one invocation only and quote the median.
+
+    .venv/bin/python bench/bench_consolidate.py [--parts 10000] [--rows 5] [--runs 3]
+
+Writes bench/results/consolidate.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from toolkit.local.stack import LocalStack  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "consolidate.json"
+SCRIPT = ROOT / "glue" / "consolidate.py"
+TASK = "bench-task"
+LOCATIONS = 100
+
+
+def upload_parts(s3, bucket: str, parts: int, rows: int) -> float:
+    """Write the task's parts (LOCATIONS locations x 2 data types x pages); return the seconds taken."""
+    def body(i: int) -> tuple[str, bytes]:
+        location, rest = f"loc-{i % LOCATIONS:04d}", i // LOCATIONS
+        data_type, page = ("failed", "rejected")[rest % 2], rest // 2
+        doc = {"task_id": TASK, "location_id": location, "data_type": data_type, "offset": page * rows,
+               "rows": [{"discount_code": f"D{i}-{r}", "error_message": f'code {r}: "bad", see\nline 2',
+                         "status": data_type} for r in range(rows)]}
+        return f"parts/{TASK}/{location}/{data_type}/{page * rows}.json", json.dumps(doc).encode()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: s3.put_object(Bucket=bucket, Key=body(i)[0], Body=body(i)[1]), range(parts)))
+    return time.perf_counter() - started
+
+
+def run_job(stack: LocalStack, work: str, output: str) -> tuple[float, dict]:
+    env = {**os.environ, **stack.env()}
+    cmd = [sys.executable, str(SCRIPT), "--task_id", TASK, "--work_bucket", work, "--output_bucket", output]
+    started = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"job failed: {done.stderr.strip().splitlines()[-1]}")
+    return wall, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", type=int, default=10_000)
+    parser.add_argument("--rows", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    with LocalStack(port=0, sample_api=False) as stack:
+        s3 = stack.client("s3")
+        suffix = str(os.getpid())
+        work, output = f"bench-work-{suffix}", f"bench-output-{suffix}"
+        for bucket in (work, output):
+            s3.create_bucket(Bucket=bucket)
+        upload_s = upload_parts(s3, work, args.parts, args.rows)
+        runs = []
+        for _ in range(args.runs):
+            wall, summary = run_job(stack, work, output)
+            if summary["total_rows"] != args.parts * args.rows or summary["part_files_read"] != args.parts:
+                raise SystemExit(f"wrong counts in {summary}")
+            phases = summary["seconds"]
+            without_start = wall - phases["spark_start"]
+            runs.append({"wall_s": round(wall, 3), **{f"{k}_s": v for k, v in phases.items()},
+                         "without_spark_start_s": round(without_start, 3),
+                         "rows_per_s": round(summary["total_rows"] / without_start, 1),
+                         "parts_per_s": round(args.parts / without_start, 1)})
+
+    columns = list(runs[0])
+    median = {c: round(statistics.median(r[c] for r in runs), 3) for c in columns}
+    print(f"consolidate: {args.parts} parts x {args.rows} rows = {args.parts * args.rows} rows, "
+          f"{args.runs} runs (parts uploaded in {upload_s:.1f} s)")
+    print(f"{'run':>6} " + " ".join(f"{c:>22}" for c in columns))
+    for i, r in enumerate(runs, 1):
+        print(f"{i:>6} " + " ".join(f"{r[c]:>22}" for c in columns))
+    print(f"{'median':>6} " + " ".join(f"{median[c]:>22}" for c in columns))
+    print(f"Spark start-up (median): {median['spark_start_s']} s; "
+          f"consolidation without it: {median['without_spark_start_s']} s, {median['rows_per_s']} rows/s")
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "bench": "consolidate", "parts": args.parts, "rows_per_part": args.rows, "runs": runs, "median": median,
+        "upload_s": round(upload_s, 3), "cpus": os.cpu_count(), "python": platform.python_version(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }, indent=2) + "\n")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
