@@ -214,7 +214,7 @@ def test_batch_stop_kills_the_process_tree_and_frees_the_concurrency_slot(local_
 
 def test_timeout_ends_the_run_in_timeout(local_stack, scripts):
     """Timeout is in minutes, scaled by the stack's time_scale (0.01 here: 1 minute = 0.6 s)."""
-    glue, logs = local_stack.client("glue"), local_stack.client("logs")
+    glue = local_stack.client("glue")
     name = _job(glue, scripts(SLEEPER), Timeout=1)
     run_id = glue.start_job_run(JobName=name)["JobRunId"]
     run = _wait(glue, name, run_id)
