@@ -122,3 +122,55 @@ def test_bad_time_scale(run_dir):
     result = _dsa("up", "--time-scale", "0", run_dir=run_dir)
     assert result.returncode == 1
     assert result.stderr.strip() == "dsa: error: --time-scale: must be greater than 0, got 0.0"
+
+
+def _state(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((run_dir / "stack.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+@pytest.mark.slow
+def test_foreground_up_runs_until_interrupted(run_dir):
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DSA_"))}
+    proc = subprocess.Popen([DSA, "local", "up", "--port", "0", "--no-sample-api", "--run-dir", str(run_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 90
+        while _state(run_dir) is None and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        state = _state(run_dir)
+        assert state is not None and state["pid"] == proc.pid
+        status = _dsa("status", run_dir=run_dir)
+        assert status.returncode == 0 and "sample-api" not in status.stdout
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "press Ctrl-C to stop" in out and "stopping the local stack" in out
+    assert _state(run_dir) is None
+
+
+@pytest.mark.slow
+def test_data_dir_survives_down_and_up(run_dir, tmp_path):
+    data_dir = tmp_path / "data"
+    args = ("up", "--detach", "--port", "0", "--no-sample-api", "--data-dir", str(data_dir))
+
+    def s3():
+        endpoint = _state(run_dir)["endpoint_url"]
+        return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    assert _dsa(*args, run_dir=run_dir).returncode == 0
+    s3().create_bucket(Bucket="kept-bucket")
+    s3().put_object(Bucket="kept-bucket", Key="a.txt", Body=b"kept")
+    assert _dsa("down", run_dir=run_dir).returncode == 0
+    assert _dsa(*args, run_dir=run_dir).returncode == 0
+    assert s3().get_object(Bucket="kept-bucket", Key="a.txt")["Body"].read() == b"kept"
