@@ -192,3 +192,22 @@ def test_execution_name_is_reusable_90_days_after_it_closed(sfn, unique):
     sfn.wait(second)
     listed = sfn.client.list_executions(stateMachineArn=arn)["executions"]
     assert [e["executionArn"] for e in listed] == [first]
+
+
+def test_test_state_debug_inspection_data(sfn):
+    # TestState (API Reference): DEBUG shows the data after InputPath, Parameters, the result,
+    # ResultSelector and ResultPath.
+    task = {"Type": "Task", "Resource": "arn:aws:states:::local:test", "InputPath": "$.payload",
+            "Parameters": {"Result": {"n.$": "$.n"}}, "ResultSelector": {"doubled.$": "States.MathAdd($.n, $.n)"},
+            "ResultPath": "$.out", "End": True}
+    result = sfn.client.test_state(definition=json.dumps(task), roleArn=ROLE, input='{"payload": {"n": 5}}',
+                                   inspectionLevel="DEBUG")
+    data = result["inspectionData"]
+    assert json.loads(data["afterInputPath"]) == {"n": 5}
+    assert json.loads(data["afterParameters"]) == {"Result": {"n": 5}}
+    assert json.loads(data["result"]) == {"n": 5}
+    assert json.loads(data["afterResultSelector"]) == {"doubled": 10}
+    assert json.loads(data["afterResultPath"]) == {"payload": {"n": 5}, "out": {"doubled": 10}}
+    assert json.loads(result["output"]) == {"payload": {"n": 5}, "out": {"doubled": 10}}
+    plain = sfn.client.test_state(definition=json.dumps(task), roleArn=ROLE, input='{"payload": {"n": 5}}')
+    assert "inspectionData" not in plain

@@ -21,15 +21,14 @@ from typing import Any, Awaitable, Callable
 from ..awsjson import ServiceError
 from .callbacks import TaskTokens, TokenError
 from .clock import Clock
-from .definition import StateMachineDefinition, parse_definition, parse_single_state, problem_code
-from .errors import DefinitionError, StatesError
-from .execution import RUNNING, Execution, Frame
+from .definition import StateMachineDefinition, parse_definition, problem_code
+from .errors import DefinitionError
+from .execution import RUNNING, Execution
 from .history import HistoryEvent
 from .names import ArnBuilder, is_machine_arn, name_problem, parse_execution_arn, valid_role_arn
 from .quotas import Quotas
-from .retry import first_match
-from .states import Recoverable
 from .tasks import LocalTestResource, TaskResource
+from .teststate import run_test_state
 
 Handler = Callable[[dict], Awaitable[dict]]
 DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
@@ -411,42 +410,7 @@ class StepFunctionsService:
         return {"result": "OK", "diagnostics": [], "truncated": False}
 
     async def op_TestState(self, params: dict) -> dict:
-        text = params.get("definition")
-        try:
-            spec = json.loads(text) if isinstance(text, str) else None
-            state = parse_single_state(spec)
-        except (ValueError, DefinitionError) as exc:
-            message = invalid_definition_message(exc) if isinstance(exc, DefinitionError) else "Invalid State Machine Definition: not valid JSON"
-            raise ServiceError("InvalidDefinition", message) from None
-        try:
-            value = json.loads(params.get("input", "{}") or "{}")
-            variables = json.loads(params.get("variables", "{}") or "{}")
-        except ValueError:
-            raise ServiceError("InvalidExecutionInput", "Invalid input or variables: not valid JSON") from None
-        retriers = state.retriers if isinstance(state, Recoverable) else ()
-        if retriers:
-            state = dataclasses.replace(state, retriers=())
-        machine = StateMachineRevision(
-            self.arns.state_machine("TestStateMachine"), "TestStateMachine", "STANDARD",
-            params.get("roleArn", ""), text, None, 0.0, 0.0, "", )  # type: ignore[arg-type]
-        execution = Execution(self, machine, self.arns.execution("TestStateMachine", "TestState"), "TestState", value, params.get("input", "{}"))
-        frame = Frame(execution, dict(variables), dict(variables), 0)
-        frame.scope = frame.variables  # type: ignore[assignment]
-        frame.entered_time = self.clock.now()
-        try:
-            output, next_state = await state.run(frame, value)
-        except StatesError as err:
-            status = "RETRIABLE" if first_match(retriers, err.error) >= 0 else "FAILED"
-            return {"error": err.error, "cause": err.cause, "status": status, "inspectionData": {"input": json.dumps(value)}}
-        caught = next_state is not None and next_state != state.next and state.type not in ("Choice",)
-        out: dict[str, Any] = {
-            "output": json.dumps(output, separators=(",", ":")),
-            "status": "CAUGHT_ERROR" if caught else "SUCCEEDED",
-            "inspectionData": {"input": json.dumps(value), "variables": json.dumps(dict(frame.variables))},
-        }
-        if next_state is not None:
-            out["nextState"] = next_state
-        return out
+        return await run_test_state(self, params)
 
     # ------------------------------------------------------------------ persistence
     def to_snapshot(self) -> dict:
