@@ -4,9 +4,11 @@ jsonata-python interprets the parse tree generically (~50-120 us for ``$states.i
 Most Step Functions expressions are far simpler: variable paths, literals, arithmetic,
 comparisons, ``and``/``or``, ``? :``, ``&`` and object/array constructors. This module turns such a
 parse tree into nested Python closures once, at compile time. It covers only cases whose JSONata
-result it can reproduce exactly; whenever a value falls outside them at run time (a path through
-an array, mixed types, an undefined operand, a possible error...) it raises :class:`Fallback` and
-the caller evaluates the expression with the full engine instead, so results never differ.
+result it can reproduce exactly; whenever a value falls outside them at run time (a function value,
+mixed types, an undefined operand, a possible error...) it raises :class:`Fallback` and the
+caller evaluates the expression with the full engine instead. Results match the engine's, except
+where jsonata-python departs from JSONata itself: ``%`` on fractions (it truncates) and null items
+reached through arrays (it drops them); there the fast path does what JSONata does.
 """
 
 from __future__ import annotations
@@ -28,8 +30,6 @@ _EXTRAS = ("stages", "predicate", "group", "focus", "index", "tuple", "ancestor"
 class Fallback(Exception):
     """The fast path cannot reproduce this evaluation; use the full engine."""
 
-
-_FALLBACK = Fallback()
 
 
 def compile_fast(ast: Any) -> Node | None:
@@ -90,7 +90,7 @@ def _variable(name: str) -> Node:
     def lookup(states: dict, variables: Mapping[str, Any]) -> Any:
         value = variables.get(name, UNDEFINED)
         if value is UNDEFINED:
-            raise _FALLBACK  # unbound: could be one of JSONata's functions used as a value
+            raise Fallback  # unbound: could be one of JSONata's functions used as a value
         return value
 
     return lookup
@@ -184,9 +184,9 @@ def _is_number(value: Any) -> bool:
 def _arithmetic(op: str) -> Callable[[Any, Any], Any]:
     def apply(a: Any, b: Any) -> Any:
         if not (_is_number(a) and _is_number(b)):
-            raise _FALLBACK
+            raise Fallback
         if (type(a) is int and abs(a) > _MAX_SAFE_INTEGER) or (type(b) is int and abs(b) > _MAX_SAFE_INTEGER):
-            raise _FALLBACK  # JSONata numbers are doubles: leave precision loss to the engine
+            raise Fallback  # JSONata numbers are doubles: leave precision loss to the engine
         if op == "+":
             result = a + b
         elif op == "-":
@@ -194,16 +194,16 @@ def _arithmetic(op: str) -> Callable[[Any, Any], Any]:
         elif op == "*":
             result = a * b
         elif b == 0:
-            raise _FALLBACK
+            raise Fallback
         elif op == "/":
             result = a / b
         else:  # "%": the sign follows the dividend, as in JavaScript
             result = math.fmod(a, b) if type(a) is float or type(b) is float else (abs(a) % abs(b)) * (1 if a >= 0 else -1)
         if type(result) is int:
             if abs(result) > _MAX_SAFE_INTEGER:
-                raise _FALLBACK
+                raise Fallback
         elif not math.isfinite(result):
-            raise _FALLBACK
+            raise Fallback
         return result
 
     return apply
@@ -219,7 +219,7 @@ def _category(value: Any) -> str:
         return "string"
     if value is None:
         return "null"
-    raise _FALLBACK  # objects and arrays: deep equality is left to the full engine
+    raise Fallback  # objects and arrays: deep equality is left to the full engine
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -229,7 +229,7 @@ def _equal(a: Any, b: Any) -> bool:
 def _ordered(op: str) -> Callable[[Any, Any], bool]:
     def apply(a: Any, b: Any) -> bool:
         if not ((_is_number(a) and _is_number(b)) or (type(a) is str and type(b) is str)):
-            raise _FALLBACK
+            raise Fallback
         if op == "<":
             return a < b
         if op == "<=":
@@ -247,7 +247,7 @@ def _as_string(value: Any) -> str:
         return value
     if kind is int and abs(value) < _MAX_SAFE_INTEGER:
         return str(value)
-    raise _FALLBACK  # floats, booleans, null, objects: $string's formatting is left to the engine
+    raise Fallback  # floats, booleans, null, objects: $string's formatting is left to the engine
 
 
 def _binary(ast: Any) -> Node:
@@ -259,12 +259,12 @@ def _binary(ast: Any) -> Node:
         def logic(states: dict, variables: Mapping[str, Any]) -> Any:
             left = lhs(states, variables)
             if type(left) is not bool:
-                raise _FALLBACK
+                raise Fallback
             if left is want:
                 return left
             right = rhs(states, variables)
             if type(right) is not bool:
-                raise _FALLBACK
+                raise Fallback
             return right
 
         return logic
@@ -285,7 +285,7 @@ def _binary(ast: Any) -> Node:
         left = lhs(states, variables)
         right = rhs(states, variables)
         if left is UNDEFINED or right is UNDEFINED:
-            raise _FALLBACK
+            raise Fallback
         return combine(left, right)
 
     return binary
@@ -299,7 +299,7 @@ def _unary(ast: Any) -> Node:
         def negate(states: dict, variables: Mapping[str, Any]) -> Any:
             value = inner(states, variables)
             if not _is_number(value):
-                raise _FALLBACK
+                raise Fallback
             return -value
 
         return negate
@@ -340,7 +340,7 @@ def _array(ast: Any) -> Node:
             if value is UNDEFINED:
                 continue
             if isinstance(value, list) and not nested:
-                raise _FALLBACK  # JSONata flattens array values into the constructor
+                raise Fallback  # JSONata flattens array values into the constructor
             out.append(value)
         return out
 
@@ -355,7 +355,7 @@ def _condition(ast: Any) -> Node:
     def choose(states: dict, variables: Mapping[str, Any]) -> Any:
         flag = test(states, variables)
         if type(flag) is not bool:
-            raise _FALLBACK
+            raise Fallback
         if flag:
             return then(states, variables)
         return otherwise(states, variables) if otherwise is not None else UNDEFINED
@@ -379,7 +379,7 @@ def _string(value: Any) -> Any:
 
 def _count(value: Any) -> Any:
     if not isinstance(value, list):
-        raise _FALLBACK
+        raise Fallback
     return len(value)
 
 
@@ -395,7 +395,7 @@ def _type(value: Any) -> Any:
 
 def _not(value: Any) -> Any:
     if type(value) is not bool:
-        raise _FALLBACK
+        raise Fallback
     return not value
 
 
@@ -404,7 +404,7 @@ def _merge(value: Any) -> Any:
         return UNDEFINED
     objects = [value] if isinstance(value, dict) else value
     if not isinstance(objects, list) or not all(isinstance(item, dict) for item in objects):
-        raise _FALLBACK
+        raise Fallback
     merged: dict = {}
     for item in objects:
         merged.update(item)
@@ -438,7 +438,7 @@ def _function(ast: Any) -> Node:
 
     def call(states: dict, variables: Mapping[str, Any]) -> Any:
         if name in variables:
-            raise _FALLBACK  # a workflow variable shadows the built-in function
+            raise Fallback  # a workflow variable shadows the built-in function
         return implementation(*(argument(states, variables) for argument in arguments))
 
     return call
