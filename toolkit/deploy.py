@@ -674,17 +674,22 @@ def plan(cfg: StackConfig, session: boto3.Session | None = None, *, clients: Cli
 
 
 def deploy(cfg: StackConfig, session: boto3.Session | None = None, *, clients: Clients | None = None,
-           environ: Mapping[str, str] | None = None,
+           environ: Mapping[str, str] | None = None, rotate_api_key: bool = False,
            progress: Callable[[Change], None] | None = None) -> list[Change]:
     """Create what is missing and update what differs, in dependency order; return the changes.
 
     Everything is inspected first, and the API key read when the connection needs it, so a
     predictable problem (a missing key, a table with other keys) stops the deploy before any write.
+    AWS never returns a connection's key, so a new key is sent only when ``rotate_api_key`` is set.
     """
     c = clients or Clients.create(cfg, session)
     key: list[str | None] = []
     stack = resources(cfg, key=lambda: key[0])
     inspected = [_inspect(r, c) for r in stack]
+    if rotate_api_key:
+        inspected = [(cur, Change(ch.resource, "update", "API key rotated"))
+                     if isinstance(r, Connection) and ch.action == "unchanged" else (cur, ch)
+                     for r, (cur, ch) in zip(stack, inspected)]
     if any(isinstance(r, Connection) and ch.action != "unchanged" for r, (_, ch) in zip(stack, inspected)):
         key.append(api_key(cfg, c, environ))
         if not key[0]:

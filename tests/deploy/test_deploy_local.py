@@ -93,6 +93,19 @@ def test_api_key_from_a_secrets_manager_arn(cfg, clients):
     assert KEY in stored
 
 
+def test_rotating_the_api_key_updates_only_the_connection(cfg, clients):
+    deploy.deploy(cfg, clients=clients, environ={cfg.api_key_env: KEY})
+    new_key = "rotated-" + uuid.uuid4().hex
+    changes = deploy.deploy(cfg, clients=clients, environ={cfg.api_key_env: new_key}, rotate_api_key=True)
+    assert [(c.resource, c.detail) for c in changes if c.action != "unchanged"] == [
+        (f"events-connection {cfg.connection_name}", "API key rotated")]
+    assert new_key not in repr(changes)
+    # (moto's UpdateConnection keeps the old secret value, unlike AWS: the request itself is
+    # checked in test_deploy_request_shapes.py.)
+    with pytest.raises(DeployError, match=f"^{cfg.api_key_env}: not set"):
+        deploy.deploy(cfg, clients=clients, environ={}, rotate_api_key=True)
+
+
 def test_unreadable_secret_is_a_one_line_error_without_the_value(cfg, clients):
     arn = f"arn:aws:secretsmanager:{cfg.region}:{cfg.account_id}:secret:missing-{cfg.stack_name}"
     with pytest.raises(DeployError) as caught:

@@ -131,3 +131,12 @@ def test_policies_name_only_this_stacks_resources(cfg):
                 assert cfg.account_id in resource or resource.startswith("arn:aws:s3:::")
                 assert cfg.stack_name in resource or "StepFunctionsGetEvents" in resource \
                     or resource.endswith(":log-group:/aws-glue/*")
+
+
+def test_rotating_the_key_sends_update_connection_with_it(cfg, clients):
+    c, stub = clients
+    stub["events"].add_response("update_connection", {}, {
+        "Name": cfg.connection_name, "AuthorizationType": "API_KEY",
+        "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": cfg.api_key_header, "ApiKeyValue": "new-key"}}})
+    deploy.Connection(cfg, lambda: "new-key").update(c, current={})
+    stub["events"].assert_no_pending_responses()

@@ -31,6 +31,8 @@ def _summary(changes) -> str:
 @app.command("deploy")
 def deploy_command(
     plan_only: bool = typer.Option(False, "--plan", help="Only show what would change."),
+    rotate_api_key: bool = typer.Option(False, "--rotate-api-key",
+                                        help="Send the API key to the existing connection again."),
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Create or update every resource of the stack (idempotent); --plan shows the changes only.
@@ -47,7 +49,7 @@ def deploy_command(
             _print(change)
         typer.echo(f"plan for stack {cfg.stack_name} ({cfg.target}): {_summary(changes)}")
         return
-    changes = deploy.deploy(cfg, progress=_print)
+    changes = deploy.deploy(cfg, rotate_api_key=rotate_api_key, progress=_print)
     typer.echo(f"deployed stack {cfg.stack_name} ({cfg.target}): {_summary(changes)}")
 
 
