@@ -179,3 +179,22 @@ def test_plain_boto3_from_the_stack_env(local_stack, monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     assert boto3.session.Session().client("sts").get_caller_identity()["Account"] == local_stack.config.account_id
+
+
+def test_s3_chunked_upload_arrives_whole(local_stack):
+    """A body sent with Transfer-Encoding: chunked reaches moto de-chunked, with its real length."""
+    import http.client
+    import urllib.parse
+
+    s3 = local_stack.client("s3")
+    bucket = _name("chunked")
+    s3.create_bucket(Bucket=bucket)
+    url = urllib.parse.urlsplit(s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "c.txt"}))
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        connection.request("PUT", f"{url.path}?{url.query}", body=iter([b"hello ", b"chunked"]), encode_chunked=True,
+                           headers={"Transfer-Encoding": "chunked"})
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
+    assert s3.get_object(Bucket=bucket, Key="c.txt")["Body"].read() == b"hello chunked"

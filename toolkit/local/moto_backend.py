@@ -112,8 +112,8 @@ class MotoBridge:
         values: dict[str, list[str]] = {}
         for name, value in headers:
             lower = name.lower()
-            if lower in ("content-length", "x-moto-account-id", "host"):
-                continue
+            if lower in ("content-length", "transfer-encoding", "x-moto-account-id", "host"):
+                continue  # the body arrives whole (de-chunked), with its length set above
             if "_" in name and not should_preserve_original_header_name(name):
                 continue  # as a WSGI server does: X_Foo must not pass for X-Foo
             key = environ_key_for_header(name)
