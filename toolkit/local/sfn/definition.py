@@ -308,8 +308,10 @@ class _Builder:
         if literal is not None and path_key in self.spec:
             raise DefinitionError(f"Use only one of '{key}' and '{path_key}'", self.where)
         if path_key in self.spec:
-            path, _ = self.path(path_key, reference=True)
-            return DynamicNumber(key, path=path, minimum=minimum) if path is not None else DynamicNumber(key, path=compile_path("$", where=self.at(path_key)), minimum=minimum)
+            text = self.spec[path_key]
+            if not isinstance(text, str):
+                raise DefinitionError(f"'{path_key}' must be a reference path", self.at(path_key))
+            return DynamicNumber(key, path=compile_path(text, where=self.at(path_key), reference=True), minimum=minimum)
         if literal is None:
             return None
         if isinstance(literal, str) and self.jsonata:
