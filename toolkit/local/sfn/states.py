@@ -352,6 +352,7 @@ class Task(Recoverable):
             arguments=arguments, context=context, execution=execution,
             task_token=pending.token if pending is not None else None, credentials=credentials,
             timeout_seconds=timeout, heartbeat_seconds=heartbeat, on_heartbeat=on_heartbeat,
+            on_submitted=lambda response: frame.record("TaskSubmitted", {**kind, "output": response}),
         )
         if pending is not None:
             pending.on_heartbeat = on_heartbeat

@@ -74,11 +74,17 @@ class TaskInvocation:
     timeout_seconds: float | None = None
     heartbeat_seconds: float | None = None
     on_heartbeat: Callable[[], None] | None = field(default=None, repr=False)
+    on_submitted: Callable[[Any], None] | None = field(default=None, repr=False)
 
     def heartbeat(self) -> None:
         """Tell the runtime the task is alive (resets the HeartbeatSeconds timer)."""
         if self.on_heartbeat is not None:
             self.on_heartbeat()
+
+    def submitted(self, response: Any) -> None:
+        """Record TaskSubmitted with the service's first response (``.sync`` plug-ins, before they wait)."""
+        if self.on_submitted is not None:
+            self.on_submitted(response)
 
 
 class TaskResource(Protocol):
