@@ -186,3 +186,14 @@ def test_wait_for_task_token_times_out(sfn, unique):
     assert sfn.wait(execution)["error"] == "States.Timeout"
     with pytest.raises(sfn.client.exceptions.TaskTimedOut):
         sfn.client.send_task_success(taskToken=token, output="{}")
+
+
+def test_sync_pattern_records_task_submitted(sfn, unique):
+    definition = {"StartAt": "T", "States": {"T": _task({"Result": "done"}, Resource=TEST_RESOURCE + ".sync", End=True)}}
+    described = sfn.run(definition, name=unique)
+    events = sfn.history(described["executionArn"])
+    types = [e["type"] for e in events]
+    assert types[2:6] == ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"]
+    submitted = events[4]["taskSubmittedEventDetails"]
+    assert (submitted["resourceType"], submitted["resource"]) == ("local", "test.sync")
+    assert json.loads(described["output"]) == "done"

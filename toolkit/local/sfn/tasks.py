@@ -106,7 +106,7 @@ class LocalTestResource:
     ``HeartbeatEverySeconds`` (heartbeat while sleeping), ``FailAttempts`` with ``Error`` and
     ``Cause`` (fail while the state's RetryCount is below it), ``Result`` (returned value;
     default: the arguments themselves). With ``.waitForTaskToken`` it returns at once and the
-    task waits for SendTaskSuccess/Failure.
+    task waits for SendTaskSuccess/Failure; with ``.sync`` it records TaskSubmitted first.
     """
 
     def handles(self, service_resource: str) -> bool:
@@ -114,6 +114,8 @@ class LocalTestResource:
 
     async def invoke(self, call: TaskInvocation) -> Any:
         args = call.arguments if isinstance(call.arguments, dict) else {}
+        if call.pattern.startswith("sync"):
+            call.submitted({"Submitted": True})
         clock = call.execution.clock
         sleep = float(args.get("SleepSeconds", 0) or 0)
         beat = args.get("HeartbeatEverySeconds")
