@@ -116,3 +116,26 @@ def test_assign_larger_than_quota_fails(sfn, unique):
     }
     described = sfn.run(definition, {"s": "x" * 150_000}, name=unique)
     assert (described["status"], described["error"]) == ("FAILED", "States.DataLimitExceeded")
+
+
+def test_total_variable_quota_counts_the_workflow_scope_not_finished_iterations():
+    from toolkit.local.sfn.quotas import Quotas
+
+    from .conftest import SfnApi, make_client, serve
+
+    server, holder = serve(quotas=Quotas(max_variables_total_bytes=1000))
+    try:
+        api = SfnApi(make_client(server.url), holder["service"], server)
+        per_item = {"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {
+            "Type": "Map", "Items": "{% [1, 2, 3, 4, 5] %}", "MaxConcurrency": 1,
+            "ItemProcessor": {"StartAt": "A", "States": {"A": {
+                "Type": "Pass", "Assign": {"blob": "{% $pad('', 400, 'x') %}"}, "End": True}}}, "End": True}}}
+        assert api.run(per_item, name="PerItem")["status"] == "SUCCEEDED"
+        growing = {"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"a": "{% $pad('', 400, 'x') %}"}, "Next": "B"},
+            "B": {"Type": "Pass", "Assign": {"b": "{% $pad('', 400, 'x') %}"}, "Next": "C"},
+            "C": {"Type": "Pass", "Assign": {"c": "{% $pad('', 400, 'x') %}"}, "End": True}}}
+        described = api.run(growing, name="Growing")
+        assert (described["status"], described["error"]) == ("FAILED", "States.DataLimitExceeded")
+    finally:
+        server.stop()

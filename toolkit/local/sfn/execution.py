@@ -72,7 +72,7 @@ class Execution:
         self._events = self.history.events
         self._event_limit = self.quotas.max_history_events or sys.maxsize
         self.variables: dict[str, Any] = {}
-        self.variable_sizes: dict[tuple[int, str], int] = {}
+        self.variable_sizes: dict[str, int] = {}  # bytes of each variable in the top-level scope
         self.task: asyncio.Task | None = None
         self.done = asyncio.Event()
         self._stop_reason: tuple[str, str] | None = None
@@ -280,11 +280,11 @@ class Frame:
                     raise StatesError("States.DataLimitExceeded", f"The variable '{name}' exceeds the maximum variable size")
             if quotas.max_assign_bytes is not None and sum(sizes.values()) > quotas.max_assign_bytes:
                 raise StatesError("States.DataLimitExceeded", "The values of Assign together exceed the maximum size")
-            stored = self.execution.variable_sizes
-            for name, size in sizes.items():
-                stored[(id(self.scope), name)] = size
-            if quotas.max_variables_total_bytes is not None and sum(stored.values()) > quotas.max_variables_total_bytes:
-                raise StatesError("States.DataLimitExceeded", "The variables of the execution exceed the maximum total size")
+            if self.depth == 0:  # the workflow's own scope; nested scopes end with their branch/iteration
+                stored = self.execution.variable_sizes
+                stored.update(sizes)
+                if quotas.max_variables_total_bytes is not None and sum(stored.values()) > quotas.max_variables_total_bytes:
+                    raise StatesError("States.DataLimitExceeded", "The variables of the execution exceed the maximum total size")
         self.scope.update(values)
 
     def exited(self, state: State, output: Any, assigned: dict | None) -> None:
