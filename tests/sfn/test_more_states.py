@@ -107,3 +107,17 @@ def test_thousands_of_waiting_executions_cost_no_thread_each(sfn, unique):
     assert sfn.server.run(settle()) == 2000
     assert threading.active_count() == before
     assert {e.status for e in executions} == {"SUCCEEDED"}
+
+
+def test_time_scale_zero_makes_waits_instant_without_timing_tasks_out():
+    server, holder = serve(time_scale=0)
+    try:
+        api = SfnApi(make_client(server.url), holder["service"], server)
+        definition = {"TimeoutSeconds": 5, "StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 10**6, "Next": "T"},
+            "T": {"Type": "Task", "Resource": TEST_RESOURCE, "TimeoutSeconds": 2, "HeartbeatSeconds": 1,
+                  "Parameters": {"Result": "finished"}, "End": True}}}
+        described = api.run(definition, name="Instant")
+        assert json.loads(described["output"]) == "finished"
+    finally:
+        server.stop()

@@ -2,7 +2,8 @@
 
 ``time_scale`` multiplies every Wait, Retry interval and timeout (0.01 runs them 100x faster) so
 tests exercise real retry schedules quickly. Definitions are unchanged; history timestamps show
-the scaled waits as they really happened.
+the scaled waits as they really happened. At time scale 0 every wait is instant and timeouts are
+not enforced (none could ever be met).
 """
 
 from __future__ import annotations

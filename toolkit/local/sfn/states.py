@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -340,11 +341,12 @@ class Task(Recoverable):
         frame.record("TaskStarted", dict(kind))
         loop = asyncio.get_running_loop()
         clock = execution.clock
-        deadline = loop.time() + clock.scaled(timeout)
-        beat = {"due": loop.time() + clock.scaled(heartbeat) if heartbeat is not None else None}
+        timed = clock.time_scale > 0  # at time scale 0 waits are instant and no timeout could be met
+        deadline = loop.time() + clock.scaled(timeout) if timed else math.inf
+        beat = {"due": loop.time() + clock.scaled(heartbeat) if heartbeat is not None and timed else None}
 
         def on_heartbeat() -> None:
-            if heartbeat is not None:
+            if beat["due"] is not None:
                 beat["due"] = loop.time() + clock.scaled(heartbeat)
 
         call = TaskInvocation(
@@ -360,7 +362,7 @@ class Task(Recoverable):
         try:
             while True:
                 due = deadline if beat["due"] is None else min(deadline, beat["due"])
-                done, _ = await asyncio.wait({work}, timeout=max(0.0, due - loop.time()))
+                done, _ = await asyncio.wait({work}, timeout=None if due == math.inf else max(0.0, due - loop.time()))
                 if done:
                     break
                 now = loop.time()
