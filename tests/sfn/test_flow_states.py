@@ -153,3 +153,14 @@ def test_jsonpath_intrinsics_context_and_choice_assign(sfn, unique):
         "Done": {"Type": "Pass", "Parameters": {"route.$": "$route", "greeting.$": "$.greeting", "execution.$": "$.execution"}, "End": True}}}
     described = sfn.run(definition, {"name": "World", "csv": "a,b,c"}, name=unique)
     assert json.loads(described["output"]) == {"route": "second-is-b", "greeting": "Hello, World!", "execution": described["name"]}
+
+
+def test_wait_timestamp_path_and_jsonata_seconds(sfn, unique):
+    soon = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    by_path = {"StartAt": "W", "States": {"W": {"Type": "Wait", "TimestampPath": "$.at", "End": True}}}
+    assert sfn.run(by_path, {"at": soon}, name=unique)["status"] == "SUCCEEDED"
+    jsonata = {"QueryLanguage": "JSONata", "StartAt": "W", "States": {"W": {
+        "Type": "Wait", "Seconds": "{% $states.input.s * 2 %}", "Output": {"waited": "{% $states.input.s * 2 %}"}, "End": True}}}
+    described = sfn.run(jsonata, {"s": 1}, name=unique + "j")
+    assert json.loads(described["output"]) == {"waited": 2}
+    assert sfn.run(jsonata, {"s": -1}, name=unique + "j")["error"] == "States.QueryEvaluationError"
