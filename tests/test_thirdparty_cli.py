@@ -31,11 +31,16 @@ def http_status(url: str, headers: dict | None = None) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+def clean_env(extra: dict | None = None) -> dict:
+    """The environment minus secrets that would switch auth on (the suite's conftest sets one)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DSA_")}
+    return {**base, **(extra or {})}
+
+
 def start_serve(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "toolkit.cli", "sample-api", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        env={**os.environ, **(env or {})})
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=clean_env(env))
     url = process.stdout.readline().strip()
     if not url.startswith("http://"):
         process.kill()
@@ -71,7 +76,7 @@ def test_serve_with_a_fault_file(tmp_path):
 
 def run_dsa(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "toolkit.cli", "sample-api", *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+                          capture_output=True, text=True, cwd=ROOT, timeout=60, env=clean_env())
 
 
 def test_busy_port_is_a_one_line_error():

@@ -178,9 +178,7 @@ class _Handlers:
             self.s.authenticator.check(request.headers)
         except AuthError as exc:
             return _error(exc.status, exc.code, exc.message), None
-        qs = request.query_string
-        decision = self.s.injector.decide(location_id, endpoint, request.path,
-                                          "&".join(sorted(qs.split("&"))) if qs else "")
+        decision = self.s.injector.decide(location_id, endpoint, request.path, request.query_string)
         if decision.delay:
             await self._hold(decision.delay)
         fault = decision.fault
@@ -198,12 +196,10 @@ class _Handlers:
         return None, fault
 
     async def _hold(self, seconds: float) -> None:
-        stopping = self.s.stopping
-        if stopping is None:
-            await asyncio.sleep(seconds)
-            return
+        """Wait ``seconds``, or less if the server is shutting down."""
+        assert self.s.stopping is not None  # set when the app starts
         try:
-            await asyncio.wait_for(stopping.wait(), seconds)
+            await asyncio.wait_for(self.s.stopping.wait(), seconds)
         except asyncio.TimeoutError:
             pass
 

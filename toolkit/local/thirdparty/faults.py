@@ -177,11 +177,11 @@ class FaultInjector:
         self._per_location: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def decide(self, location_id: str, endpoint: str, path: str, query: str) -> FaultDecision:
-        """Number this request and decide its fate. ``query`` must be in canonical (sorted) form."""
+    def decide(self, location_id: str, endpoint: str, path: str, query_string: str) -> FaultDecision:
+        """Number this request and decide its fate; parameter order in the query does not matter."""
         if not self.plan.rules:
             return _NO_FAULT
-        key = (location_id, path, query)
+        key = (location_id, path, "&".join(sorted(query_string.split("&"))) if query_string else "")
         with self._lock:
             k = self._per_key.get(key, 0)
             self._per_key[key] = k + 1
