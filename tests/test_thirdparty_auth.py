@@ -13,6 +13,7 @@ import pytest
 
 from toolkit.errors import ToolkitError
 from toolkit.local.thirdparty import AuthConfig, DatasetParams, SampleApi
+from toolkit.local.thirdparty.auth import Authenticator, AuthError
 
 PARAMS = DatasetParams(seed=3, locations=3, max_records=20, empty_location_share=0.0)
 SECRET = "s3cr3t-Value"
@@ -141,3 +142,16 @@ def test_secrets_hidden_from_repr_and_describe():
 def test_bad_auth_config_names_the_field(make, field):
     with pytest.raises(ToolkitError, match=field.replace(".", r"\.")):
         make()
+
+
+def test_token_lifetime_follows_token_ttl():
+    now = [1000.0]
+    authenticator = Authenticator(AuthConfig.oauth("c", SECRET, token_ttl=60), clock=lambda: now[0])
+    reply = authenticator.issue_token({"Authorization": basic("c", SECRET)}, {})
+    bearer = {"Authorization": f"Bearer {reply['access_token']}"}
+    now[0] += 59.9
+    authenticator.check(bearer)  # still valid
+    now[0] += 0.1
+    with pytest.raises(AuthError) as info:
+        authenticator.check(bearer)
+    assert info.value.code == "ExpiredToken" and info.value.status == 401
