@@ -12,6 +12,8 @@ import re
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from toolkit.local.sfn.errors import DefinitionError, StatesError
 from toolkit.local.sfn.intrinsics import compile_intrinsic, is_intrinsic
@@ -306,3 +308,19 @@ def test_is_intrinsic():
     assert not is_intrinsic("$.States.Format")
     assert not is_intrinsic("States.Format")
     assert not is_intrinsic(12)
+
+
+argument_text = st.lists(st.sampled_from(list("$.[]()'?@*:,-0123456789abc {}\\")), max_size=20).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(argument_text)
+def test_any_text_either_compiles_or_is_a_definition_error(text):
+    try:
+        compile_intrinsic("States.Array(" + text)
+    except DefinitionError as err:
+        assert err.message and "\n" not in err.message  # one clear line
+
+
+def test_number_literals_keep_their_type():
+    assert run("States.Array(007, -1.5, 2e2)") == [7, -1.5, 200.0]

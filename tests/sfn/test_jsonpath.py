@@ -275,3 +275,19 @@ def test_filters_match_a_list_comprehension(items, limit):
 def test_slices_match_python_slices(items, start, stop, step):
     text = f"{'' if start is None else start}:{'' if stop is None else stop}" + ("" if step is None else f":{step}")
     assert compile_path(f"$.a[{text}]").read({"a": items}) == items[start:stop:step]
+
+
+path_text = st.lists(st.sampled_from(list("$.[]()'\"?@*:,-0123456789ab =<>!&|~/\\")), max_size=20).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(path_text)
+def test_any_text_either_compiles_or_is_a_definition_error(text):
+    try:
+        compile_path("$" + text)
+    except DefinitionError as err:
+        assert err.message.startswith("Invalid JSONPath")
+
+
+def test_leading_zero_numbers_in_filters():
+    assert read("$.a[?(@.n == 007)].n", {"a": [{"n": 7}, {"n": 8}]}) == [7]

@@ -373,7 +373,7 @@ class _Parser:
         match = _NUMBER.match(self.text, self.pos)
         if match:
             self.pos = match.end()
-            return _Literal(json.loads(match.group(0)))
+            return _Literal(_number(match.group(0)))
         for word, value in (("true", True), ("false", False), ("null", None)):
             if self.text.startswith(word, self.pos):
                 self.pos += len(word)
@@ -432,3 +432,8 @@ class _Parser:
             self.pos += 1
         source = text[start : self.pos].strip()
         return _PathArg(compile_path(source, where=self.where))
+
+
+def _number(text: str) -> int | float:
+    """A numeric literal: an int unless it has a fraction or an exponent."""
+    return float(text) if any(c in text for c in ".eE") else int(text)

@@ -9,7 +9,6 @@ steps and evaluated many times, with a fast loop for definite paths (the common 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -511,7 +510,7 @@ class _FilterParser:
         match = _NUMBER.match(p.text, p.pos)
         if match:
             p.pos = match.end()
-            number = json.loads(match.group(0))
+            number = _number(match.group(0))
             return lambda item, root: number
         for word, literal in (("true", True), ("false", False), ("null", None)):
             if p.text.startswith(word, p.pos):
@@ -580,3 +579,8 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "in": lambda a, b: a is not _MISSING and isinstance(b, list) and any(_equal(a, x) for x in b),
     "nin": lambda a, b: a is not _MISSING and isinstance(b, list) and not any(_equal(a, x) for x in b),
 }
+
+
+def _number(text: str) -> int | float:
+    """A numeric literal: an int unless it has a fraction or an exponent."""
+    return float(text) if any(c in text for c in ".eE") else int(text)
