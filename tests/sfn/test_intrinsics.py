@@ -313,7 +313,7 @@ def test_is_intrinsic():
 argument_text = st.lists(st.sampled_from(list("$.[]()'?@*:,-0123456789abc {}\\")), max_size=20).map("".join)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(argument_text)
 def test_any_text_either_compiles_or_is_a_definition_error(text):
     try:

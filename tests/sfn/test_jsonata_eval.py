@@ -296,7 +296,7 @@ def outcome(function, states, variables):
     return ("undefined",) if value is NOTHING else ("value", json.dumps(value))
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(expressions(), st.dictionaries(names, json_values, max_size=3), json_values, json_values)
 def test_fast_path_matches_the_full_engine(source, state_input, v, w):
     expression = compile_jsonata(source)
@@ -317,7 +317,7 @@ array_heavy = st.recursive(
 )
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(array_heavy, st.lists(names, min_size=1, max_size=4))
 def test_fast_paths_over_arrays_match_the_full_engine(v, steps):
     expression = compile_jsonata("$v." + ".".join(steps))

@@ -280,7 +280,7 @@ def test_slices_match_python_slices(items, start, stop, step):
 path_text = st.lists(st.sampled_from(list("$.[]()'\"?@*:,-0123456789ab =<>!&|~/\\")), max_size=20).map("".join)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(path_text)
 def test_any_text_either_compiles_or_is_a_definition_error(text):
     try:
