@@ -4,7 +4,7 @@ jsonata-python interprets the parse tree generically (~50-120 us for ``$states.i
 Most Step Functions expressions are far simpler: variable paths, literals, arithmetic,
 comparisons, ``and``/``or``, ``? :``, ``&`` and object/array constructors. This module turns such a
 parse tree into nested Python closures once, at compile time. It covers only cases whose JSONata
-result it can reproduce exactly; whenever a value falls outside them at run time (a function value,
+result it can reproduce exactly; whenever a value falls outside them at run time (an unbound variable,
 mixed types, an undefined operand, a possible error...) it raises :class:`Fallback` and the
 caller evaluates the expression with the full engine instead. Results match the engine's, except
 where jsonata-python departs from JSONata itself: ``%`` on fractions (it truncates) and null items
