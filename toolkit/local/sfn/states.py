@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .choice import Condition, parse_timestamp
-from .dataflow import NO_RESULT, JsonataFlow, JsonPathFlow, states_of
+from .dataflow import NO_RESULT, Flow, states_of
 from .errors import StatesError
 from .jsonata_eval import NOTHING
 from .retry import Catcher, Retrier, first_match
@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .definition import StateGraph
     from .execution import Frame
 
-Flow = JsonPathFlow | JsonataFlow
 _DEFAULT_TASK_TIMEOUT = 99_999_999  # AWS's default TimeoutSeconds for a Task
 INLINE_MAX_CONCURRENCY = 40  # AWS: an inline Map runs at most 40 iterations at once
 _YIELD_EVERY = 16  # Map iterations that never wait still give the loop a turn this often
@@ -440,11 +439,6 @@ class MapState(Recoverable):
     tolerated_failure_percentage: DynamicNumber | None = None
     label: str | None = None
     spec: dict = field(default_factory=dict)  # the state's definition as written (for Distributed Map)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.entered_event = "MapStateEntered"
-        self.exited_event = "MapStateExited"
 
     async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:
         variables = frame.variables
