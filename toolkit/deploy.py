@@ -241,8 +241,8 @@ def _code(exc: ClientError) -> str:
 
 
 def _missing(exc: ClientError, *codes: str) -> bool:
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return _code(exc) in codes or (status == 404 and not codes)
+    """Whether an error is one of the codes a service uses for "no such resource"."""
+    return _code(exc) in codes
 
 
 def _policy_doc(value: Any) -> Any:
