@@ -211,3 +211,13 @@ def test_test_state_debug_inspection_data(sfn):
     assert json.loads(result["output"]) == {"payload": {"n": 5}, "out": {"doubled": 10}}
     plain = sfn.client.test_state(definition=json.dumps(task), roleArn=ROLE, input='{"payload": {"n": 5}}')
     assert "inspectionData" not in plain
+
+
+def test_state_machine_tags(sfn, unique):
+    arn = sfn.client.create_state_machine(name=unique, definition=json.dumps(SIMPLE), roleArn=ROLE,
+                                          tags=[{"key": "project", "value": "dsa"}])["stateMachineArn"]
+    sfn.client.tag_resource(resourceArn=arn, tags=[{"key": "stage", "value": "local"}])
+    sfn.client.untag_resource(resourceArn=arn, tagKeys=["project"])
+    assert sfn.client.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "stage", "value": "local"}]
+    missing = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:Nope"
+    assert _code(lambda: sfn.client.list_tags_for_resource(resourceArn=missing)) == "ResourceNotFound"

@@ -73,6 +73,7 @@ class StepFunctionsService:
         self.tokens = TaskTokens()
         self.machines: dict[str, StateMachineRevision] = {}
         self.executions: dict[str, Execution] = {}
+        self.tags: dict[str, dict[str, str]] = {}  # state machine ARN -> tag key -> value
         self._by_machine: dict[str, list[Execution]] = {}
         self._running: set[Execution] = set()
         self._resources: list[TaskResource] = [LocalTestResource()]
@@ -164,6 +165,7 @@ class StepFunctionsService:
             tracing=params.get("tracingConfiguration") or {"enabled": False},
         )
         self._by_machine.setdefault(arn, [])
+        self.tags[arn] = {tag["key"]: tag.get("value", "") for tag in params.get("tags") or []}
         return {"stateMachineArn": arn, "creationDate": now}
 
     async def op_UpdateStateMachine(self, params: dict) -> dict:
@@ -230,7 +232,28 @@ class StepFunctionsService:
         if not is_machine_arn(arn):
             raise ServiceError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
         self.machines.pop(arn, None)
+        self.tags.pop(arn, None)
         return {}
+
+    def _tagged(self, arn: Any) -> dict[str, str]:
+        if arn not in self.tags:
+            raise ServiceError("ResourceNotFound", f"Resource not found: '{arn}'")
+        return self.tags[arn]
+
+    async def op_TagResource(self, params: dict) -> dict:
+        tags = self._tagged(params.get("resourceArn"))
+        tags.update({tag["key"]: tag.get("value", "") for tag in params.get("tags") or []})
+        return {}
+
+    async def op_UntagResource(self, params: dict) -> dict:
+        tags = self._tagged(params.get("resourceArn"))
+        for key in params.get("tagKeys") or []:
+            tags.pop(key, None)
+        return {}
+
+    async def op_ListTagsForResource(self, params: dict) -> dict:
+        tags = self._tagged(params.get("resourceArn"))
+        return {"tags": [{"key": key, "value": value} for key, value in tags.items()]}
 
     # ------------------------------------------------------------------ executions
     def start_execution(
@@ -419,7 +442,7 @@ class StepFunctionsService:
             {
                 "arn": m.arn, "name": m.name, "type": m.type, "roleArn": m.role_arn, "definition": m.definition_text,
                 "creationDate": m.creation_date, "updateDate": m.update_date, "revisionId": m.revision_id,
-                "logging": m.logging, "tracing": m.tracing,
+                "logging": m.logging, "tracing": m.tracing, "tags": self.tags.get(m.arn, {}),
             }
             for m in self.machines.values()
         ]
@@ -446,6 +469,7 @@ class StepFunctionsService:
         for m in snapshot.get("stateMachines", []):
             self.machines[m["arn"]] = self._revision(m)
             self._by_machine.setdefault(m["arn"], [])
+            self.tags[m["arn"]] = dict(m.get("tags", {}))
         for item in snapshot.get("executions", []):
             machine = self._revision(item["machine"])
             execution = Execution(self, machine, item["arn"], item["name"], json.loads(item["input"]), item["input"],
