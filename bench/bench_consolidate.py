@@ -6,6 +6,8 @@ this process). Each part holds ``--rows`` rows with quotes, commas and newlines 
 The job reports its own phase timings (Spark start-up, listing, parallel fetch and validation,
 writing and uploading the CSV and Parquet, manifest): Spark start-up is printed separately and
 rows/s is computed without it. Every run is checked: the manifest must count every row and part.
+Before each run, a plain process lists and GETs the same parts with as many threads as the job
+uses in all (16 per core): the S3 side's limit, against which the job's fetch phase is compared.
 
 The machine is shared and the S3 is moto in one Python process (its request rate bounds the
 fetch phase): compare runs of one invocation only and quote the median.
@@ -55,6 +57,29 @@ def upload_parts(s3, bucket: str, parts: int, rows: int) -> float:
     return time.perf_counter() - started
 
 
+DIRECT_FETCH = """
+import sys, time, boto3
+from concurrent.futures import ThreadPoolExecutor
+bucket, prefix, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s3 = boto3.client("s3")
+started = time.perf_counter()
+keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for o in p.get("Contents", ())]
+listed = time.perf_counter()
+with ThreadPoolExecutor(threads) as pool:
+    total = sum(pool.map(lambda k: len(s3.get_object(Bucket=bucket, Key=k)["Body"].read()), keys))
+print(len(keys), round(listed - started, 3), round(time.perf_counter() - listed, 3))
+"""
+
+
+def direct_fetch(stack: LocalStack, work: str, threads: int) -> tuple[float, float]:
+    """List and GET every part from a plain process with the job's total thread count: the S3 side's limit."""
+    done = subprocess.run([sys.executable, "-c", DIRECT_FETCH, work, f"parts/{TASK}/", str(threads)],
+                          env={**os.environ, **stack.env()}, capture_output=True, text=True, timeout=1800, check=True)
+    _, list_s, fetch_s = done.stdout.split()
+    return float(list_s), float(fetch_s)
+
+
 def run_job(stack: LocalStack, work: str, output: str) -> tuple[float, dict]:
     env = {**os.environ, **stack.env()}
     cmd = [sys.executable, str(SCRIPT), "--task_id", TASK, "--work_bucket", work, "--output_bucket", output]
@@ -82,6 +107,7 @@ def main() -> None:
         upload_s = upload_parts(s3, work, args.parts, args.rows)
         runs = []
         for _ in range(args.runs):
+            direct_list_s, direct_fetch_s = direct_fetch(stack, work, threads=16 * (os.cpu_count() or 1))
             wall, summary = run_job(stack, work, output)
             if summary["total_rows"] != args.parts * args.rows or summary["part_files_read"] != args.parts:
                 raise SystemExit(f"wrong counts in {summary}")
@@ -90,7 +116,9 @@ def main() -> None:
             runs.append({"wall_s": round(wall, 3), **{f"{k}_s": v for k, v in phases.items()},
                          "without_spark_start_s": round(without_start, 3),
                          "rows_per_s": round(summary["total_rows"] / without_start, 1),
-                         "parts_per_s": round(args.parts / without_start, 1)})
+                         "parts_per_s": round(args.parts / without_start, 1),
+                         "direct_list_s": direct_list_s, "direct_fetch_s": direct_fetch_s,
+                         "fetch_vs_direct": round(phases["fetch"] / direct_fetch_s, 2)})
 
     columns = list(runs[0])
     median = {c: round(statistics.median(r[c] for r in runs), 3) for c in columns}
@@ -101,7 +129,8 @@ def main() -> None:
         print(f"{i:>6} " + " ".join(f"{r[c]:>22}" for c in columns))
     print(f"{'median':>6} " + " ".join(f"{median[c]:>22}" for c in columns))
     print(f"Spark start-up (median): {median['spark_start_s']} s; "
-          f"consolidation without it: {median['without_spark_start_s']} s, {median['rows_per_s']} rows/s")
+          f"consolidation without it: {median['without_spark_start_s']} s, {median['rows_per_s']} rows/s; "
+          f"job fetch phase / plain concurrent GETs of the same parts: {median['fetch_vs_direct']}x")
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
