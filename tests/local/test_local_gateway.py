@@ -198,3 +198,17 @@ def test_s3_chunked_upload_arrives_whole(local_stack):
     finally:
         connection.close()
     assert s3.get_object(Bucket=bucket, Key="c.txt")["Body"].read() == b"hello chunked"
+
+
+def test_s3_query_parameters_reach_moto_as_sent(local_stack):
+    """Prefixes holding & = + and space, and paging, survive the gateway (no decode/re-encode)."""
+    s3 = local_stack.client("s3")
+    bucket = _name("query")
+    s3.create_bucket(Bucket=bucket)
+    keys = ["a&b=c/1", "a&b=c/2", "a+b/3", "x y/4"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"1")
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="a&b=c/")["Contents"]] == keys[:2]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="a+b/")["Contents"]] == ["a+b/3"]
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, PaginationConfig={"PageSize": 1})
+    assert [o["Key"] for page in pages for o in page["Contents"]] == sorted(keys)

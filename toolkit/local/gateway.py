@@ -144,7 +144,7 @@ class Gateway:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.path == HEALTH_PATH and request.method == "GET":
             return web.json_response(await self.health(_local_port(request)))
-        service = signing_service(request.headers, request.query_string)
+        service = signing_service(request.headers, request.raw_path.partition("?")[2])
         if service == "states":
             return await self._own("states", request)
         if service == "glue":
@@ -172,7 +172,7 @@ class Gateway:
         reply = await self._parts.moto.call(
             method=request.method,
             raw_path=raw_path,
-            query_string=request.query_string,
+            query_string=request.raw_path.partition("?")[2],  # as sent: no decoding round trip
             headers=list(request.headers.items()),
             body=await request.read(),
             host=host,
