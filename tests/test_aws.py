@@ -14,6 +14,7 @@ def test_local_clients_use_the_stack_endpoint_and_dummy_credentials() -> None:
     creds = aws.session(cfg).get_credentials()
     assert (creds.access_key, creds.secret_key) == ("test", "test")
     assert s3.meta.config.retries["mode"] == "standard"
+    assert s3.meta.config.inject_host_prefix is False  # StartSyncExecution's sync- prefix has no host locally
 
 
 def test_aws_target_honours_service_specific_endpoint_variables(monkeypatch) -> None:

@@ -63,7 +63,8 @@ def endpoint_for(config: StackConfig, service: str) -> str | None:
 def client(config: StackConfig, service: str, boto_session: boto3.Session | None = None, **kwargs: Any) -> Any:
     """A boto3 client for ``service`` pointed where the config says."""
     boto_session = boto_session or _cached_session(config)
-    kwargs.setdefault("config", client_config())
+    # Locally, host prefixes (StartSyncExecution's "sync-") would name hosts that do not exist.
+    kwargs.setdefault("config", client_config(inject_host_prefix=not config.is_local))
     endpoint = endpoint_for(config, service)
     if endpoint:
         kwargs.setdefault("endpoint_url", endpoint)
