@@ -16,7 +16,7 @@ import dataclasses
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 from ..awsjson import ServiceError
 from .callbacks import TaskTokens, TokenError
@@ -388,10 +388,10 @@ class StepFunctionsService:
         execution = self._execution(params.get("executionArn"))
         include = params.get("includeExecutionData", True)
         events: list[HistoryEvent] = execution.history.events
-        if params.get("reverseOrder"):
-            events = events[::-1]
-        page, token = _page(events, params, "GetExecutionHistory")
-        return _with_token({"events": [event.to_api(include) for event in page]}, token)
+        count = len(events)
+        order = range(count - 1, -1, -1) if params.get("reverseOrder") else range(count)
+        page, token = _page(order, params, "GetExecutionHistory")  # a range: paging copies no events
+        return _with_token({"events": [events[index].to_api(include) for index in page]}, token)
 
     # ------------------------------------------------------------------ task tokens
     async def op_SendTaskSuccess(self, params: dict) -> dict:
@@ -502,7 +502,7 @@ def invalid_definition_message(exc: DefinitionError) -> str:
     return f"Invalid State Machine Definition: '{problem_code(exc)}: {exc.message}{where}'"
 
 
-def _page(items: list, params: dict, operation: str) -> tuple[list, str | None]:
+def _page(items: Sequence, params: dict, operation: str) -> tuple[Sequence, str | None]:
     """One page of ``items`` by maxResults/nextToken (opaque tokens, as AWS's)."""
     size = params.get("maxResults") or 100
     if not isinstance(size, int) or size < 0 or size > 1000:
