@@ -64,6 +64,8 @@ def test_sync_returns_output_as_string_and_sync2_as_json(stack, child):
     assert two["Output"] == {"got": 3, "doubled": 6}
     assert two["Input"]["n"] == 3 and isinstance(one["Input"], str)
     assert {"ExecutionArn", "StartDate", "StopDate", "StateMachineArn", "Name"} <= set(one)
+    types = [e["type"] for e in stack.history(sync2["executionArn"])]
+    assert types[types.index("TaskStarted"):types.index("TaskSucceeded") + 1] == ["TaskStarted", "TaskSubmitted", "TaskSucceeded"]
 
 
 def test_failed_child_fails_the_sync_task_with_its_description(stack):

@@ -40,6 +40,7 @@ class GlueIntegration:
         started, _ = await self._sdk.call_target(SdkTarget("glue", "startJobRun", "glue", "Glue"), call.arguments)
         if call.pattern == "request-response":
             return started
+        call.submitted(started)  # TaskSubmitted, then poll the run
         job_name = (call.arguments or {}).get("JobName")
         run_id = started["JobRunId"]
         try:

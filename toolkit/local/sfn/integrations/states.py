@@ -101,8 +101,10 @@ class StartExecutionIntegration:
             )
         except ServiceError as exc:
             raise StatesError(error_name("StepFunctions", exc.code), exc.message) from None
+        started = {"ExecutionArn": execution.arn, "StartDate": _millis(execution.start_time)}
         if call.pattern in ("request-response", "waitForTaskToken"):
-            return {"ExecutionArn": execution.arn, "StartDate": _millis(execution.start_time)}
+            return started
+        call.submitted(started)  # TaskSubmitted, then wait for the child
         try:
             await execution.wait()
         except asyncio.CancelledError:
