@@ -103,3 +103,18 @@ def test_reruns_overwrite_parts_instead_of_adding_them(pipeline) -> None:
     assert part_keys() == keys  # same deterministic keys, none added
     assert all(k.split("/")[-1].removesuffix(".json").isdigit() for k in keys)
     assert pipeline.check("twice", ids).ok
+
+
+def test_unknown_location_fails_the_task_with_a_named_cause(pipeline) -> None:
+    pipeline.load("ghost", pipeline.stack.sample_api.location_ids()[:1])
+    run, final = pipeline.run("ghost", locations=["not-in-table"])
+    assert final.status == "FAILED"
+    assert final.error == "Task.AllLocationsFailed"
+    task = runs.latest_task(pipeline.config, "ghost")
+    assert task["status"] == "FAILED"
+    assert task["error"].startswith("Task.AllLocationsFailed: all 1 locations failed")
+    table = runs.failures(run)
+    assert table.loc[0, "location_id"] == "not-in-table"
+    assert table.loc[0, "error"] == "Location.NotFound"
+    assert table.loc[0, "class"] == "bad data"
+    assert table.loc[0, "failing_state"] == "Unknown Location"
