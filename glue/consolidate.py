@@ -293,8 +293,11 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
     results = sc.parallelize(keys, slices).mapPartitions(
         lambda part: fetch_partition(bucket, task_id, part)).persist(StorageLevel.MEMORY_AND_DISK)
 
-    bad = results.filter(lambda r: r[5]).map(lambda r: (r[0], r[5])).collect()
-    expected = results.map(lambda r: len(r[4])).sum() if keys else 0
+    # One job fetches and validates every part (and caches the results): bring back only each
+    # part's verdict and row count.
+    verdicts = results.map(lambda r: (r[0], r[5], len(r[4]))).collect()
+    bad = [(key, problem) for key, problem, _ in verdicts if problem]
+    expected = sum(n for _, _, n in verdicts)
     lap("fetch")
     quarantined = [{"key": key, "quarantine_uri": f"s3://{args.work_bucket}/{quarantine_key(args, key)}",
                     "reason": problem} for key, problem in sorted(bad)]
