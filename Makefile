@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lab bench clean venv
+.PHONY: demo test test-fast lab bench clean venv browser
 
 venv: $(STAMP)
 
@@ -20,8 +20,12 @@ demo: $(STAMP)
 	$(BIN)/python -m toolkit.demo
 
 ## test: the whole test suite (what CI runs), slow cases included
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+## browser: Debian's Chromium for the dashboard's browser test (installed once, if missing)
+browser:
+	bash scripts/install-browser.sh
 
 ## test-fast: skip the slow end-to-end cases while developing
 test-fast: $(STAMP)

@@ -33,6 +33,8 @@ __all__ = ["Launcher", "RunMonitor", "FailureBrowser", "ResultsExplorer", "Dashb
 REFRESH_SECONDS = 1.0
 _STATUS_STYLES = {"succeeded": "success", "failed": "danger", "running": "info", "pending": ""}
 _FAILURE_COLUMNS = ["location_id", "class", "error", "http_status", "failing_state", "attempts", "cause"]
+_CAUSE_CHARS = 160  # the table shows the start of a cause; the full text stays in FailureBrowser.table
+_LABELS = {"description_width": "90px"}
 _GROUP_BY = {"location": "location_id", "data type": "data_type", "status": "status"}
 
 
@@ -49,7 +51,7 @@ def _expected(exc: BaseException) -> bool:
 
 
 def _message(text: str, kind: str = "info") -> str:
-    colour = {"error": "#b00020", "ok": "#1b5e20", "info": "#333"}[kind]
+    colour = {"error": "#b00020", "warn": "#e65100", "ok": "#1b5e20", "info": "#333"}[kind]
     return f'<span style="color:{colour}">{html.escape(text)}</span>'
 
 
@@ -71,12 +73,12 @@ class Launcher:
         self.run: runs.Run | None = None
         known = sorted(set(runs.list_tasks(config)["task_id"].dropna()) | ({task_id} - {""}))
         self.task = w.Combobox(value=task_id, options=known, description="Task", ensure_option=False,
-                               placeholder="task id")
-        self.locations = w.SelectMultiple(options=[], rows=6, description="Locations")
+                               placeholder="task id", style=_LABELS)
+        self.locations = w.SelectMultiple(options=[], rows=6, description="Locations", style=_LABELS)
         self.concurrency = w.BoundedIntText(value=config.max_concurrency, min=1, max=10_000,
-                                            description="Concurrency")
+                                            description="Concurrency", style=_LABELS)
         self.tolerated = w.BoundedFloatText(value=config.tolerated_failure_percentage, min=0, max=100,
-                                            step=5, description="Tolerated %")
+                                            step=5, description="Tolerated %", style=_LABELS)
         self.force = w.Checkbox(value=False, description="start even if the task is still running",
                                 indent=False)
         self.start = w.Button(description="Start run", button_style="primary", icon="play")
@@ -85,7 +87,7 @@ class Launcher:
         self.status.add_class("dsa-launch-status")
         hint = w.HTML('<small>Select no location to run every enabled location of the task.</small>')
         self.widget = w.VBox([w.HTML("<h3>Launch a run</h3>"), self.task, self.locations, hint,
-                              w.HBox([self.concurrency, self.tolerated]), self.force, self.start, self.status])
+                              self.concurrency, self.tolerated, self.force, self.start, self.status])
         self.task.observe(lambda _: self.refresh_locations(), names="value")
         self.start.on_click(lambda _: self.start_run())
         self.refresh_locations()
@@ -272,8 +274,11 @@ class RunMonitor:
                      f"{self.task_record.get('rows', 0)} rows")
         if final.error:
             text += f" · {final.error}: {final.cause or ''}"
-        ok = final.status == "SUCCEEDED" and (self.task_record or {}).get("status") == "SUCCEEDED"
-        self.outcome.value = _message(text, "ok" if ok else "error")
+        task_status = (self.task_record or {}).get("status")
+        kind = "error"
+        if final.status == "SUCCEEDED":
+            kind = "ok" if task_status == "SUCCEEDED" else "warn"
+        self.outcome.value = _message(text, kind)
         if self.on_done is not None:
             self.on_done(run, final)
 
@@ -325,11 +330,14 @@ class FailureBrowser:
             self.summary.value = _message(f"{len(table)} failed location(s) in run {run.execution_arn}.", "error")
             counts = runs.failure_counts(table)
             self.counts.value = _table(counts[counts["locations"] > 0])
-            self.rows.value = _table(table[_FAILURE_COLUMNS])
+            shown = table[_FAILURE_COLUMNS].assign(cause=table["cause"].map(_shorten))
+            self.rows.value = _table(shown)
         self.select.options = [(f"{r.location_id} · {r['class']} · {r.error}", r.location_id)
                                for _, r in table.iterrows()]
         self.select.value = tuple(table["location_id"])
         self.rerun_button.disabled = table.empty
+        for control in (self.select, self.rerun_button):
+            control.layout.display = "none" if table.empty else None
         return table
 
     def rerun_selected(self) -> runs.Run | None:
@@ -356,7 +364,15 @@ class FailureBrowser:
         self.monitor.close()
 
     def _rerun_done(self, run: runs.Run, final: runs.RunProgress) -> None:
+        task_status = (self.monitor.task_record or {}).get("status", "unknown")
+        self.status.value = _message(f"Rerun ended {final.status}; task {run.task_id} is now {task_status}.",
+                                     "ok" if task_status == "SUCCEEDED" else "warn")
         self.show(run)
+
+
+def _shorten(text: object) -> str:
+    text = "" if text is None else str(text)
+    return text if len(text) <= _CAUSE_CHARS else text[:_CAUSE_CHARS - 1] + "…"
 
 
 # ----------------------------------------------------------------------------- results explorer

@@ -60,6 +60,8 @@ def test_launch_watch_failures_rerun_and_explore(deployed) -> None:
         assert task["status"] == "SUCCEEDED" and task["rerun_locations"] == [broken]
         assert "task SUCCEEDED" in browser.monitor.outcome.value
         assert browser.table.empty and "No failed locations" in browser.summary.value
+        assert "task flow is now SUCCEEDED" in browser.status.value
+        assert browser.rerun_button.layout.display == "none"
     finally:
         board.close()
         api.set_faults(None)

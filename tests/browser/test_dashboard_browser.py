@@ -1,0 +1,170 @@
+"""The operator dashboard in a real browser: Voilà serves notebooks/dashboard.ipynb, Chromium clicks.
+
+The test owns the local stack (so it can inject and clear the sample API's faults); the
+dashboard's kernel reuses it through the ``DSA_*`` environment the test gives the Voilà server.
+Debian's Chromium is driven by Playwright's own driver (no browser download): a browser that
+cannot start fails the test, it never skips. Screenshots land in ``artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from toolkit import dashboard, deploy, locations, runs
+from toolkit.config import StackConfig
+from toolkit.local.stack import LocalStack
+from toolkit.local.thirdparty import FaultPlan
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
+TASK = "browser"
+SERVER_START_SECONDS = 90
+RUN_SECONDS = 300
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_serving(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the dashboard server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:  # any HTTP answer will do; asking for the page itself would start a kernel
+            with urllib.request.urlopen(url + "api/kernelspecs", timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"the dashboard server did not answer within {SERVER_START_SECONDS} s:\n{log.read_text()[-3000:]}")
+
+
+def _kill_tree(pid: int) -> None:
+    try:
+        parent = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    family = parent.children(recursive=True) + [parent]
+    for proc in family:
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(family, timeout=10)
+    for proc in alive:
+        proc.kill()
+    psutil.wait_procs(alive, timeout=10)
+
+
+@dataclass
+class Deployed:
+    stack: LocalStack
+    config: StackConfig
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """Time runs 5x faster (retry back-offs), slow enough that Spark is never cut short."""
+    with LocalStack(port=0, sample_api_port=0, time_scale=0.2) as local:
+        config = local.config.replace(stack_name=f"b{uuid.uuid4().hex[:8]}")
+        deploy.deploy(config)
+        yield Deployed(local, config)
+        deploy.teardown(config, force=True)
+
+
+@pytest.fixture()
+def dashboard_url(stack: Deployed):
+    """The dashboard served by Voilà in a subprocess on a free port; its process tree is killed after."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    env = {**os.environ, **stack.stack.env(), "DSA_TARGET": "local", "DSA_STACK_NAME": stack.config.stack_name}
+    log = ARTIFACTS / "voila.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(dashboard.serve_command(port), env=env, stdout=out, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_until_serving(url, server, log)
+        yield url
+    finally:
+        _kill_tree(server.pid)
+
+
+@pytest.fixture()
+def page():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1900})
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def _screenshot(page: Page, name: str) -> Path:
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_operator_runs_a_task_sees_the_failed_location_and_reruns_it(stack, dashboard_url, page) -> None:
+    api = stack.stack.sample_api
+    ids = api.location_ids()[:4]
+    with_data = set(api.ground_truth_frame(ids)["location_id"])
+    broken = next(i for i in ids if i in with_data)
+    frame = pd.DataFrame({"task_id": TASK, "location_id": ids, "api_url": api.url})
+    assert locations.load_locations(stack.config, frame).attrs["written"] == len(ids)
+    api.set_faults(FaultPlan.from_dict({"seed": 8, "rules": [
+        {"kind": "error", "rate": 1.0, "status": 500, "locations": [broken]}]}))
+    try:
+        page.goto(f"{dashboard_url}?task={TASK}", timeout=SERVER_START_SECONDS * 1000)
+        start = page.locator("button.dsa-start")
+        expect(start).to_be_visible(timeout=SERVER_START_SECONDS * 1000)
+        expect(page.locator(".dsa-launch-status")).to_contain_text("4 enabled location(s)")
+        _screenshot(page, "01-dashboard-loaded")
+
+        start.click()
+        expect(page.locator(".dsa-launch-status")).to_contain_text("Started task browser")
+        expect(page.locator(".dsa-overall").first).to_have_text("100 %", timeout=RUN_SECONDS * 1000)
+        failures = page.locator(".dsa-failures")
+        expect(failures).to_contain_text(broken, timeout=RUN_SECONDS * 1000)
+        expect(failures).to_contain_text("server error")
+        expect(page.locator(".dsa-run-outcome").first).to_contain_text("task PARTIAL: 1 of 4 location(s) failed")
+        _screenshot(page, "02-run-partial-with-failure")
+
+        api.set_faults(None)
+        page.locator("button.dsa-rerun").click()
+        expect(page.locator(".dsa-rerun-status")).to_contain_text(f"Rerunning {broken}")
+        rerun_outcome = page.locator(".dsa-run-outcome").nth(1)
+        expect(rerun_outcome).to_contain_text("Run SUCCEEDED · task SUCCEEDED", timeout=RUN_SECONDS * 1000)
+        expect(page.locator(".dsa-failure-summary")).to_contain_text("No failed locations")
+        expect(page.locator(".dsa-rerun-status")).to_contain_text(f"task {TASK} is now SUCCEEDED")
+        _screenshot(page, "03-rerun-succeeded")
+    finally:
+        api.set_faults(None)
+
+    task = runs.latest_task(stack.config, TASK)
+    assert task["status"] == "SUCCEEDED" and task["rerun_locations"] == [broken]
+    assert all((ARTIFACTS / f"{name}.png").stat().st_size > 0
+               for name in ("01-dashboard-loaded", "02-run-partial-with-failure", "03-rerun-succeeded"))
