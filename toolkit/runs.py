@@ -33,6 +33,7 @@ __all__ = [
     "watch",
     "list_tasks",
     "latest_task",
+    "reconcile_task",
     "history",
     "FAILURE_CLASSES",
     "classify_error",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 ACTIVE_TASK_STATUSES = ("RUNNING", "CONSOLIDATING")
+_UNSUCCESSFUL = ("FAILED", "TIMED_OUT", "ABORTED")
 TERMINAL_EXECUTION_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -196,7 +198,8 @@ def watch(
 def list_tasks(config: StackConfig, *, limit: int = 50, session: boto3.Session | None = None) -> pd.DataFrame:
     """Recent task runs of the stack, newest first: status, duration, rows, failures, output."""
     client = aws.client(config, "dynamodb", session)
-    items = [_plain(item) for page in client.get_paginator("scan").paginate(TableName=config.tasks_table)
+    items = [reconcile_task(config, _plain(item), session=session)
+             for page in client.get_paginator("scan").paginate(TableName=config.tasks_table)
              for item in page.get("Items", [])]
     columns = ["task_id", "created_at", "status", "locations_total", "locations_failed", "rows",
                "duration_seconds", "output_uri", "error", "rerun_locations", "execution_arn"]
@@ -224,7 +227,35 @@ def latest_task(config: StackConfig, task_id: str, *, session: boto3.Session | N
         ConsistentRead=True,
     )
     items = response.get("Items", [])
-    return _plain(items[0]) if items else None
+    return reconcile_task(config, _plain(items[0]), session=session) if items else None
+
+
+def reconcile_task(config: StackConfig, task: dict[str, Any], *, session: boto3.Session | None = None) -> dict[str, Any]:
+    """A task record made true to its execution: one still RUNNING or CONSOLIDATING whose
+    execution has ended unsuccessfully (a Map Run beyond its tolerated failures fails the
+    execution uncaught, so that it can be redriven) is marked FAILED with the execution's error,
+    in the table too. A redrive that succeeds records the final status over it."""
+    if task.get("status") not in ACTIVE_TASK_STATUSES or not task.get("execution_arn"):
+        return task
+    sfn = aws.client(config, "stepfunctions", session)
+    execution = sfn.describe_execution(executionArn=task["execution_arn"])
+    if execution["status"] not in _UNSUCCESSFUL:
+        return task
+    error = f"{execution.get('error') or execution['status']}: {(execution.get('cause') or '')[:1000]}"
+    client = aws.client(config, "dynamodb", session)
+    try:
+        client.update_item(
+            TableName=config.tasks_table,
+            Key={"task_id": {"S": task["task_id"]}, "created_at": {"S": task["created_at"]}},
+            UpdateExpression="SET #status = :failed, #error = :error",
+            ConditionExpression="#status = :seen",
+            ExpressionAttributeNames={"#status": "status", "#error": "error"},
+            ExpressionAttributeValues={":failed": {"S": "FAILED"}, ":error": {"S": error},
+                                       ":seen": {"S": task["status"]}},
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        pass  # the workflow recorded an outcome meanwhile
+    return {**task, "status": "FAILED", "error": error}
 
 
 def history(config: StackConfig, execution_arn: str, *, session: boto3.Session | None = None) -> pd.DataFrame:
@@ -252,7 +283,6 @@ FAILURE_CLASSES = ("auth", "rate limit", "server error", "timeout", "bad data", 
 _HTTP_STATUS = re.compile(r"^States\.Http\.StatusCode\.(\d{3})$")
 _BAD_DATA_ERRORS = {"Page.CountMismatch", "States.QueryEvaluationError", "Location.NotFound",
                     "States.DataLimitExceeded"}
-_UNSUCCESSFUL = ("FAILED", "TIMED_OUT", "ABORTED")
 
 
 def classify_error(error: str | None) -> str:

@@ -118,3 +118,38 @@ def test_unknown_location_fails_the_task_with_a_named_cause(pipeline) -> None:
     assert table.loc[0, "error"] == "Location.NotFound"
     assert table.loc[0, "class"] == "bad data"
     assert table.loc[0, "failing_state"] == "Unknown Location"
+
+
+def test_a_map_run_beyond_its_tolerance_fails_the_execution_and_a_redrive_completes_it(pipeline, faults) -> None:
+    api = pipeline.stack.sample_api
+    ids = api.location_ids()[:6]
+    broken = ids[1]
+    pipeline.load("strict", ids)
+    faults({"seed": 5, "rules": [{"kind": "error", "rate": 1.0, "status": 503, "locations": [broken]}]})
+    run, final = pipeline.run("strict", tolerated_failure_percentage=0)
+    assert final.status == "FAILED"
+    assert final.error == "States.ExceedToleratedFailureThreshold"
+    task = runs.latest_task(pipeline.config, "strict")  # reconciled: the workflow could not record it
+    assert task["status"] == "FAILED"
+    assert task["error"].startswith("States.ExceedToleratedFailureThreshold")
+    assert broken in list(runs.failures(run)["location_id"])
+    sfn = pipeline.stack.client("stepfunctions")
+    succeeded_before = {
+        json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])["location_id"]
+        for e in sfn.list_executions(mapRunArn=final.map_run_arn, statusFilter="SUCCEEDED")["executions"]
+    }
+
+    api.set_faults(None)
+    api.reset_counts()
+    runs.redrive(run)
+    final = runs.watch(run, interval=0.5, show_progress=False)
+    assert final.status == "SUCCEEDED", (final.error, final.cause)
+    assert runs.latest_task(pipeline.config, "strict")["status"] == "SUCCEEDED"
+    check = pipeline.check("strict", ids)
+    assert check.ok, check.summary()
+    counts = api.request_counts()
+    assert counts.for_location(broken) > 0
+    assert all(counts.for_location(location) == 0 for location in succeeded_before)
+
+    with pytest.raises(runs.RunError, match="is SUCCEEDED; only FAILED, TIMED_OUT or ABORTED"):
+        runs.redrive(run)
