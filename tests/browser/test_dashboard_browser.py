@@ -1,7 +1,8 @@
 """The operator dashboard in a real browser: Voilà serves notebooks/dashboard.ipynb, Chromium clicks.
 
-The test owns the local stack (so it can inject and clear the sample API's faults); the
-dashboard's kernel reuses it through the ``DSA_*`` environment the test gives the Voilà server.
+The test starts the local stack as an operator does (``dsa local up --detach``); the dashboard's
+kernel finds it through its state file, like every notebook, and the test injects and clears the
+sample API's faults over the API's admin routes.
 Debian's Chromium is driven by Playwright's own driver (no browser download): a browser that
 cannot start fails the test, it never skips. Screenshots land in ``artifacts/browser/``.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,8 +27,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from toolkit import dashboard, deploy, locations, runs
 from toolkit.config import StackConfig
-from toolkit.local.stack import LocalStack
-from toolkit.local.thirdparty import FaultPlan
+from toolkit.commands.local import read_state
+from toolkit.notebook import SampleApiAdmin
 
 pytestmark = pytest.mark.slow
 
@@ -79,18 +81,33 @@ def _kill_tree(pid: int) -> None:
 
 @dataclass
 class Deployed:
-    stack: LocalStack
+    env: dict[str, str]  # what the dashboard server needs to find the stack
     config: StackConfig
+    sample_api: SampleApiAdmin
 
 
 @pytest.fixture(scope="module")
-def stack():
-    """Time runs 5x faster (retry back-offs), slow enough that Spark is never cut short."""
-    with LocalStack(port=0, sample_api_port=0, time_scale=0.2) as local:
-        config = local.config.replace(stack_name=f"b{uuid.uuid4().hex[:8]}")
+def stack(tmp_path_factory):
+    """A detached local stack (``dsa local up``, as an operator or ``make lab`` starts it), deployed.
+
+    Time runs 5x faster (retry back-offs), slow enough that Spark is never cut short.
+    """
+    state_home = tmp_path_factory.mktemp("state")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DSA_") or k == "DSA_API_KEY"}
+    env.update({"XDG_STATE_HOME": str(state_home), "DSA_STACK_NAME": f"b{uuid.uuid4().hex[:8]}"})
+    cli = [sys.executable, "-m", "toolkit.cli", "local"]
+    started = subprocess.run(cli + ["up", "--detach", "--port", "0", "--sample-api-port", "0", "--time-scale", "0.2"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    try:
+        state = read_state(state_home / "dsa" / "local")
+        assert state is not None and state.sample_api_url
+        config = StackConfig.load(environ=env, target="local", endpoint_url=state.endpoint_url)
         deploy.deploy(config)
-        yield Deployed(local, config)
-        deploy.teardown(config, force=True)
+        yield Deployed(env, config, SampleApiAdmin(state.sample_api_url))
+    finally:
+        stopped = subprocess.run(cli + ["down"], env=env, capture_output=True, text=True, timeout=120)
+        assert stopped.returncode == 0, stopped.stderr
 
 
 @pytest.fixture()
@@ -98,7 +115,7 @@ def dashboard_url(stack: Deployed):
     """The dashboard served by Voilà in a subprocess on a free port; its process tree is killed after."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    env = {**os.environ, **stack.stack.env(), "DSA_TARGET": "local", "DSA_STACK_NAME": stack.config.stack_name}
+    env = stack.env
     log = ARTIFACTS / "voila.log"
     with log.open("w") as out:
         server = subprocess.Popen(dashboard.serve_command(port), env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -129,14 +146,12 @@ def _screenshot(page: Page, name: str) -> Path:
 
 
 def test_operator_runs_a_task_sees_the_failed_location_and_reruns_it(stack, dashboard_url, page) -> None:
-    api = stack.stack.sample_api
-    ids = api.location_ids()[:4]
-    with_data = set(api.ground_truth_frame(ids)["location_id"])
-    broken = next(i for i in ids if i in with_data)
+    api = stack.sample_api
+    ids = sorted(api.ground_truth_frame()["location_id"].unique())[:4]  # locations holding records
+    broken = ids[0]
     frame = pd.DataFrame({"task_id": TASK, "location_id": ids, "api_url": api.url})
     assert locations.load_locations(stack.config, frame).attrs["written"] == len(ids)
-    api.set_faults(FaultPlan.from_dict({"seed": 8, "rules": [
-        {"kind": "error", "rate": 1.0, "status": 500, "locations": [broken]}]}))
+    api.set_faults({"seed": 8, "rules": [{"kind": "error", "rate": 1.0, "status": 500, "locations": [broken]}]})
     try:
         page.goto(f"{dashboard_url}?task={TASK}", timeout=SERVER_START_SECONDS * 1000)
         start = page.locator("button.dsa-start")

@@ -1,23 +1,21 @@
-"""What the dashboard notebook works on: a reused or self-started local stack, and its server command."""
+"""Getting the dashboard's target ready, the page's task parameter, and the server command."""
 
 from __future__ import annotations
 
 import socket
-import uuid
 
-import pytest
 from typer.testing import CliRunner
 
 from toolkit import dashboard, locations
 from toolkit.commands.dashboard import app as dashboard_app
 from toolkit.dashboard import DashboardError
 from toolkit.local.thirdparty import read_locations_csv
+from toolkit.notebook import SAMPLE_LOCATIONS_CSV, SampleApiAdmin, Target
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _target(deployed, with_sample_api: bool = True) -> Target:
+    api = SampleApiAdmin(deployed.stack.sample_api.url) if with_sample_api else None
+    return Target(deployed.config, deployed.stack.session(), api, "test")
 
 
 def test_the_task_comes_from_the_page_address() -> None:
@@ -26,32 +24,24 @@ def test_the_task_comes_from_the_page_address() -> None:
     assert dashboard.task_from_query({}, default="other") == "other"
 
 
-def test_a_running_stack_is_reused_and_deployed(deployed, monkeypatch) -> None:
-    monkeypatch.setenv("DSA_ENDPOINT_URL", deployed.config.endpoint_url)
-    monkeypatch.setenv("DSA_STACK_NAME", deployed.config.stack_name)
-    opened = dashboard.open_target("local", task_id="reuse")
-    assert not opened.started_here
-    assert opened.config.endpoint_url == deployed.config.endpoint_url
-    assert opened.config.aggregator_state_machine == deployed.config.aggregator_state_machine
+def test_a_task_without_locations_gets_the_sample_ones_on_the_local_stack(deployed) -> None:
+    target = _target(deployed)
+    sample = read_locations_csv(SAMPLE_LOCATIONS_CSV)
+    assert dashboard.prepare(target, "fresh") == len(sample)
+    frame = locations.read_locations(deployed.config, "fresh")
+    assert sorted(frame["location_id"]) == sorted(sample["location_id"])
+    assert set(frame["api_url"]) == {deployed.stack.sample_api.url}
 
 
-def test_without_a_running_stack_the_dashboard_starts_one_with_the_sample_locations(monkeypatch) -> None:
-    monkeypatch.setenv("DSA_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")
-    monkeypatch.setenv("DSA_STACK_NAME", f"d{uuid.uuid4().hex[:8]}")
-    opened = dashboard.open_target("local", task_id="seeded")
-    try:
-        assert opened.started_here
-        frame = locations.read_locations(opened.config, "seeded")
-        sample = read_locations_csv(dashboard.SAMPLE_LOCATIONS)
-        assert sorted(frame["location_id"]) == sorted(sample["location_id"])
-        assert set(frame["api_url"]) == {opened.stack.sample_api.url}
-    finally:
-        opened.stack.stop(save=False)
+def test_a_task_with_locations_is_left_as_it_is(deployed) -> None:
+    deployed.load("kept", ["k-1"])
+    assert dashboard.prepare(_target(deployed), "kept") == 0
+    assert list(locations.read_locations(deployed.config, "kept")["location_id"]) == ["k-1"]
 
 
-def test_an_unknown_target_is_refused() -> None:
-    with pytest.raises(DashboardError, match="^target: must be 'local' or 'aws'"):
-        dashboard.open_target("gcp")
+def test_without_a_sample_api_nothing_is_seeded(deployed) -> None:
+    assert dashboard.prepare(_target(deployed, with_sample_api=False), "unseeded") == 0
+    assert locations.read_locations(deployed.config, "unseeded").empty
 
 
 def test_serving_on_a_busy_port_is_a_one_line_error() -> None:
