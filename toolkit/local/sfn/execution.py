@@ -149,8 +149,13 @@ class Execution:
         self.record(event, prev, details, final=True)
 
     # ------------------------------------------------------------------ history
-    def record(self, type_: str, prev: int, details: dict | None = None, final: bool = False) -> int:
-        """Append a history event; fails the execution once the history quota is reached."""
+    def record(self, type_: str, prev: int, details: dict | None = None, final: bool = False,
+               name: str | None = None, value: Any = None) -> int:
+        """Append a history event; fails the execution once the history quota is reached.
+
+        Events whose details are just a name and one value (input, output or index) pass them as
+        ``name``/``value`` instead of a dict (see :class:`HistoryEvent`).
+        """
         events = self._events
         event_id = len(events) + 1
         if event_id > self._event_limit and not final:
@@ -158,7 +163,10 @@ class Execution:
                 "States.Runtime",
                 f"The execution reached the maximum number of history events ({self.history.limit}).",
             )
-        events.append(HistoryEvent(event_id, prev, type_, time.time(), details))
+        if name is None:
+            events.append(HistoryEvent(event_id, prev, type_, time.time(), details))
+        else:
+            events.append(HistoryEvent(event_id, prev, type_, time.time(), None, name, value))
         return event_id
 
     def describe(self) -> dict[str, Any]:
@@ -228,6 +236,10 @@ class Frame:
     def record(self, type_: str, details: dict | None = None) -> None:
         self.prev = self.execution.record(type_, self.prev, details)
 
+    def record_brief(self, type_: str, name: str, value: Any) -> None:
+        """Record an event whose details are a name and one value (entered/exited, Map iteration)."""
+        self.prev = self.execution.record(type_, self.prev, None, False, name, value)
+
     async def run_graph(self, graph: "StateGraph", value: Any) -> Any:
         """Run states from StartAt until one ends the chain; returns its output."""
         states = graph.states
@@ -235,7 +247,7 @@ class Frame:
         while name is not None:
             state = states[name]
             self.entered_time = time.time()
-            self.record(state.entered_event, {"name": name, "input": value})
+            self.record_brief(state.entered_event, name, value)
             try:
                 value, name = await state.run(self, value)
             except StatesError as err:
@@ -288,7 +300,7 @@ class Frame:
         self.scope.update(values)
 
     def exited(self, state: State, output: Any, assigned: dict | None) -> None:
-        details: dict[str, Any] = {"name": state.name, "output": output}
         if assigned:
-            details["assignedVariables"] = assigned
-        self.record(state.exited_event, details)
+            self.record(state.exited_event, {"name": state.name, "output": output, "assignedVariables": assigned})
+        else:
+            self.record_brief(state.exited_event, state.name, output)

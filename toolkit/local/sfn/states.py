@@ -497,18 +497,18 @@ class MapState(Recoverable):
         async def worker() -> None:
             for index in position:
                 child = frame.child()
-                child.record("MapIterationStarted", {"name": name, "index": index})
+                child.record_brief("MapIterationStarted", name, index)
                 if index % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # let other executions and API calls run between iterations
                 try:
                     results[index] = await child.run_graph(graph, inputs[index])
                 except StatesError:
-                    child.record("MapIterationFailed", {"name": name, "index": index})
+                    child.record_brief("MapIterationFailed", name, index)
                     raise
                 except asyncio.CancelledError:
-                    child.record("MapIterationAborted", {"name": name, "index": index})
+                    child.record_brief("MapIterationAborted", name, index)
                     raise
-                child.record("MapIterationSucceeded", {"name": name, "index": index})
+                child.record_brief("MapIterationSucceeded", name, index)
 
         if workers:
             await _all_or_first_error([asyncio.ensure_future(worker()) for _ in range(workers)])
