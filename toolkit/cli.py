@@ -39,6 +39,9 @@ def _register_optional_groups() -> None:
     for module_name, group in (
         ("toolkit.commands.sample_api", "sample-api"),
         ("toolkit.commands.local", "local"),
+        ("toolkit.commands.locations", "locations"),
+        ("toolkit.commands.run", "run"),
+        ("toolkit.commands.results", "results"),
     ):
         try:
             module = importlib.import_module(module_name)

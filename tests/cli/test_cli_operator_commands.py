@@ -1,0 +1,267 @@
+"""``dsa locations``, ``dsa run`` and ``dsa results`` run as subprocesses against a deployed local stack.
+
+Every command once with good input and once with bad input. Two pipeline runs in all: one with
+a location failing beyond its retries (task PARTIAL), then a targeted rerun that completes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from toolkit import deploy, results, runs
+from toolkit.local.stack import LocalStack
+from toolkit.local.thirdparty import FaultPlan
+
+TASK = "cli-task"
+
+
+class Cli:
+    """Runs ``dsa`` in a subprocess pointed at the test's stack through the environment."""
+
+    def __init__(self, stack: LocalStack, stack_name: str):
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DSA_") or k == "DSA_API_KEY"}
+        self.env.update(stack.env())
+        self.env["DSA_STACK_NAME"] = stack_name
+        self.env["COLUMNS"] = "200"  # usage errors are boxed by the terminal width
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "toolkit.cli", *args], capture_output=True, text=True,
+                              env=self.env, timeout=300)
+
+    def json(self, *args: str):
+        result = self(*args, "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dsa: error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def stack():
+    # time_scale 0.2: retry back-offs 5x shorter, Glue's scaled timeout still far above a Spark run.
+    with LocalStack(port=0, sample_api_port=0, time_scale=0.2) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def deployed(stack):
+    config = stack.config.replace(stack_name=f"c{uuid.uuid4().hex[:8]}")
+    deploy.deploy(config)
+    yield config
+    deploy.teardown(config, force=True)
+
+
+@pytest.fixture(scope="module")
+def cli(stack, deployed) -> Cli:
+    return Cli(stack, deployed.stack_name)
+
+
+@pytest.fixture(scope="module")
+def ids(stack) -> list[str]:
+    return stack.sample_api.location_ids()[:3]
+
+
+@pytest.fixture(scope="module")
+def loaded(cli, stack, ids, tmp_path_factory) -> list[str]:
+    path = tmp_path_factory.mktemp("cli") / "locations.csv"
+    pd.DataFrame({"task_id": TASK, "location_id": ids, "api_url": stack.sample_api.url}).to_csv(path, index=False)
+    report = cli.json("locations", "load", str(path))
+    assert [r["action"] for r in report] == ["add"] * 3
+    return ids
+
+
+@pytest.fixture(scope="module")
+def partial_run(cli, stack, loaded):
+    """The first run: the middle location answers 500 to everything, so the task ends PARTIAL."""
+    stack.sample_api.set_faults(FaultPlan.from_dict(
+        {"seed": 5, "rules": [{"kind": "error", "rate": 1.0, "status": 500, "locations": [loaded[1]]}]}))
+    try:
+        return cli("run", "start", TASK, "--interval", "0.5")
+    finally:
+        stack.sample_api.set_faults(None)
+
+
+@pytest.fixture(scope="module")
+def rerun_result(cli, partial_run):
+    return cli("run", "rerun", TASK, "--interval", "0.5", "--json")
+
+
+# ----------------------------------------------------------------------------- locations
+
+
+def test_locations_load_rejects_a_bad_file_and_writes_nothing(cli, stack, tmp_path) -> None:
+    path = tmp_path / "bad.csv"
+    pd.DataFrame({"task_id": "cli-bad", "location_id": ["ok-1", "not ok/2"],
+                  "api_url": [stack.sample_api.url, "ftp://example.com"]}).to_csv(path, index=False)
+    result = cli("locations", "load", str(path))
+    one_line_error(result, "1 row(s) rejected", "nothing written")
+    assert "rejected" in result.stdout and "location_id" in result.stdout  # the report is shown
+    assert cli.json("locations", "list", "cli-bad") == []
+    one_line_error(cli("locations", "load", str(tmp_path / "missing.csv")), "source", "does not exist")
+
+
+def test_locations_load_dry_run_and_list(cli, stack, tmp_path) -> None:
+    path = tmp_path / "dry.csv"
+    pd.DataFrame({"location_id": ["d-1", "d-2"], "api_url": stack.sample_api.url}).to_csv(path, index=False)
+    report = cli.json("locations", "load", str(path), "--task-id", "cli-dry", "--dry-run")
+    assert [r["action"] for r in report] == ["add", "add"]
+    assert cli.json("locations", "list", "cli-dry") == []
+    assert "d-1" in cli("locations", "load", str(path), "--task-id", "cli-dry").stdout
+    listed = cli.json("locations", "list", "cli-dry")
+    assert sorted(r["location_id"] for r in listed) == ["d-1", "d-2"]
+    table = cli("locations", "list", "cli-dry")
+    assert table.returncode == 0 and "d-2" in table.stdout and "api_url" in table.stdout
+
+
+def test_locations_list_of_a_bad_config_is_one_line(cli, tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stack_nam: x\n")
+    one_line_error(cli("locations", "list", "t", "--config", str(bad)), "stack_nam", "unknown")
+
+
+def test_locations_disable_enable_and_remove(cli, stack, tmp_path) -> None:
+    path = tmp_path / "switch.csv"
+    pd.DataFrame({"task_id": "cli-switch", "location_id": ["s-1", "s-2", "s-3"],
+                  "api_url": stack.sample_api.url}).to_csv(path, index=False)
+    assert cli("locations", "load", str(path)).returncode == 0
+    assert cli.json("locations", "disable", "cli-switch", "s-1", "s-2")["disabled"] == 2
+    enabled = {r["location_id"]: r["enabled"] for r in cli.json("locations", "list", "cli-switch")}
+    assert enabled == {"s-1": False, "s-2": False, "s-3": True}
+    assert cli.json("locations", "enable", "cli-switch", "s-2")["enabled"] == 1
+    assert cli.json("locations", "remove", "cli-switch", "s-3")["removed"] == 1
+    left = {r["location_id"]: r["enabled"] for r in cli.json("locations", "list", "cli-switch")}
+    assert left == {"s-1": False, "s-2": True}
+
+
+def test_locations_disable_and_remove_refuse_unknown_ids_and_change_nothing(cli, stack, tmp_path) -> None:
+    path = tmp_path / "keep.csv"
+    pd.DataFrame({"task_id": "cli-keep", "location_id": ["k-1"], "api_url": stack.sample_api.url}).to_csv(path)
+    assert cli("locations", "load", str(path)).returncode == 0
+    one_line_error(cli("locations", "disable", "cli-keep", "k-1", "nope"), "'nope'", "nothing changed")
+    one_line_error(cli("locations", "enable", "cli-keep", "nope"), "'nope'")
+    one_line_error(cli("locations", "remove", "cli-keep", "k-1", "nope"), "'nope'", "nothing changed")
+    assert [(r["location_id"], r["enabled"]) for r in cli.json("locations", "list", "cli-keep")] == [("k-1", True)]
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+@pytest.mark.slow
+def test_run_start_watches_until_the_task_ends_partial(cli, partial_run, loaded, deployed) -> None:
+    assert partial_run.returncode == 0, partial_run.stderr
+    assert "task_status" in partial_run.stdout and "PARTIAL" in partial_run.stdout
+    assert "locations" in partial_run.stdout  # the progress bar's "n/m locations"
+    task = runs.latest_task(deployed, TASK)
+    assert task["status"] == "PARTIAL" and task["locations_failed"] == 1
+
+
+def test_run_start_refuses_bad_input(cli, deployed) -> None:
+    one_line_error(cli("run", "start", "cli-task", "--location", "bad id/x", "--no-watch",
+                       "--tolerated-failure-percentage", "10", "--max-concurrency", "1", "--config", "/no/such.yaml"),
+                   "config_file", "does not exist")
+    usage = cli("run", "start", TASK, "--tolerated-failure-percentage", "150")
+    assert usage.returncode == 2 and "--tolerated-failure-percentage" in usage.stderr
+
+
+@pytest.mark.slow
+def test_run_status_history_and_failures_name_the_failed_location(cli, partial_run, loaded) -> None:
+    status = cli.json("run", "status", TASK)
+    assert status["task_status"] == "PARTIAL" and status["failed"] == 1 and status["succeeded"] == 2
+    listing = cli.json("run", "status")
+    assert any(r["task_id"] == TASK and r["status"] == "PARTIAL" for r in listing)
+    events = cli.json("run", "history", TASK)
+    assert events[0]["type"] == "ExecutionStarted" and events[-1]["type"] == "ExecutionSucceeded"
+    assert any(e["state"] == "Extract Locations" for e in events)
+    found = cli.json("run", "failures", TASK)
+    assert [f["location_id"] for f in found["failures"]] == [loaded[1]]
+    assert found["failures"][0]["http_status"] == 500 and found["failures"][0]["class"] == "server error"
+    assert {c["class"]: c["locations"] for c in found["classes"]}["server error"] == 1
+    table = cli("run", "failures", TASK)
+    assert table.returncode == 0 and loaded[1] in table.stdout and "server error" in table.stdout
+
+
+def test_run_status_history_failures_watch_refuse_an_unknown_task(cli) -> None:
+    for command in ("status", "history", "failures", "watch", "redrive"):
+        one_line_error(cli("run", command, "never-ran"), "never-ran", "has no run")
+
+
+def test_run_history_of_an_unknown_execution_is_one_line(cli, deployed) -> None:
+    arn = f"arn:aws:states:{deployed.region}:{deployed.account_id}:execution:nope:nope"
+    one_line_error(cli("run", "history", TASK, "--execution-arn", arn), "ExecutionDoesNotExist")
+
+
+@pytest.mark.slow
+def test_run_rerun_completes_the_task_with_the_ground_truth(cli, rerun_result, stack, loaded, deployed) -> None:
+    assert rerun_result.returncode == 0, rerun_result.stderr
+    status = json.loads(rerun_result.stdout)
+    assert status["task_status"] == "SUCCEEDED" and status["rerun_locations"] == [loaded[1]]
+    output = results.load_output(deployed, TASK)
+    check = results.compare_with_ground_truth(output, stack.sample_api.ground_truth_frame(loaded))
+    assert check.ok, check.summary()
+    assert cli.json("run", "watch", TASK)["execution_status"] == "SUCCEEDED"
+
+
+@pytest.mark.slow
+def test_run_rerun_refuses_a_task_that_lost_nothing(cli, rerun_result) -> None:
+    one_line_error(cli("run", "rerun", TASK), "lost no location")
+
+
+@pytest.mark.slow
+def test_run_redrive_refuses_a_succeeded_run(cli, rerun_result) -> None:
+    one_line_error(cli("run", "redrive", TASK), "SUCCEEDED", "only FAILED, TIMED_OUT or ABORTED")
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@pytest.mark.slow
+def test_results_show_counts_rows_by_location(cli, rerun_result, stack, loaded) -> None:
+    shown = cli.json("results", "show", TASK)
+    truth = stack.sample_api.ground_truth_frame(loaded)
+    assert shown["rows"] == len(truth)
+    by_location = cli.json("results", "show", TASK, "--by", "location_id")["summary"]
+    expected = truth.groupby("location_id").size().to_dict()
+    assert {r["location_id"]: r["rows"] for r in by_location} == expected
+    one_line_error(cli("results", "show", TASK, "--by", "colour"), "--by", "colour")
+    one_line_error(cli("results", "show", "no-output"), "no consolidated output", "no-output")
+
+
+@pytest.mark.slow
+def test_results_export_writes_csv_and_parquet(cli, rerun_result, deployed, tmp_path) -> None:
+    expected = results.load_output(deployed, TASK)
+    for name in ("out.csv", "out.parquet"):
+        summary = cli.json("results", "export", TASK, str(tmp_path / name))
+        assert summary["rows"] == len(expected)
+    csv = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    parquet = pd.read_parquet(tmp_path / "out.parquet")
+    key = ["location_id", "data_type", "discount_code"]
+    for frame in (csv, parquet):
+        got = frame.astype("string").sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected.sort_values(key).reset_index(drop=True))
+    one_line_error(cli("results", "export", TASK, str(tmp_path / "out.xlsx")), "--format", "'xlsx'")
+    one_line_error(cli("results", "export", TASK, str(tmp_path / "no" / "out.csv")), "out", "does not exist")
+    assert not (tmp_path / "out.xlsx").exists()
+
+
+@pytest.mark.slow
+def test_results_diff_of_a_task_with_itself_has_nothing_new(cli, rerun_result, stack, loaded) -> None:
+    rows = cli.json("results", "diff", TASK, TASK)
+    with_rows = sorted(set(stack.sample_api.ground_truth_frame(loaded)["location_id"]))
+    assert [r["location_id"] for r in rows] == with_rows
+    assert all(r["new"] == 0 and r["resolved"] == 0 for r in rows)
+    assert sum(r["persisting"] for r in rows) > 0
+    one_line_error(cli("results", "diff", TASK, "no-output"), "no consolidated output")

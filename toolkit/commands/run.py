@@ -1,0 +1,191 @@
+"""``dsa run start|watch|status|history|failures|rerun|redrive``: task runs from the shell.
+
+Thin wrappers over :mod:`toolkit.runs`. A run is named by its task id; the task's latest run
+is meant unless ``--execution-arn`` names another. Watching shows a progress bar and ends with
+the task's record; a run whose execution does not succeed exits 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from toolkit.commands.tables import print_fields, print_frame, print_json
+from toolkit.config import StackConfig
+
+app = typer.Typer(help="Start, watch and inspect task runs; rerun or redrive failed locations.",
+                  no_args_is_help=True)
+
+ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (else DSA_CONFIG / defaults).")
+JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
+TaskArgument = typer.Argument(..., help="The task id.")
+ExecutionOption = typer.Option(None, "--execution-arn", help="A run other than the task's latest.")
+NoWatchOption = typer.Option(False, "--no-watch", help="Return once started; do not show progress.")
+IntervalOption = typer.Option(2.0, "--interval", help="Seconds between progress polls.", min=0.1)
+
+
+@app.command("start")
+def start(
+    task_id: str = TaskArgument,
+    location_ids: Optional[List[str]] = typer.Option(None, "--location", "-l",
+                                                     help="Run only this location (repeatable)."),
+    max_concurrency: Optional[int] = typer.Option(None, "--max-concurrency", min=1,
+                                                  help="Locations extracted at once."),
+    tolerated: Optional[float] = typer.Option(None, "--tolerated-failure-percentage", min=0, max=100,
+                                              help="Failed locations allowed before the run fails."),
+    force: bool = typer.Option(False, "--force", help="Start even if the task is still running."),
+    no_watch: bool = NoWatchOption,
+    interval: float = IntervalOption,
+    config: Optional[Path] = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Start the aggregator for a task (its enabled locations, or those named) and watch it."""
+    from toolkit import runs
+
+    cfg = StackConfig.load(config)
+    run = runs.start_run(cfg, task_id, locations=location_ids or None, max_concurrency=max_concurrency,
+                         tolerated_failure_percentage=tolerated, force=force)
+    _started_or_watch(run, no_watch, interval, as_json)
+
+
+@app.command("watch")
+def watch(task_id: str = TaskArgument, execution_arn: Optional[str] = ExecutionOption,
+          interval: float = IntervalOption, config: Optional[Path] = ConfigOption,
+          as_json: bool = JsonOption) -> None:
+    """Follow a run with a progress bar until it ends (Ctrl-C stops watching, not the run)."""
+    run = _find_run(StackConfig.load(config), task_id, execution_arn)
+    _watch(run, interval, as_json)
+
+
+@app.command("status")
+def status(
+    task_id: Optional[str] = typer.Argument(None, help="A task id; without one, the stack's recent runs."),
+    limit: int = typer.Option(20, "--limit", min=1, help="How many recent runs to list."),
+    config: Optional[Path] = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A task's latest run (record and live counts), or the recent runs of every task."""
+    from toolkit import runs
+
+    cfg = StackConfig.load(config)
+    if task_id is None:
+        print_frame(runs.list_tasks(cfg, limit=limit), title="recent runs", as_json=as_json)
+        return
+    run = _find_run(cfg, task_id, None)
+    snapshot = runs.progress(run)
+    record = runs.latest_task(cfg, task_id) or {}
+    print_fields(_status_fields(task_id, record, snapshot), as_json=as_json)
+
+
+@app.command("history")
+def history(task_id: str = TaskArgument, execution_arn: Optional[str] = ExecutionOption,
+            config: Optional[Path] = ConfigOption, as_json: bool = JsonOption) -> None:
+    """The run's execution history: one row per event."""
+    from toolkit import runs
+
+    cfg = StackConfig.load(config)
+    run = _find_run(cfg, task_id, execution_arn)
+    print_frame(runs.history(cfg, run.execution_arn), title=run.execution_arn, as_json=as_json)
+
+
+@app.command("failures")
+def failures(task_id: str = TaskArgument, execution_arn: Optional[str] = ExecutionOption,
+             config: Optional[Path] = ConfigOption, as_json: bool = JsonOption) -> None:
+    """The run's failed locations (error, cause, failing state, HTTP status, class) and counts per class."""
+    from toolkit import runs
+
+    run = _find_run(StackConfig.load(config), task_id, execution_arn)
+    table = runs.failures(run)
+    counts = runs.failure_counts(table)
+    if as_json:
+        from toolkit.commands.tables import frame_records
+
+        print_json({"failures": frame_records(table), "classes": frame_records(counts)})
+        return
+    shown = table.drop(columns=["execution_arn", "extraction_arn"])
+    print_frame(shown, title=f"failed locations of task {task_id}")
+    print_frame(counts[counts["locations"] > 0], title="failures by class")
+
+
+@app.command("rerun")
+def rerun(
+    task_id: str = TaskArgument,
+    location_ids: Optional[List[str]] = typer.Option(None, "--location", "-l",
+                                                     help="Rerun this location (repeatable; default: the failed ones)."),
+    no_watch: bool = NoWatchOption,
+    interval: float = IntervalOption,
+    config: Optional[Path] = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Rerun some locations of a task (default: those its latest run lost), then re-consolidate."""
+    from toolkit import runs
+
+    run = runs.rerun(StackConfig.load(config), task_id, location_ids or None)
+    _started_or_watch(run, no_watch, interval, as_json)
+
+
+@app.command("redrive")
+def redrive(task_id: str = TaskArgument, execution_arn: Optional[str] = ExecutionOption,
+            no_watch: bool = NoWatchOption, interval: float = IntervalOption,
+            config: Optional[Path] = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Redrive a FAILED, TIMED_OUT or ABORTED run from its unsuccessful state (RedriveExecution)."""
+    from toolkit import runs
+
+    run = runs.redrive(_find_run(StackConfig.load(config), task_id, execution_arn))
+    _started_or_watch(run, no_watch, interval, as_json)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _find_run(cfg: StackConfig, task_id: str, execution_arn: Optional[str]):
+    from toolkit import runs
+
+    if execution_arn:
+        return runs.Run(task_id=task_id, execution_arn=execution_arn, config=cfg)
+    record = runs.latest_task(cfg, task_id)
+    if record is None or not record.get("execution_arn"):
+        raise runs.RunError(f"task_id: task {task_id!r} has no run in {cfg.tasks_table}")
+    return runs.Run(task_id=task_id, execution_arn=record["execution_arn"], config=cfg)
+
+
+def _started_or_watch(run, no_watch: bool, interval: float, as_json: bool) -> None:
+    if no_watch:
+        fields = {"task_id": run.task_id, "execution_arn": run.execution_arn}
+        if run.console_url:
+            fields["console_url"] = run.console_url
+        print_fields(fields, as_json=as_json)
+        return
+    _watch(run, interval, as_json)
+
+
+def _watch(run, interval: float, as_json: bool) -> None:
+    from toolkit import runs
+
+    snapshot = runs.watch(run, interval=interval, show_progress=not as_json)
+    record = runs.latest_task(run.config, run.task_id) or {}
+    print_fields(_status_fields(run.task_id, record, snapshot), as_json=as_json)
+    if snapshot.done and snapshot.status != "SUCCEEDED":
+        raise runs.RunError(f"execution: the run ended {snapshot.status}: {snapshot.error or ''} {snapshot.cause or ''}"
+                            .strip())
+
+
+def _status_fields(task_id: str, record: dict, snapshot) -> dict:
+    return {
+        "task_id": task_id,
+        "task_status": record.get("status"),
+        "execution_status": snapshot.status,
+        "locations": snapshot.locations_total,
+        "succeeded": snapshot.succeeded,
+        "failed": snapshot.failed,
+        "running": snapshot.running,
+        "pending": snapshot.pending,
+        "pages": snapshot.pages,
+        "rows": record.get("rows", snapshot.rows),
+        "elapsed_seconds": round(snapshot.elapsed_seconds, 1),
+        "output_uri": record.get("output_uri"),
+        "rerun_locations": record.get("rerun_locations"),
+        "execution_arn": record.get("execution_arn"),
+    }

@@ -1,0 +1,59 @@
+"""How the operator commands print results: a rich table for people, ``--json`` for scripts.
+
+Shared by ``dsa locations``, ``dsa run`` and ``dsa results`` so every table looks the same and
+every ``--json`` is a list of records (or one object) that ``json.loads`` reads back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+CELL_WIDTH = 80  # long causes and messages are cut in tables (never in --json)
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A DataFrame as JSON-ready records: timestamps as ISO text, missing values as null."""
+    return json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))
+
+
+def print_json(value: Any) -> None:
+    """Print a value as indented JSON on stdout."""
+    print(json.dumps(value, indent=2, default=str))
+
+
+def print_frame(frame: pd.DataFrame, *, title: str | None = None, as_json: bool = False) -> None:
+    """Print a DataFrame as a table (or as JSON records)."""
+    if as_json:
+        print_json(frame_records(frame))
+        return
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in frame.columns:
+        table.add_column(str(column), overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_cell(value) for value in row))
+    console = Console(width=max(Console().width, 120))
+    console.print(table)
+    if frame.empty:
+        console.print("(no rows)")
+
+
+def print_fields(values: dict[str, Any], *, as_json: bool = False) -> None:
+    """Print one record as aligned ``name value`` lines (or as a JSON object)."""
+    if as_json:
+        print_json(values)
+        return
+    width = max((len(k) for k in values), default=0)
+    for key, value in values.items():
+        print(f"{key:<{width}}  {_cell(value)}")
+
+
+def _cell(value: Any) -> str:
+    if value is None or (not isinstance(value, (list, dict, tuple)) and pd.isna(value)):
+        return ""
+    text = str(value).replace("\n", " | ")
+    return text if len(text) <= CELL_WIDTH else text[:CELL_WIDTH - 1] + "…"
