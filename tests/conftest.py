@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import Iterator
 
+import hypothesis  # noqa: F401  -- before jsonata (via the stack) raises the recursion limit: see tests/sfn/conftest.py
 import psutil
 import pytest
 
