@@ -13,6 +13,7 @@ import traceback
 import typer
 
 from toolkit.commands import config as config_commands
+from toolkit.commands import deploy as deploy_commands
 from toolkit.errors import ToolkitError
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(config_commands.app, name="config")
+app.add_typer(deploy_commands.app)  # deploy, teardown and export-cfn at the top level
 
 
 @app.callback()

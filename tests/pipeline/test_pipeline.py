@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from toolkit import runs
+from toolkit import results, runs
 
 pytestmark = pytest.mark.slow
 
@@ -153,3 +153,19 @@ def test_a_map_run_beyond_its_tolerance_fails_the_execution_and_a_redrive_comple
 
     with pytest.raises(runs.RunError, match="is SUCCEEDED; only FAILED, TIMED_OUT or ABORTED"):
         runs.redrive(run)
+
+
+def test_a_quarantined_part_makes_the_task_partial_and_is_reported(pipeline) -> None:
+    ids = pipeline.stack.sample_api.location_ids()[:1]
+    pipeline.load("corrupt", ids)
+    s3 = pipeline.stack.client("s3")
+    bad_key = f"parts/corrupt/{ids[0]}/failed/999900.json"
+    s3.put_object(Bucket=pipeline.config.work_bucket, Key=bad_key, Body=b'{"rows": [truncated')
+    _, final = pipeline.run("corrupt")
+    assert final.status == "SUCCEEDED"
+    task = runs.latest_task(pipeline.config, "corrupt")
+    assert task["status"] == "PARTIAL"
+    manifest = results.load_manifest(pipeline.config, "corrupt")
+    assert manifest["part_files_quarantined"] == 1
+    assert [q["key"] for q in manifest["quarantined"]] == [bad_key]
+    assert pipeline.check("corrupt", ids).ok  # the good parts are all there, the bad one is not
