@@ -265,3 +265,29 @@ def test_results_diff_of_a_task_with_itself_has_nothing_new(cli, rerun_result, s
     assert all(r["new"] == 0 and r["resolved"] == 0 for r in rows)
     assert sum(r["persisting"] for r in rows) > 0
     one_line_error(cli("results", "diff", TASK, "no-output"), "no consolidated output")
+
+
+
+@pytest.mark.slow
+def test_run_redrive_completes_a_run_that_failed_at_its_map_run(cli, stack, deployed, ids, tmp_path) -> None:
+    """A run that tolerates no failure fails at its Map Run; once the API is fixed, redrive reruns
+    the failed location only, consolidates, and the task ends SUCCEEDED with the ground truth."""
+    path = tmp_path / "strict.csv"
+    pd.DataFrame({"task_id": "cli-strict", "location_id": ids[:1], "api_url": stack.sample_api.url}).to_csv(path)
+    assert cli("locations", "load", str(path)).returncode == 0
+    stack.sample_api.set_faults(FaultPlan.from_dict(
+        {"seed": 9, "rules": [{"kind": "error", "rate": 1.0, "status": 500, "locations": ids[:1]}]}))
+    try:
+        failed = cli("run", "start", "cli-strict", "--tolerated-failure-percentage", "0", "--interval", "0.2")
+    finally:
+        stack.sample_api.set_faults(None)
+    one_line_error(failed, "the run ended FAILED", "States.ExceedToleratedFailureThreshold")
+    execution_arn = runs.latest_task(deployed, "cli-strict")["execution_arn"]
+    status = cli.json("run", "redrive", "cli-strict", "--interval", "0.5")
+    assert status["execution_arn"] == execution_arn  # the same execution, not a new run
+    assert status["execution_status"] == "SUCCEEDED" and status["task_status"] == "SUCCEEDED"
+    types = [e["type"] for e in cli.json("run", "history", "cli-strict")]
+    assert types.count("ExecutionRedriven") == 1 and "MapRunRedriven" in types and types[-1] == "ExecutionSucceeded"
+    check = results.compare_with_ground_truth(results.load_output(deployed, "cli-strict"),
+                                              stack.sample_api.ground_truth_frame(ids[:1]))
+    assert check.ok, check.summary()
