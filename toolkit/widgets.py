@@ -35,6 +35,8 @@ _STATUS_STYLES = {"succeeded": "success", "failed": "danger", "running": "info",
 _FAILURE_COLUMNS = ["location_id", "class", "error", "http_status", "failing_state", "attempts", "cause"]
 _CAUSE_CHARS = 160  # the table shows the start of a cause; the full text stays in FailureBrowser.table
 _LABELS = {"description_width": "90px"}
+_TABLE_STYLE = ("<style>.dsa-table{border-collapse:collapse;margin:4px 0}.dsa-table th,.dsa-table td"
+                "{padding:3px 10px;text-align:left;vertical-align:top;border-bottom:1px solid #ddd}</style>")
 _GROUP_BY = {"location": "location_id", "data type": "data_type", "status": "status"}
 
 
@@ -57,7 +59,7 @@ def _message(text: str, kind: str = "info") -> str:
 
 def _table(frame: pd.DataFrame) -> str:
     """A DataFrame as an escaped HTML table (error causes come from third parties)."""
-    return frame.to_html(index=False, escape=True, na_rep="", border=0, classes="dsa-table")
+    return _TABLE_STYLE + frame.to_html(index=False, escape=True, na_rep="", border=0, classes="dsa-table")
 
 
 # ----------------------------------------------------------------------------- launcher
@@ -299,7 +301,7 @@ class FailureBrowser:
         self.counts = w.HTML()
         self.rows = w.HTML()
         self.rows.add_class("dsa-failures")
-        self.select = w.SelectMultiple(options=[], rows=5, description="Rerun")
+        self.select = w.SelectMultiple(options=[], rows=5, description="Rerun", layout=w.Layout(width="40em"))
         self.select.add_class("dsa-failure-select")
         self.rerun_button = w.Button(description="Rerun selected", button_style="warning", icon="redo",
                                      disabled=True)
