@@ -37,7 +37,7 @@ lab: $(STAMP)
 	@export DSA_API_KEY="$${DSA_API_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
 	if $(BIN)/python -m toolkit.cli local status >/dev/null 2>&1; then started=; \
 	else $(BIN)/python -m toolkit.cli local up --detach || exit 1; started=1; fi; \
-	trap 'test -z "$$started" || $(BIN)/python -m toolkit.cli local down' EXIT; \
+	trap 'test -z "$$started" || $(BIN)/python -m toolkit.cli local down' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 ## bench: every bench/ script (tables printed, JSON in bench/results/)
