@@ -32,13 +32,14 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 ## lab: JupyterLab on the project's kernel with the local stack running (stopped when Lab exits,
-## unless it was already running); the notebooks in notebooks/ find the stack by themselves
+## unless it was already running); the notebooks in notebooks/ find the stack by themselves.
+## Extra JupyterLab options go in LAB_ARGS (e.g. make lab LAB_ARGS=--no-browser).
 lab: $(STAMP)
 	@export DSA_API_KEY="$${DSA_API_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
 	if $(BIN)/python -m toolkit.cli local status >/dev/null 2>&1; then started=; \
 	else $(BIN)/python -m toolkit.cli local up --detach || exit 1; started=1; fi; \
 	trap 'test -z "$$started" || $(BIN)/python -m toolkit.cli local down' EXIT; trap 'exit 130' INT TERM; \
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 ## bench: every bench/ script (tables printed, JSON in bench/results/)
 bench: $(STAMP)
