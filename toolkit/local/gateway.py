@@ -177,6 +177,7 @@ class Gateway:
             body=await request.read(),
             host=host,
             server_port=port,
+            service=service,
         )
         response = web.Response(status=reply.status, body=reply.body)
         for name, value in reply.headers:

@@ -46,6 +46,10 @@ class MotoBridge:
 
         self.account_id = account_id
         self._app = DomainDispatcherApplication(create_backend_app)
+        # moto's dispatcher finds a request's backend by trying every service's URL patterns
+        # under one lock: most of moto's time under load. The gateway already knows the
+        # service, so the backend app found for a (service, X-Amz-Target prefix) is kept.
+        self._apps: dict[tuple[str, str], Any] = {}
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="moto")
 
     async def call(
@@ -58,11 +62,16 @@ class MotoBridge:
         body: bytes,
         host: str,
         server_port: int,
+        service: str | None = None,
     ) -> MotoResponse:
-        """Run one request through moto without blocking the calling event loop."""
+        """Run one request through moto without blocking the calling event loop.
+
+        ``service`` is the SigV4 service name when the caller knows it (a faster dispatch).
+        """
         environ = self._environ(method, raw_path, query_string, headers, body, host, server_port)
+        key = (service, environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[0]) if service else None
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._call_wsgi, environ)
+        return await loop.run_in_executor(self._pool, self._call_wsgi, environ, key)
 
     def close(self) -> None:
         """Stop the worker threads (waits for requests in flight)."""
@@ -126,7 +135,15 @@ class MotoBridge:
         environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
         return environ
 
-    def _call_wsgi(self, environ: dict[str, Any]) -> MotoResponse:
+    def _backend_app(self, environ: dict[str, Any], key: tuple[str, str] | None) -> Any:
+        if key is None:
+            return self._app
+        app = self._apps.get(key)
+        if app is None:
+            app = self._apps[key] = self._app.get_application(environ)
+        return app
+
+    def _call_wsgi(self, environ: dict[str, Any], key: tuple[str, str] | None = None) -> MotoResponse:
         started: dict[str, Any] = {}
 
         def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -134,7 +151,7 @@ class MotoBridge:
             started["headers"] = response_headers
             return lambda data: None
 
-        result = self._app(environ, start_response)
+        result = self._backend_app(environ, key)(environ, start_response)
         try:
             body = b"".join(result)
         finally:
