@@ -1,8 +1,9 @@
 """Task runs: start the aggregator for a task, watch it with progress, list and describe runs.
 
 A run is one execution of the aggregator state machine for one task. Its progress comes from
-the APIs an operator would look at: the execution, its Map Run's item counts, the part files in
-S3 (pages so far) and the finished extraction children (rows so far). The same calls work
+the APIs an operator would look at: the execution, its Map Run's item counts, and the outputs
+of the locations finished so far (pages and rows, each child described once). Nothing lists
+S3: on a large task that would cost more than the run's own requests. The same calls work
 against AWS and the local stack.
 """
 
@@ -73,7 +74,7 @@ class Run:
 
 @dataclass
 class RunProgress:
-    """A snapshot of a run: execution status, location counts, pages and rows so far."""
+    """A snapshot of a run: execution status, location counts, pages and rows of finished locations."""
 
     status: str
     locations_total: int = 0
@@ -138,7 +139,8 @@ def start_run(
     return Run(task_id=task_id, execution_arn=response["executionArn"], config=config)
 
 
-def progress(run: Run, *, session: boto3.Session | None = None, _cache: dict[str, int] | None = None) -> RunProgress:
+def progress(run: Run, *, session: boto3.Session | None = None,
+             _cache: dict[str, tuple[int, int]] | None = None) -> RunProgress:
     """One snapshot of a run's progress (a few API calls; safe to call every second or two)."""
     config = run.config
     sfn = aws.client(config, "stepfunctions", session)
@@ -158,8 +160,8 @@ def progress(run: Run, *, session: boto3.Session | None = None, _cache: dict[str
         snapshot.running = counts.get("running", 0)
         snapshot.succeeded = counts.get("succeeded", 0)
         snapshot.failed = counts.get("failed", 0) + counts.get("timedOut", 0) + counts.get("aborted", 0)
-        snapshot.rows = _rows_so_far(sfn, snapshot.map_run_arn, _cache if _cache is not None else {})
-    snapshot.pages = _pages_so_far(config, run.task_id, session)
+        snapshot.pages, snapshot.rows = _finished_totals(sfn, snapshot.map_run_arn,
+                                                         _cache if _cache is not None else {})
     return snapshot
 
 
@@ -175,7 +177,7 @@ def watch(
 
     Ctrl-C stops watching, not the run: the last snapshot is returned.
     """
-    cache: dict[str, int] = {}
+    cache: dict[str, tuple[int, int]] = {}
     bar = _TerminalBar(run) if show_progress and on_update is None else None
     snapshot = progress(run, session=session, _cache=cache)
     try:
@@ -420,22 +422,16 @@ def _failing_state(sfn: Any, execution_arn: str) -> str | None:
 # ----------------------------------------------------------------------------- internals
 
 
-def _pages_so_far(config: StackConfig, task_id: str, session: boto3.Session | None) -> int:
-    s3 = aws.client(config, "s3", session)
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=config.work_bucket, Prefix=f"parts/{task_id}/")
-    return sum(page.get("KeyCount", 0) for page in pages)
-
-
-def _rows_so_far(sfn: Any, map_run_arn: str, cache: dict[str, int]) -> int:
-    """Rows reported by the Map Run's succeeded children (each described once, then cached)."""
+def _finished_totals(sfn: Any, map_run_arn: str, cache: dict[str, tuple[int, int]]) -> tuple[int, int]:
+    """Pages and rows of the Map Run's succeeded children (each described once, then cached)."""
     paginator = sfn.get_paginator("list_executions")
     for page in paginator.paginate(mapRunArn=map_run_arn, statusFilter="SUCCEEDED"):
         for child in page["executions"]:
             arn = child["executionArn"]
             if arn not in cache:
-                output = sfn.describe_execution(executionArn=arn).get("output") or "{}"
-                cache[arn] = int(json.loads(output).get("rows", 0) or 0)
-    return sum(cache.values())
+                output = json.loads(sfn.describe_execution(executionArn=arn).get("output") or "{}")
+                cache[arn] = (int(output.get("pages", 0) or 0), int(output.get("rows", 0) or 0))
+    return sum(p for p, _ in cache.values()), sum(r for _, r in cache.values())
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
