@@ -13,7 +13,13 @@ import traceback
 import typer
 
 from toolkit.commands import config as config_commands
+from toolkit.commands import dashboard as dashboard_commands
 from toolkit.commands import deploy as deploy_commands
+from toolkit.commands import local as local_commands
+from toolkit.commands import locations as locations_commands
+from toolkit.commands import results as results_commands
+from toolkit.commands import run as run_commands
+from toolkit.commands import sample_api as sample_api_commands
 from toolkit.errors import ToolkitError
 
 app = typer.Typer(
@@ -25,6 +31,12 @@ app = typer.Typer(
 )
 app.add_typer(config_commands.app, name="config")
 app.add_typer(deploy_commands.app)  # deploy, teardown and export-cfn at the top level
+app.add_typer(locations_commands.app, name="locations")
+app.add_typer(run_commands.app, name="run")
+app.add_typer(results_commands.app, name="results")
+app.add_typer(local_commands.app, name="local")
+app.add_typer(sample_api_commands.app, name="sample-api")
+app.add_typer(dashboard_commands.app, name="dashboard")
 
 
 @app.callback()
@@ -32,29 +44,6 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
 ) -> None:
     """Distributed Data Stream Aggregator toolkit."""
-
-
-def _register_optional_groups() -> None:
-    """Groups owned by other modules; each registers itself here by name."""
-    import importlib
-
-    for module_name, group in (
-        ("toolkit.commands.sample_api", "sample-api"),
-        ("toolkit.commands.local", "local"),
-        ("toolkit.commands.locations", "locations"),
-        ("toolkit.commands.run", "run"),
-        ("toolkit.commands.results", "results"),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        app.add_typer(module.app, name=group)
-
-
-_register_optional_groups()
 
 
 def _one_line(exc: BaseException) -> str:
