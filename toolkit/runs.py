@@ -204,7 +204,8 @@ def list_tasks(config: StackConfig, *, limit: int = 50, session: boto3.Session |
              for page in client.get_paginator("scan").paginate(TableName=config.tasks_table)
              for item in page.get("Items", [])]
     columns = ["task_id", "created_at", "status", "locations_total", "locations_failed", "rows",
-               "duration_seconds", "output_uri", "error", "rerun_locations", "execution_arn"]
+               "duration_seconds", "output_uri", "error", "rerun_locations", "redriven_locations",
+               "execution_arn"]
     frame = pd.DataFrame(items)
     for column in columns:
         if column not in frame.columns:
@@ -365,7 +366,8 @@ def redrive(run: Run, *, session: boto3.Session | None = None) -> Run:
     """Redrive the run's execution (RedriveExecution): AWS resumes it from its unsuccessful state.
 
     Only a FAILED, TIMED_OUT or ABORTED execution can be redriven; anything else is a RunError
-    that says why.
+    that says why. The task record of the run notes the redrive and the locations it reruns
+    (``redriven_locations``, ``redrive_count``, ``redriven_at``).
     """
     sfn = aws.client(run.config, "stepfunctions", session)
     execution = sfn.describe_execution(executionArn=run.execution_arn)
@@ -374,8 +376,30 @@ def redrive(run: Run, *, session: boto3.Session | None = None) -> Run:
                        "or ABORTED executions can be redriven")
     if execution.get("redriveStatus") == "NOT_REDRIVABLE":
         raise RunError(f"execution: cannot be redriven: {execution.get('redriveStatusReason')}")
+    rerun_locations = sorted(set(failures(run, session=session)["location_id"].dropna()))
     sfn.redrive_execution(executionArn=run.execution_arn)
+    _record_redrive(run, rerun_locations, session)
     return run
+
+
+def _record_redrive(run: Run, locations: list[str], session: boto3.Session | None) -> None:
+    task = latest_task(run.config, run.task_id, session=session)
+    if task is None or task.get("execution_arn") != run.execution_arn:
+        return  # a newer run of the task owns the latest record; the execution's history tells
+    values: dict[str, Any] = {
+        ":one": {"N": "1"}, ":zero": {"N": "0"},
+        ":at": {"S": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")},
+    }
+    expression = "SET redrive_count = if_not_exists(redrive_count, :zero) + :one, redriven_at = :at"
+    if locations:
+        values[":locations"] = {"SS": locations}
+        expression += ", redriven_locations = :locations"
+    aws.client(run.config, "dynamodb", session).update_item(
+        TableName=run.config.tasks_table,
+        Key={"task_id": {"S": task["task_id"]}, "created_at": {"S": task["created_at"]}},
+        UpdateExpression=expression,
+        ExpressionAttributeValues=values,
+    )
 
 
 def _failure_row(sfn: Any, child_arn: str) -> dict[str, Any]:

@@ -144,7 +144,9 @@ def test_a_map_run_beyond_its_tolerance_fails_the_execution_and_a_redrive_comple
     runs.redrive(run)
     final = runs.watch(run, interval=0.5, show_progress=False)
     assert final.status == "SUCCEEDED", (final.error, final.cause)
-    assert runs.latest_task(pipeline.config, "strict")["status"] == "SUCCEEDED"
+    task = runs.latest_task(pipeline.config, "strict")
+    assert task["status"] == "SUCCEEDED"
+    assert broken in task["redriven_locations"] and task["redrive_count"] == 1
     check = pipeline.check("strict", ids)
     assert check.ok, check.summary()
     counts = api.request_counts()
