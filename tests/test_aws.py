@@ -54,3 +54,17 @@ def test_wrangler_points_at_the_local_stack() -> None:
         assert wr.config.dynamodb_endpoint_url == "http://127.0.0.1:4998"
     finally:
         wr.config.reset()
+
+
+def test_wrangler_endpoints_are_restored_after_the_block() -> None:
+    import awswrangler as wr
+
+    wr.config.s3_endpoint_url = "http://127.0.0.1:1111"
+    try:
+        cfg = StackConfig.load(environ={}, endpoint_url="http://127.0.0.1:4997")
+        with aws.wrangler_endpoints(cfg):
+            assert wr.config.s3_endpoint_url == "http://127.0.0.1:4997"
+        assert wr.config.s3_endpoint_url == "http://127.0.0.1:1111"
+        assert wr.config.dynamodb_endpoint_url is None
+    finally:
+        wr.config.reset()

@@ -9,15 +9,17 @@ VPC endpoint or a proxy works without code changes.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 import boto3
 from botocore.config import Config
 
 from toolkit.config import StackConfig
 
-__all__ = ["LOCAL_CREDENTIALS", "client_config", "session", "client", "endpoint_for", "configure_wrangler"]
+__all__ = ["LOCAL_CREDENTIALS", "client_config", "session", "client", "endpoint_for", "configure_wrangler",
+           "wrangler_endpoints"]
 
 # Dummy credentials for the local stack: it checks signatures' shape, not their secret.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -72,12 +74,27 @@ def client(config: StackConfig, service: str, boto_session: boto3.Session | None
 
 
 def configure_wrangler(config: StackConfig) -> boto3.Session:
-    """Point awswrangler's global endpoints at the config's target; return the session to pass it."""
+    """Point awswrangler's global endpoints at the config's target, for the rest of the process
+    (a notebook's own ``wr.s3`` calls); return the session to pass it."""
     import awswrangler as wr
 
     for service, attribute in _WRANGLER_ENDPOINTS.items():
         setattr(wr.config, attribute, endpoint_for(config, service))
     return _cached_session(config)
+
+
+@contextmanager
+def wrangler_endpoints(config: StackConfig) -> Iterator[boto3.Session]:
+    """awswrangler pointed at the config's target inside the block only; its global endpoints
+    are restored after, so library calls leave no trace in the caller's awswrangler."""
+    import awswrangler as wr
+
+    saved = {attribute: getattr(wr.config, attribute) for attribute in _WRANGLER_ENDPOINTS.values()}
+    try:
+        yield configure_wrangler(config)
+    finally:
+        for attribute, value in saved.items():
+            setattr(wr.config, attribute, value)
 
 
 @lru_cache(maxsize=16)

@@ -66,17 +66,16 @@ def load_output(
     """A task's consolidated rows through awswrangler, every column as pandas ``string`` dtype."""
     import awswrangler as wr
 
-    boto_session = session or aws.configure_wrangler(config)
-    if session is not None:
-        aws.configure_wrangler(config)
-    manifest = load_manifest(config, task_id, session=session)
-    if fmt == "parquet":
-        frame = wr.s3.read_parquet(manifest["parquet_uri"], boto3_session=boto_session)
-    elif fmt == "csv":
-        frame = wr.s3.read_csv(manifest["csv_uri"], boto3_session=boto_session, dtype=str,
-                               keep_default_na=False, encoding="utf-8")
-    else:
+    if fmt not in ("parquet", "csv"):
         raise ResultsError(f"fmt: must be 'parquet' or 'csv', got {fmt!r}")
+    manifest = load_manifest(config, task_id, session=session)
+    with aws.wrangler_endpoints(config) as default_session:
+        boto_session = session or default_session
+        if fmt == "parquet":
+            frame = wr.s3.read_parquet(manifest["parquet_uri"], boto3_session=boto_session)
+        else:
+            frame = wr.s3.read_csv(manifest["csv_uri"], boto3_session=boto_session, dtype=str,
+                                   keep_default_na=False, encoding="utf-8")
     missing = [c for c in OUTPUT_COLUMNS if c not in frame.columns]
     if missing:
         raise ResultsError(f"output: the {fmt} file lacks column(s) {', '.join(missing)}")
