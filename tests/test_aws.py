@@ -68,3 +68,10 @@ def test_wrangler_endpoints_are_restored_after_the_block() -> None:
         assert wr.config.dynamodb_endpoint_url is None
     finally:
         wr.config.reset()
+
+
+def test_every_wrangler_endpoint_we_set_is_one_awswrangler_has() -> None:
+    import awswrangler as wr
+
+    for attribute in aws._WRANGLER_ENDPOINTS.values():
+        assert isinstance(getattr(type(wr.config), attribute, None), property), attribute

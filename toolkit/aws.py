@@ -30,7 +30,6 @@ _WRANGLER_ENDPOINTS = {
     "dynamodb": "dynamodb_endpoint_url",
     "sts": "sts_endpoint_url",
     "glue": "glue_endpoint_url",
-    "logs": "cloudwatch_endpoint_url",
     "secretsmanager": "secretsmanager_endpoint_url",
 }
 
