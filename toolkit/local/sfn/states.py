@@ -76,15 +76,19 @@ class State:
     async def run(self, frame: "Frame", raw: Any) -> tuple[Any, str | None]:  # pragma: no cover
         raise NotImplementedError
 
+    def _exit(self, frame: "Frame", output: Any, assigned: dict | None) -> Any:
+        """Leave the state: check the output's size, apply the assignments, record Exited."""
+        frame.check_payload(output, self.name)
+        frame.assign(assigned)
+        frame.exited(self, output, assigned)
+        return output
+
     def finish(self, frame: "Frame", raw: Any, result: Any, context: dict) -> Any:
         """Assign and Output (both see pre-state variables), then record the Exited event."""
         variables = frame.variables
         assigned = self.flow.assignments(raw, result, context, variables)
         output = self.flow.output(raw, result, context, variables)
-        frame.check_payload(output, self.name)
-        frame.assign(assigned)
-        frame.exited(self, output, assigned)
-        return output
+        return self._exit(frame, output, assigned)
 
 
 @dataclass
@@ -181,10 +185,7 @@ class Choice(State):
             assigned = {**(assigned or {}), **(rule_flow.assignments(raw, result, context, variables) or {})}
         flow = rule_flow if rule_flow is not None and getattr(rule_flow, "output_template", None) is not None else self.flow
         output = flow.output(raw, result, context, variables)
-        frame.check_payload(output, self.name)
-        frame.assign(assigned)
-        frame.exited(self, output, assigned)
-        return output
+        return self._exit(frame, output, assigned)
 
 
 @dataclass
@@ -277,10 +278,7 @@ class Recoverable(State):
                 output = catcher.result_path.write(raw, error_output)
         if assigned is NOTHING:
             assigned = None
-        frame.check_payload(output, self.name)
-        frame.assign(assigned)
-        frame.exited(self, output, assigned)
-        return output
+        return self._exit(frame, output, assigned)
 
 
 @dataclass
