@@ -108,8 +108,13 @@ class Execution:
         frame.prev = self.record("ExecutionStarted", 0, {
             "input": self.input, "roleArn": self.machine.role_arn,
         })
+        await self.run_to_end(frame, self.machine.definition.graph, self.input)
+
+    async def run_to_end(self, frame: "Frame", graph: Any, value: Any) -> None:
+        """Run ``graph`` from its StartAt with ``value`` and finish the execution with its outcome
+        (the first attempt from the machine's StartAt; a redrive from the state that failed)."""
         timeout = self.machine.definition.timeout_seconds
-        body = asyncio.ensure_future(frame.run_graph(self.machine.definition.graph, self.input))
+        body = asyncio.ensure_future(frame.run_graph(graph, value))
         try:
             if timeout is None or not self.clock.time_scale:
                 output = await body

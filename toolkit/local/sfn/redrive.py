@@ -19,14 +19,12 @@ redriveStatus and redriveStatusReason, and ListExecutions' ``redriveFilter``.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from toolkit.local.awsjson import ServiceError
 from toolkit.local.sfn.definition import StateGraph
-from toolkit.local.sfn.errors import StatesError
-from toolkit.local.sfn.execution import ABORTED, FAILED, RUNNING, SUCCEEDED, TIMED_OUT, Execution, Frame, json_size
+from toolkit.local.sfn.execution import RUNNING, SUCCEEDED, Execution, Frame
 
 __all__ = ["Redrives", "RedriveRecord", "resume_point"]
 
@@ -191,31 +189,4 @@ async def _resume(execution: Execution, state_name: str, value: Any, prev: int) 
     frame = Frame(execution, execution.variables, execution.variables, prev)
     graph = execution.machine.definition.graph
     resumed = StateGraph(start_at=state_name, states=graph.states, spec=graph.spec)
-    timeout = execution.machine.definition.timeout_seconds
-    body = asyncio.ensure_future(frame.run_graph(resumed, value))
-    try:
-        output = await (body if timeout is None else asyncio.wait_for(body, execution.clock.scaled(timeout)))
-        limit = execution.quotas.max_payload_bytes
-        if limit is not None and json_size(output) > limit:
-            raise StatesError("States.DataLimitExceeded", "The execution output exceeds the maximum payload size")
-    except StatesError as err:
-        execution._finish(FAILED, "ExecutionFailed", frame.prev, error=err.error, cause=err.cause)  # noqa: SLF001
-    except asyncio.TimeoutError:
-        execution._finish(  # noqa: SLF001
-            TIMED_OUT, "ExecutionTimedOut", frame.prev, error="States.Timeout",
-            cause="The execution ran longer than the state machine's TimeoutSeconds",
-        )
-    except asyncio.CancelledError:
-        error, cause = execution._stop_reason or ("", "")  # noqa: SLF001
-        execution._finish(ABORTED, "ExecutionAborted", frame.prev, error=error, cause=cause)  # noqa: SLF001
-    except Exception as exc:  # a runtime bug: fail visibly rather than hang
-        execution._finish(FAILED, "ExecutionFailed", frame.prev, error="States.Runtime", cause=f"{type(exc).__name__}: {exc}")  # noqa: SLF001
-    else:
-        execution.output = output
-        execution.output_text = json.dumps(output, separators=(",", ":"), ensure_ascii=False)
-        execution.status = SUCCEEDED
-        execution.stop_time = execution.clock.now()
-        execution.record("ExecutionSucceeded", frame.prev, {"output": output}, final=True)
-    finally:
-        execution.done.set()
-        execution.service.execution_finished(execution)
+    await execution.run_to_end(frame, resumed, value)
