@@ -40,10 +40,10 @@ from moto.server import ThreadedMotoServer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from toolkit.local.awsjson import json_handler  # noqa: E402
+from sfn_runtime.api.awsjson import json_handler  # noqa: E402
 from toolkit.local.server import BackgroundServer  # noqa: E402
-from toolkit.local.sfn.integrations import register_all  # noqa: E402
-from toolkit.local.sfn.service import StepFunctionsService  # noqa: E402
+from sfn_runtime.integrations import register_all  # noqa: E402
+from sfn_runtime.api.service import StepFunctionsService  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "distributed_map.json"
 REGION = "us-east-1"

@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "expressions.json"
 TARGET_SIMPLE_US = 20.0
 
-from toolkit.local.sfn.intrinsics import compile_intrinsic  # noqa: E402
-from toolkit.local.sfn.jsonata_eval import compile_jsonata, compile_template  # noqa: E402
-from toolkit.local.sfn.jsonpath import compile_path  # noqa: E402
-from toolkit.local.sfn.payload import compile_payload  # noqa: E402
+from sfn_runtime.expressions.intrinsics import compile_intrinsic  # noqa: E402
+from sfn_runtime.expressions.jsonata_eval import compile_jsonata, compile_template  # noqa: E402
+from sfn_runtime.expressions.jsonpath import compile_path  # noqa: E402
+from sfn_runtime.expressions.payload import compile_payload  # noqa: E402
 
 STATES = {
     "input": {"x": 7, "value": 3, "order": {"id": "o-1", "total": 41.5, "lines": [{"sku": "a", "n": 2}] * 20}},

@@ -105,7 +105,7 @@ def main() -> None:
     from toolkit import deploy
     from toolkit.config import StackConfig
     from toolkit.local.stack import LocalStack
-    from toolkit.local.thirdparty import AuthConfig, DatasetParams, SampleApi
+    from toolkit.local.sample_api import AuthConfig, DatasetParams, SampleApi
 
     config = StackConfig.load(stack_name="bench")
     key = os.environ.setdefault(config.api_key_env, secrets.token_urlsafe(16))

@@ -72,10 +72,10 @@ def run_once(n: int) -> dict:
     from aiohttp import web
     from botocore.config import Config
 
-    from toolkit.local.awsjson import json_handler
+    from sfn_runtime.api.awsjson import json_handler
     from toolkit.local.server import BackgroundServer
-    from toolkit.local.sfn.quotas import Quotas
-    from toolkit.local.sfn.service import StepFunctionsService
+    from sfn_runtime.engine.quotas import Quotas
+    from sfn_runtime.api.service import StepFunctionsService
 
     async def app_factory() -> web.Application:
         service = StepFunctionsService(region="us-east-1", account_id="123456789012", quotas=Quotas.lifted())

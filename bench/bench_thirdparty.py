@@ -29,7 +29,7 @@ from pathlib import Path
 
 import aiohttp
 
-from toolkit.local.thirdparty import AuthConfig, DatasetParams, SampleApi
+from toolkit.local.sample_api import AuthConfig, DatasetParams, SampleApi
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "thirdparty.json"

@@ -54,7 +54,7 @@ def prepare(target: Target, task_id: str) -> int:
     deploy.deploy(target.config, target.session)
     if target.sample_api is None or not locations.read_locations(target.config, task_id, session=target.session).empty:
         return 0
-    from toolkit.local.thirdparty import read_locations_csv
+    from toolkit.local.sample_api import read_locations_csv
 
     frame = read_locations_csv(SAMPLE_LOCATIONS_CSV).assign(task_id=task_id, api_url=target.sample_api.url)
     return int(locations.load_locations(target.config, frame, session=target.session).attrs["written"])

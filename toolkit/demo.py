@@ -20,7 +20,7 @@ from toolkit import deploy, locations, results, runs
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 from toolkit.local.stack import LocalStack
-from toolkit.local.thirdparty import read_locations_csv
+from toolkit.local.sample_api import read_locations_csv
 
 SAMPLE_LOCATIONS = Path(__file__).resolve().parent.parent / "sample_data" / "locations.csv"
 

@@ -48,7 +48,7 @@ class SampleApiAdmin:
 
     def set_faults(self, plan: dict[str, Any] | None) -> dict[str, Any]:
         """Replace the fault plan (None: no faults); returns the plan as the API stored it."""
-        from toolkit.local.thirdparty import FaultPlan
+        from toolkit.local.sample_api import FaultPlan
 
         body = FaultPlan.from_dict(plan).to_dict() if plan else FaultPlan().to_dict()
         return self._call("POST", "/_admin/faults", body)

@@ -18,7 +18,7 @@ import pytest
 
 from toolkit import deploy, results, runs
 from toolkit.local.stack import LocalStack
-from toolkit.local.thirdparty import FaultPlan
+from toolkit.local.sample_api import FaultPlan
 
 TASK = "cli-task"
 

@@ -11,7 +11,7 @@ import pytest
 from toolkit import deploy, locations, results, runs
 from toolkit.config import StackConfig
 from toolkit.local.stack import LocalStack
-from toolkit.local.thirdparty import FaultPlan
+from toolkit.local.sample_api import FaultPlan
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""Fixtures for the Step Functions runtime's conformance suite: a served API and a boto3 client.
+"""Fixtures for the Step Functions runtime's tests: a served API and a boto3 client; for the
+service integrations and Distributed Map, a real moto server (S3, DynamoDB, EventBridge, Secrets
+Manager), an echo HTTP server, and boto3 clients pointed at them.
 
 The service is created inside the server's event loop (it owns asyncio objects), served over
 real HTTP on loopback through the AWS JSON protocol, and closed at teardown.
@@ -6,6 +8,9 @@ real HTTP on loopback through the AWS JSON protocol, and closed at teardown.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import itertools
 import json
 import time
 from dataclasses import dataclass
@@ -17,11 +22,12 @@ import hypothesis  # noqa: F401  -- imported before jsonata raises the recursion
 import pytest
 from aiohttp import web
 from botocore.config import Config
+from moto.server import ThreadedMotoServer
 
-from toolkit.local.awsjson import json_handler
+from sfn_runtime.api.awsjson import json_handler
 from toolkit.local.server import BackgroundServer
-from toolkit.local.sfn.quotas import Quotas
-from toolkit.local.sfn.service import StepFunctionsService
+from sfn_runtime.engine.quotas import Quotas
+from sfn_runtime.api.service import StepFunctionsService
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -109,3 +115,173 @@ def sfn() -> Iterator[SfnApi]:
 def unique(request: pytest.FixtureRequest) -> str:
     """A state machine name unique to the test."""
     return "".join(ch for ch in request.node.name if ch.isalnum())[:70] + str(int(time.time() * 1000) % 100000)
+
+
+class EchoServer(BackgroundServer):
+    """A real HTTP server that answers with what it received.
+
+    ``/echo`` returns the request (method, path, query pairs, headers, body text) as JSON;
+    ``/status/{code}`` answers with that status; ``/hang`` does not answer for 30 s;
+    ``/oauth/token`` issues client-credentials tokens (client ``cid`` / ``csecret``) and counts them.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(self._app, name="echo-server")
+        self.tokens_issued = 0
+        self.token_lifetime = 3600
+        self._counter = itertools.count(1)
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/echo", self._echo)
+        app.router.add_route("*", "/status/{code}", self._status)
+        app.router.add_get("/hang", self._hang)
+        app.router.add_post("/oauth/token", self._token)
+        app.router.add_get("/text", self._text)
+        return app
+
+    async def _echo(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": [[k, v] for k, v in request.query.items()],
+                "headers": {k.lower(): v for k, v in request.headers.items()},
+                "body": (await request.read()).decode(),
+            }
+        )
+
+    async def _status(self, request: web.Request) -> web.Response:
+        code = int(request.match_info["code"])
+        return web.json_response({"error": f"status {code}"}, status=code)
+
+    async def _hang(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.json_response({})
+
+    async def _text(self, request: web.Request) -> web.Response:
+        return web.Response(text="plain words", content_type="text/plain")
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        auth = request.headers.get("Authorization", "")
+        pair = base64.b64decode(auth[6:]).decode() if auth.startswith("Basic ") else ""
+        if pair != "cid:csecret" or form.get("grant_type") != "client_credentials":
+            return web.json_response({"error": "invalid_client"}, status=401)
+        self.tokens_issued += 1
+        token = f"tok-{next(self._counter)}"
+        return web.json_response({"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime})
+
+
+@pytest.fixture(scope="session")
+def moto_url():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws(moto_url):
+    """A factory of boto3 clients for the moto server."""
+
+    def client(name: str):
+        return boto3.client(
+            name,
+            endpoint_url=moto_url,
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    return client
+
+
+@pytest.fixture(scope="session")
+def echo():
+    with EchoServer() as server:
+        yield server
+
+
+# ACCOUNT (above) is moto's account too: connection ARNs it issues carry it
+STACK_ROLE = f"arn:aws:iam::{ACCOUNT}:role/sfn-tests"
+
+
+class SfnStack:
+    """The local Step Functions runtime with every integration, served over HTTP, with boto3 helpers."""
+
+    def __init__(self, moto_url: str, time_scale: float = 0.01):
+        self.moto_url = moto_url
+        self.time_scale = time_scale
+        self.service = None
+        self.integrations = None
+        self.server = BackgroundServer(self._app, name="sfn-under-test")
+
+    async def _app(self) -> web.Application:
+        from sfn_runtime.api.awsjson import json_handler
+        from sfn_runtime.integrations import register_all
+        from sfn_runtime.api.service import StepFunctionsService
+
+        self.service = StepFunctionsService(
+            region=REGION, account_id=ACCOUNT, time_scale=self.time_scale, endpoint_url=self.moto_url
+        )
+        self.integrations = register_all(self.service)
+        app = web.Application()
+        app.router.add_post("/", json_handler(self.service))
+
+        async def cleanup(_app: web.Application) -> None:
+            await self.service.close()
+            await self.integrations.close()
+
+        app.on_cleanup.append(cleanup)
+        return app
+
+    def start(self) -> "SfnStack":
+        self.server.start()
+        self.sfn = boto3.client(
+            "stepfunctions", endpoint_url=self.server.url, region_name=REGION,
+            aws_access_key_id="test", aws_secret_access_key="test",
+        )
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def machine(self, name: str, definition: dict, kind: str = "STANDARD") -> str:
+        import json
+
+        return self.sfn.create_state_machine(
+            name=name, definition=json.dumps(definition), roleArn=STACK_ROLE, type=kind
+        )["stateMachineArn"]
+
+    def run(self, machine_arn: str, value=None, timeout: float = 60.0) -> dict:
+        """Start an execution and wait until it ends; its DescribeExecution answer."""
+        import json
+        import time
+
+        arn = self.sfn.start_execution(stateMachineArn=machine_arn, input=json.dumps(value or {}))["executionArn"]
+        return self.wait(arn, timeout)
+
+    def wait(self, execution_arn: str, timeout: float = 60.0) -> dict:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{execution_arn} still running after {timeout} s")
+            time.sleep(0.02)
+
+    def history(self, execution_arn: str) -> list[dict]:
+        paginator = self.sfn.get_paginator("get_execution_history")
+        return [e for page in paginator.paginate(executionArn=execution_arn) for e in page["events"]]
+
+
+@pytest.fixture(scope="module")
+def stack(moto_url):
+    sfn_stack = SfnStack(moto_url).start()
+    yield sfn_stack
+    sfn_stack.stop()

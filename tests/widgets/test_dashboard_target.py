@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from toolkit import dashboard, locations
 from toolkit.commands.dashboard import app as dashboard_app
 from toolkit.dashboard import DashboardError
-from toolkit.local.thirdparty import read_locations_csv
+from toolkit.local.sample_api import read_locations_csv
 from toolkit.notebook import SAMPLE_LOCATIONS_CSV, SampleApiAdmin, Target
 
 

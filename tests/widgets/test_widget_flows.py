@@ -12,7 +12,7 @@ import json
 import pytest
 
 from toolkit import aws, results, runs
-from toolkit.local.thirdparty import FaultPlan
+from toolkit.local.sample_api import FaultPlan
 from toolkit.widgets import Dashboard, ResultsExplorer
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ import typer
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 from toolkit.local.server import PortInUseError
-from toolkit.local.thirdparty import (DEFAULT_API_URL, DEFAULT_PORT, DEFAULT_TASK_ID, AuthConfig, DatasetParams,
+from toolkit.local.sample_api import (DEFAULT_API_URL, DEFAULT_PORT, DEFAULT_TASK_ID, AuthConfig, DatasetParams,
                                       FaultPlan, SampleApi, write_locations_csv)
 
 app = typer.Typer(help="The sample third-party location API (a real loopback server).", no_args_is_help=True)

@@ -1,7 +1,7 @@
 """The local stack's one endpoint: routes each request by the service named in its SigV4 signature.
 
 ``states`` goes to our Step Functions runtime, the Glue *job* operations to the local Glue runner
-(both :class:`~toolkit.local.awsjson.JsonService`), everything else (S3, DynamoDB, EventBridge,
+(both :class:`~sfn_runtime.api.awsjson.JsonService`), everything else (S3, DynamoDB, EventBridge,
 Secrets Manager, IAM, STS, CloudWatch Logs, the Glue Data Catalog) to moto in-process.
 
 The service comes from the credential scope ``AKID/DATE/REGION/SERVICE/aws4_request`` of the
@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, quote
 
 from aiohttp import web
 
-from toolkit.local.awsjson import JsonService, ServiceError, json_handler
+from sfn_runtime.api.awsjson import JsonService, ServiceError, json_handler
 from toolkit.local.moto_backend import MotoBridge
 
 __all__ = ["Gateway", "GLUE_JOB_OPERATIONS", "HEALTH_PATH", "signing_service", "virtual_host_bucket"]

@@ -35,7 +35,7 @@ from typing import Any, Callable
 import boto3
 from botocore.config import Config
 
-from toolkit.local.awsjson import ServiceError
+from sfn_runtime.api.awsjson import ServiceError
 
 __all__ = ["GlueJobs", "JobRun", "OUTPUT_LOG_GROUP", "ERROR_LOG_GROUP", "RUN_STATES"]
 
@@ -146,7 +146,7 @@ def _error_message(stderr_tail: collections.deque[str], returncode: int) -> str:
 
 
 class GlueJobs:
-    """The Glue job APIs of the local stack (a :class:`~toolkit.local.awsjson.JsonService`).
+    """The Glue job APIs of the local stack (a :class:`~sfn_runtime.api.awsjson.JsonService`).
 
     Construct it on the event loop that serves it. ``endpoint_url`` is the stack's own endpoint:
     scripts are fetched and logs written through it, and runs receive it as ``AWS_ENDPOINT_URL``.

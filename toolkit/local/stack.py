@@ -176,8 +176,8 @@ class LocalStack:
     # ------------------------------------------------------------ internals
     async def _attach(self, endpoint_url: str, snapshot: Snapshot | None) -> None:
         """Build our own services on the gateway's loop (they create asyncio objects)."""
-        from toolkit.local.sfn.integrations import register_all
-        from toolkit.local.sfn.service import StepFunctionsService
+        from sfn_runtime.integrations import register_all
+        from sfn_runtime.api.service import StepFunctionsService
 
         cfg = self._base_config
         states = StepFunctionsService(region=cfg.region, account_id=cfg.account_id,
@@ -208,7 +208,7 @@ class LocalStack:
         return states_snapshot, glue_snapshot
 
     def _start_sample_api(self) -> None:
-        from toolkit.local.thirdparty import AuthConfig, SampleApi
+        from toolkit.local.sample_api import AuthConfig, SampleApi
 
         key = os.environ.get(self._base_config.api_key_env)
         auth = AuthConfig.api_key(key, header=self._base_config.api_key_header) if key else None

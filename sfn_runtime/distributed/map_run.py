@@ -1,0 +1,714 @@
+"""Distributed Map: Map Runs and their child executions, as AWS's "Using Map state in Distributed mode" describes.
+
+A Map state with ``ProcessorConfig.Mode: DISTRIBUTED`` starts a *Map Run*. Its items come from
+Items/ItemsPath or an ItemReader (S3, see :mod:`.item_io`), each optionally reshaped by
+ItemSelector and grouped by ItemBatcher; each item or batch runs as its own child execution
+(STANDARD or EXPRESS, ``ExecutionType``) of the ItemProcessor, at most MaxConcurrency at a time
+(changeable while running with UpdateMapRun). Failed children are counted against
+ToleratedFailureCount/Percentage; past them the Map Run fails and the state fails with
+``States.ExceedToleratedFailureThreshold``. Results come back as an array, or are written by
+ResultWriter to S3 (manifest plus SUCCEEDED/FAILED/PENDING files).
+
+Names and links follow AWS: the Map Run ARN is
+``arn:aws:states:REGION:ACCOUNT:mapRun:PARENT_MACHINE/LABEL:MAP_RUN_ID``, the children run the
+state machine ``PARENT_MACHINE/LABEL`` and each child execution has a generated name. The parent
+history shows MapRunStarted and MapRunSucceeded / MapRunFailed / MapRunAborted. The API
+operations ListMapRuns, DescribeMapRun and UpdateMapRun are served from :class:`MapRuns`.
+
+When the parent execution is redriven (:mod:`.redrive`) and re-enters a Map state whose Map Run
+failed or was aborted, that same Map Run is redriven (MapRunRedriven): its succeeded children are
+kept, STANDARD children that did not succeed are redriven themselves, EXPRESS and never-started
+ones start anew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sfn_runtime.api.awsjson import ServiceError
+from sfn_runtime.distributed import item_io
+from sfn_runtime.engine.clock import iso_timestamp, to_datetime
+from sfn_runtime.engine.definition import StateMachineDefinition
+from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.engine.execution import Execution
+from sfn_runtime.expressions.jsonata_eval import NOTHING, compile_template
+from sfn_runtime.expressions.jsonpath import compile_path
+from sfn_runtime.expressions.payload import compile_payload
+from sfn_runtime.api.service import StateMachineRevision
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sfn_runtime.integrations.clients import AwsClients
+
+__all__ = ["MapRun", "MapRuns", "ChildRecord", "DistributedMapRunner", "batch_items"]
+
+# AWS: a Distributed Map runs at most 10,000 child executions at once (MaxConcurrency 0 = that).
+DEFAULT_MAX_CONCURRENCY = 10_000
+MAX_BATCH_BYTES = 256 * 1024
+COUNT_KEYS = ("pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten")
+
+
+@dataclass
+class ChildRecord:
+    """One child execution of a Map Run (or a pending one that never started)."""
+
+    index: int
+    input: Any
+    items: int  # how many items the child carries (1 without ItemBatcher)
+    name: str = ""
+    arn: str = ""
+    status: str = "PENDING"  # PENDING | RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    start_date: float | None = None
+    stop_date: float | None = None
+
+    def result_entry(self, state_machine_arn: str) -> dict[str, Any]:
+        """The child as ResultWriter files list it (DescribeExecution-like, dates as ISO text)."""
+        entry: dict[str, Any] = {
+            "ExecutionArn": self.arn,
+            "Input": json.dumps(self.input, separators=(",", ":"), ensure_ascii=False),
+            "InputDetails": {"Included": True},
+            "Name": self.name,
+            "RedriveCount": 0,
+            "RedriveStatus": "NOT_REDRIVABLE",
+            "StateMachineArn": state_machine_arn,
+            "Status": self.status,
+        }
+        if self.start_date is not None:
+            entry["StartDate"] = iso_timestamp(self.start_date)
+        if self.stop_date is not None:
+            entry["StopDate"] = iso_timestamp(self.stop_date)
+        if self.status == "SUCCEEDED":
+            entry["Output"] = json.dumps(self.output, separators=(",", ":"), ensure_ascii=False)
+            entry["OutputDetails"] = {"Included": True}
+        elif self.status != "PENDING":
+            if self.error is not None:
+                entry["Error"] = self.error
+            if self.cause is not None:
+                entry["Cause"] = self.cause
+        return entry
+
+
+@dataclass
+class MapRun:
+    """A Map Run: its settings, counters and children."""
+
+    arn: str
+    execution_arn: str
+    state_machine_arn: str  # the parent's state machine
+    child_state_machine_arn: str
+    execution_type: str
+    max_concurrency: int
+    tolerated_failure_count: int
+    tolerated_failure_percentage: float
+    start_date: float = field(default_factory=time.time)
+    stop_date: float | None = None
+    status: str = "RUNNING"
+    children: list[ChildRecord] = field(default_factory=list)
+    total_items: int = 0
+    count_given: bool = False
+    percentage_given: bool = False
+    items_written: int = 0
+    children_written: int = 0
+    failed_item_count: int = 0
+    state_name: str = ""
+    redrive_count: int = 0
+    redrive_date: float | None = None
+    concurrency_changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def run_id(self) -> str:
+        return self.arn.rpartition(":")[2]
+
+    def counts(self, by_items: bool) -> dict[str, int]:
+        """itemCounts (``by_items``) or executionCounts, as DescribeMapRun reports them."""
+        counts = dict.fromkeys(COUNT_KEYS, 0)
+        for child in self.children:
+            weight = child.items if by_items else 1
+            key = "timedOut" if child.status == "TIMED_OUT" else child.status.lower()
+            counts[key] += weight
+            counts["total"] += weight
+        counts["resultsWritten"] = self.items_written if by_items else self.children_written
+        counts["failuresNotRedrivable"] = 0
+        counts["pendingRedrive"] = 0
+        return counts
+
+    def child_ended(self, child: ChildRecord) -> None:
+        """Count a child that has just ended (kept incrementally: checked after every child)."""
+        if child.status in ("FAILED", "TIMED_OUT", "ABORTED"):
+            self.failed_item_count += child.items
+
+    def failed_items(self) -> int:
+        return self.failed_item_count
+
+    def exceeds_tolerance(self) -> bool:
+        """True once failures pass ToleratedFailureCount or ToleratedFailurePercentage.
+
+        With neither given any failure is too many; with one or both, exceeding either fails.
+        """
+        failed = self.failed_items()
+        if not failed:
+            return False
+        if not self.count_given and not self.percentage_given:
+            return True
+        if self.count_given and failed > self.tolerated_failure_count:
+            return True
+        percentage = 100.0 * failed / max(1, self.total_items)
+        return self.percentage_given and percentage > self.tolerated_failure_percentage
+
+    def describe(self) -> dict[str, Any]:
+        """DescribeMapRun's answer."""
+        answer: dict[str, Any] = {
+            "mapRunArn": self.arn,
+            "executionArn": self.execution_arn,
+            "status": self.status,
+            "startDate": to_datetime(self.start_date),
+            "maxConcurrency": self.max_concurrency,
+            "toleratedFailurePercentage": self.tolerated_failure_percentage,
+            "toleratedFailureCount": self.tolerated_failure_count,
+            "itemCounts": self.counts(by_items=True),
+            "executionCounts": self.counts(by_items=False),
+            "redriveCount": self.redrive_count,
+        }
+        if self.stop_date is not None:
+            answer["stopDate"] = to_datetime(self.stop_date)
+        if self.redrive_date is not None:
+            answer["redriveDate"] = to_datetime(self.redrive_date)
+        return answer
+
+    def summary(self) -> dict[str, Any]:
+        """One entry of ListMapRuns."""
+        entry = {
+            "executionArn": self.execution_arn,
+            "mapRunArn": self.arn,
+            "stateMachineArn": self.state_machine_arn,
+            "startDate": to_datetime(self.start_date),
+        }
+        if self.stop_date is not None:
+            entry["stopDate"] = to_datetime(self.stop_date)
+        return entry
+
+
+class MapRuns:
+    """Every Map Run of one runtime, and the Map Run API operations."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, MapRun] = {}
+        self._by_execution: dict[str, list[MapRun]] = {}
+
+    def add(self, run: MapRun) -> None:
+        self._runs[run.arn] = run
+        self._by_execution.setdefault(run.execution_arn, []).append(run)
+
+    def get(self, arn: Any) -> MapRun:
+        if not isinstance(arn, str) or ":mapRun:" not in arn:
+            raise ServiceError("InvalidArn", f"Invalid Arn: '{arn}'")
+        run = self._runs.get(arn)
+        if run is None:
+            raise ServiceError("ResourceNotFound", f"Map Run Does Not Exist: '{arn}'")
+        return run
+
+    def unsuccessful(self, execution_arn: str, state_name: str) -> MapRun | None:
+        """The latest Map Run of ``state_name`` in the execution, if it failed or was aborted."""
+        for run in reversed(self._by_execution.get(execution_arn, [])):
+            if run.state_name == state_name:
+                return run if run.status in ("FAILED", "ABORTED") else None
+        return None
+
+    async def list_map_runs(self, params: dict[str, Any]) -> dict[str, Any]:
+        arn = params.get("executionArn")
+        if not isinstance(arn, str) or ":execution:" not in arn:
+            raise ServiceError("InvalidArn", f"Invalid Arn: '{arn}'")
+        runs = self._by_execution.get(arn, [])
+        max_results = int(params.get("maxResults") or 100)
+        if not 0 <= max_results <= 1000:
+            raise ServiceError("ValidationException", "maxResults must be between 0 and 1000")
+        max_results = max_results or 100
+        start = 0
+        token = params.get("nextToken")
+        if token:
+            try:
+                start = int(token)
+            except ValueError:
+                raise ServiceError("InvalidToken", "Invalid Token: the nextToken is not valid") from None
+        page = runs[start:start + max_results]
+        answer: dict[str, Any] = {"mapRuns": [r.summary() for r in page]}
+        if start + max_results < len(runs):
+            answer["nextToken"] = str(start + max_results)
+        return answer
+
+    async def describe_map_run(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self.get(params.get("mapRunArn")).describe()
+
+    async def update_map_run(self, params: dict[str, Any]) -> dict[str, Any]:
+        run = self.get(params.get("mapRunArn"))
+        if run.status != "RUNNING":
+            raise ServiceError("ValidationException", f"Map Run {run.arn} is not running")
+        changes = {k: params[k] for k in ("maxConcurrency", "toleratedFailureCount", "toleratedFailurePercentage") if k in params}
+        if not changes:
+            raise ServiceError(
+                "ValidationException",
+                "at least one of maxConcurrency, toleratedFailureCount, toleratedFailurePercentage is required",
+            )
+        if "maxConcurrency" in changes:
+            value = changes["maxConcurrency"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ServiceError("ValidationException", "maxConcurrency must be an integer >= 0")
+            run.max_concurrency = value or DEFAULT_MAX_CONCURRENCY
+            run.concurrency_changed.set()
+        if "toleratedFailureCount" in changes:
+            value = changes["toleratedFailureCount"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ServiceError("ValidationException", "toleratedFailureCount must be an integer >= 0")
+            run.tolerated_failure_count = value
+            run.count_given = True
+        if "toleratedFailurePercentage" in changes:
+            value = changes["toleratedFailurePercentage"]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+                raise ServiceError("ValidationException", "toleratedFailurePercentage must be between 0 and 100")
+            run.tolerated_failure_percentage = float(value)
+            run.percentage_given = True
+        return {}
+
+
+# ------------------------------------------------------------------ batching
+
+
+def batch_items(items: list[Any], max_items: int | None, max_bytes: int | None, batch_input: Any) -> list[dict[str, Any]]:
+    """Group items as ItemBatcher does: each batch is ``{"Items": [...]}`` plus BatchInput if given.
+
+    A batch closes when it holds MaxItemsPerBatch items or the next item would take its JSON
+    size past MaxInputBytesPerBatch.
+    """
+    limit_bytes = max_bytes or MAX_BATCH_BYTES
+    base = {"BatchInput": batch_input} if batch_input is not None else {}
+    base_size = len(json.dumps({**base, "Items": []}, separators=(",", ":")).encode())
+    batches: list[dict[str, Any]] = []
+    current: list[Any] = []
+    size = base_size
+    for item in items:
+        item_size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()) + (1 if current else 0)
+        if base_size + item_size > limit_bytes:
+            raise StatesError(
+                "States.Runtime", f"An item of {item_size} bytes does not fit in a batch of at most {limit_bytes} bytes"
+            )
+        if current and ((max_items and len(current) >= max_items) or size + item_size > limit_bytes):
+            batches.append({**base, "Items": current})
+            current, size = [], base_size
+            item_size -= 1
+        current.append(item)
+        size += item_size
+    if current:
+        batches.append({**base, "Items": current})
+    return batches
+
+
+# ------------------------------------------------------------------- runner
+
+@dataclass
+class MapRunContext:
+    """What a child execution needs from its Map Run and parent."""
+
+    run: MapRun
+    frame: Any  # the parent's frame
+    machine: Any  # the children's StateMachineRevision (PARENT/LABEL running the ItemProcessor)
+
+
+class _Fields:
+    """Evaluates the Map state's ItemReader/ItemBatcher/ResultWriter fields in its query language."""
+
+    def __init__(self, state: Any, raw: Any, data: Any, context: dict, variables: Any):
+        self.state, self.raw, self.data, self.context, self.variables = state, raw, data, context, variables
+
+    def value(self, value: Any, where: str) -> Any:
+        if self.state.jsonata:
+            rendered = compile_template(value, where=where).render({"input": self.raw, "context": self.context}, self.variables)
+            return None if rendered is NOTHING else rendered
+        return compile_payload(value, where=where).render(self.data, self.context, self.variables)
+
+    def number(self, block: dict, name: str, where: str) -> Any:
+        """A field given literally, as ``namePath`` (JSONPath) or as a JSONata template."""
+        if name + "Path" in block and not self.state.jsonata:
+            value = compile_path(block[name + "Path"], where=f"{where}/{name}Path").read(self.data, self.context, self.variables)
+        elif name in block:
+            value = self.value(block[name], f"{where}/{name}")
+        else:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise StatesError("States.Runtime", f"{where.strip('/')}.{name} must be a number >= 0, got {value!r}")
+        return int(value)
+
+
+class DistributedMapRunner:
+    """Runs Distributed Map states: registered with the service as its Map Run runner."""
+
+    def __init__(self, map_runs: MapRuns, clients: "AwsClients", service: Any):
+        self.map_runs = map_runs
+        self._clients = clients
+        self._service = service
+        self._region = service.region
+        self._account_id = service.account_id
+        self.redrives: Any = None  # sfn_runtime.distributed.redrive.Redrives, set by register_all
+        self._machines: dict[str, Any] = {}  # Map Run ARN -> the children's state machine revision
+
+    async def __call__(self, state: Any, raw: Any, data: Any, context: dict, frame: Any) -> Any:
+        variables = frame.variables
+        fields = _Fields(state, raw, data, context, variables)
+        spec = state.spec
+        previous = self._run_to_redrive(state, frame)
+        if previous is not None:
+            return await self._redrive(previous, spec, fields, frame)
+        items = await self._read_items(state, spec, fields, raw, data, context, variables)
+        inputs = [state.item_input(raw, data, context, variables, i, item) for i, item in enumerate(items)]
+        batcher = spec.get("ItemBatcher")
+        if batcher is not None:
+            max_items = fields.number(batcher, "MaxItemsPerBatch", "/ItemBatcher")
+            max_bytes = fields.number(batcher, "MaxInputBytesPerBatch", "/ItemBatcher")
+            batch_input = fields.value(batcher["BatchInput"], "/ItemBatcher/BatchInput") if "BatchInput" in batcher else None
+            batches = batch_items(inputs, max_items, max_bytes, batch_input)
+            records = [ChildRecord(i, b, len(b["Items"])) for i, b in enumerate(batches)]
+        else:
+            records = [ChildRecord(i, value, 1) for i, value in enumerate(inputs)]
+        run = self._new_run(state, frame, context, data, raw, variables, len(inputs))
+        run.children = records
+        frame.record("MapRunStarted", {"mapRunArn": run.arn})
+        run_context = MapRunContext(run, frame, self._child_machine(run, state, frame))
+        return await self._complete(run_context, records, spec, fields)
+
+    def _run_to_redrive(self, state: Any, frame: Any) -> MapRun | None:
+        """The failed Map Run this state should redrive: only when its execution is being redriven."""
+        if self.redrives is None:
+            return None
+        execution_arn = frame.execution.arn
+        previous = self.map_runs.unsuccessful(execution_arn, state.name)
+        if previous is None or self.redrives.count(execution_arn) <= previous.redrive_count:
+            return None
+        return previous
+
+    async def _redrive(self, run: MapRun, spec: dict, fields: _Fields, frame: Any) -> Any:
+        """Run the Map Run's unsuccessful children again; keep what succeeded."""
+        run.redrive_count = self.redrives.count(frame.execution.arn)
+        run.redrive_date = time.time()
+        run.status, run.stop_date = "RUNNING", None
+        run.failed_item_count = 0
+        run.items_written = run.children_written = 0
+        redo = [c for c in run.children if c.status != "SUCCEEDED"]
+        frame.record("MapRunRedriven", {"mapRunArn": run.arn, "redriveCount": run.redrive_count})
+        run_context = MapRunContext(run, frame, self._machines[run.arn])
+        return await self._complete(run_context, redo, spec, fields)
+
+    async def _complete(self, run_context: MapRunContext, records: list[ChildRecord], spec: dict, fields: _Fields) -> Any:
+        """Run ``records`` as children, then settle the Map Run: results, tolerance, history."""
+        run, frame = run_context.run, run_context.frame
+        self._machines[run.arn] = run_context.machine
+        writer = spec.get("ResultWriter")
+        try:
+            await self._run_children(run_context, records)
+        except asyncio.CancelledError:
+            run.status, run.stop_date = "ABORTED", time.time()
+            frame.record("MapRunAborted")
+            raise
+        failed = run.exceeds_tolerance()
+        result: Any = None
+        try:
+            if writer is not None:
+                result = await self._write_results(run, writer, fields)
+        except StatesError as err:
+            run.status, run.stop_date = "FAILED", time.time()
+            frame.record("MapRunFailed", {"error": err.error, "cause": err.cause})
+            raise
+        if failed:
+            run.status, run.stop_date = "FAILED", time.time()
+            cause = "The specified tolerated failure threshold was exceeded"
+            frame.record("MapRunFailed", {"error": "States.ExceedToleratedFailureThreshold", "cause": cause})
+            raise StatesError("States.ExceedToleratedFailureThreshold", cause)
+        run.status, run.stop_date = "SUCCEEDED", time.time()
+        frame.record("MapRunSucceeded")
+        if result is not None:
+            return result
+        return [c.output if c.status == "SUCCEEDED" else _failed_entry(c, run) for c in run.children]
+
+    # ----------------------------------------------------------- the run
+    def _label(self, state: Any) -> str:
+        return state.label or state.name
+
+    def _new_run(self, state: Any, frame: Any, context: dict, data: Any, raw: Any, variables: Any, total: int) -> MapRun:
+        execution = frame.execution
+        machine_arn = context.get("StateMachine", {}).get("Id") or execution.state_machine_arn
+        machine_name = machine_arn.rpartition(":")[2]
+        label = self._label(state)
+        run_id = str(uuid.uuid4())
+        partition = machine_arn.split(":")[1] if machine_arn.startswith("arn:") else "aws"
+        prefix = f"arn:{partition}:states:{self._region}:{self._account_id}"
+        limit = state.max_concurrency.resolve(data, raw, context, variables) if state.max_concurrency else 0
+        count = state.tolerated_failure_count.resolve(data, raw, context, variables) if state.tolerated_failure_count else None
+        percentage = (
+            state.tolerated_failure_percentage.resolve(data, raw, context, variables)
+            if state.tolerated_failure_percentage
+            else None
+        )
+        if percentage is not None and not 0 <= percentage <= 100:
+            raise StatesError("States.Runtime", f"ToleratedFailurePercentage must be between 0 and 100, got {percentage}")
+        run = MapRun(
+            arn=f"{prefix}:mapRun:{machine_name}/{label}:{run_id}",
+            execution_arn=execution.arn,
+            state_machine_arn=machine_arn,
+            child_state_machine_arn=f"{prefix}:stateMachine:{machine_name}/{label}",
+            execution_type=state.execution_type or "STANDARD",
+            max_concurrency=int(limit) or DEFAULT_MAX_CONCURRENCY,
+            tolerated_failure_count=int(count or 0),
+            tolerated_failure_percentage=float(percentage or 0.0),
+            total_items=total,
+            state_name=state.name,
+            count_given=count is not None,
+            percentage_given=percentage is not None,
+        )
+        self.map_runs.add(run)
+        return run
+
+    async def _run_children(self, ctx: MapRunContext, records: list[ChildRecord]) -> None:
+        """Start children in order, never more than MaxConcurrency at once; stop early past tolerance."""
+        run = ctx.run
+        running: set[asyncio.Task] = set()
+        free = asyncio.Event()
+        stop = False
+
+        def done(task: asyncio.Task) -> None:
+            nonlocal stop
+            running.discard(task)
+            free.set()
+            if run.exceeds_tolerance():
+                stop = True
+
+        try:
+            for record in records:
+                while len(running) >= run.max_concurrency and not stop:
+                    free.clear()
+                    run.concurrency_changed.clear()
+                    waiters = {asyncio.ensure_future(free.wait()), asyncio.ensure_future(run.concurrency_changed.wait())}
+                    _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                    for waiter in pending:
+                        waiter.cancel()
+                if stop:
+                    break
+                task = asyncio.ensure_future(self._run_child(ctx, record))
+                running.add(task)
+                task.add_done_callback(done)
+                if len(running) % 64 == 0:
+                    await asyncio.sleep(0)  # let children and API calls run while many are started
+            while running and not stop:
+                free.clear()
+                await free.wait()
+        except asyncio.CancelledError:
+            await _cancel_all(running)
+            raise
+        if running:  # past the tolerated failures: abort the rest, as AWS does
+            await _cancel_all(running)
+
+    def _child_machine(self, run: MapRun, state: Any, frame: Any) -> Any:
+        """The state machine the children run: the ItemProcessor, named PARENT/LABEL.
+
+        Its definition text is the ItemProcessor as a standalone definition (without
+        ProcessorConfig), so a snapshot of the service can parse it again.
+        """
+        parent = frame.execution.machine
+        processor = state.processor
+        spec = {k: v for k, v in state.spec.get("ItemProcessor", {}).items() if k != "ProcessorConfig"}
+        spec.setdefault("QueryLanguage", state.flow.language)
+        definition = StateMachineDefinition(
+            graph=processor, query_language=spec["QueryLanguage"], timeout_seconds=None, comment=None, raw=spec
+        )
+        now = time.time()
+        return StateMachineRevision(
+            run.child_state_machine_arn, run.child_state_machine_arn.rpartition(":")[2], run.execution_type,
+            parent.role_arn, json.dumps(spec), definition, now, now, run.run_id,
+        )
+
+    async def _run_child(self, ctx: MapRunContext, record: ChildRecord) -> None:
+        """Run one child execution in this loop and record how it ended."""
+        run = ctx.run
+        express = run.execution_type == "EXPRESS"
+        earlier = self._service.executions.get(record.arn) if record.arn and not express else None
+        if earlier is not None and self.redrives is not None and self.redrives.not_redrivable(earlier) is None:
+            # A STANDARD child is redriven itself (same ARN, from its failed state), as AWS does.
+            record.status = "RUNNING"
+            self.redrives.redrive(earlier)
+            await self._await_child(run, record, earlier)
+            return
+        name = str(uuid.uuid4())
+        machine_name = ctx.machine.name
+        if express:
+            arn = f"{run.arn.split(':mapRun:')[0]}:express:{machine_name}:{name}:{uuid.uuid4()}"
+        else:
+            arn = f"{run.arn.split(':mapRun:')[0]}:execution:{machine_name}:{name}"
+        text = json.dumps(record.input, separators=(",", ":"), ensure_ascii=False)
+        execution = Execution(
+            self._service, ctx.machine, arn, name, record.input, text,
+            express=express, map_run_arn=run.arn, parent_arn=ctx.frame.execution.arn,
+        )
+        if not express:
+            self._service.executions[arn] = execution
+        record.name, record.arn, record.status, record.start_date = name, arn, "RUNNING", execution.start_time
+        execution.start()
+        await self._await_child(run, record, execution)
+
+    async def _await_child(self, run: MapRun, record: ChildRecord, execution: Any) -> None:
+        """Wait for a child to end (stopping it if the Map Run is aborted) and record the outcome."""
+        try:
+            await execution.done.wait()
+        except asyncio.CancelledError:
+            execution.stop("States.Runtime", f"The Map Run {run.arn} was aborted")
+            if execution.task is not None:
+                await asyncio.gather(execution.task, return_exceptions=True)
+            _settle(record, execution)
+            run.child_ended(record)
+            raise
+        _settle(record, execution)
+        run.child_ended(record)
+
+    async def _read_items(self, state: Any, spec: dict, fields: _Fields, raw: Any, data: Any, context: dict, variables: Any) -> list:
+        reader = spec.get("ItemReader")
+        if reader is None:
+            return state.read_items(raw, data, context, variables)
+        resource = reader.get("Resource", "")
+        arguments_key = "Arguments" if state.jsonata else "Parameters"
+        arguments = fields.value(reader.get(arguments_key) or {}, f"/ItemReader/{arguments_key}") or {}
+        config_spec = dict(reader.get("ReaderConfig") or {})
+        max_items = fields.number(config_spec, "MaxItems", "/ItemReader/ReaderConfig")
+        config_spec.pop("MaxItemsPath", None)
+        if max_items is not None:
+            config_spec["MaxItems"] = max_items
+        elif "MaxItems" in config_spec:
+            del config_spec["MaxItems"]
+        if resource == "arn:aws:states:::s3:listObjectsV2":
+            config = item_io.parse_reader_config(config_spec, needs_type=False)
+            return await self._list_objects(arguments, config)
+        if resource == "arn:aws:states:::s3:getObject":
+            config = item_io.parse_reader_config(config_spec, needs_type=True)
+            return await self._get_object_items(arguments, config)
+        raise StatesError("States.ItemReaderFailed", f"ItemReader.Resource {resource!r} is not supported")
+
+    async def _get_bytes(self, bucket: str, key: str, version: str | None = None) -> bytes:
+        params = {"Bucket": bucket, "Key": key}
+        if version:
+            params["VersionId"] = version
+
+        def fetch() -> bytes:
+            return self._clients.client("s3").get_object(**params)["Body"].read()
+
+        try:
+            return await self._clients.run(fetch)
+        except Exception as exc:  # botocore ClientError and connection errors alike
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", exc.__class__.__name__)
+            raise StatesError("States.ItemReaderFailed", f"could not read s3://{bucket}/{key}: {code}") from None
+
+    async def _get_object_items(self, arguments: dict, config: item_io.ReaderConfig) -> list:
+        bucket, key = arguments.get("Bucket"), arguments.get("Key")
+        if not isinstance(bucket, str) or not isinstance(key, str):
+            raise StatesError("States.ItemReaderFailed", "ItemReader Parameters/Arguments need Bucket and Key")
+        data = await self._get_bytes(bucket, key, arguments.get("VersionId"))
+        where = f"s3://{bucket}/{key}"
+        if config.input_type != "MANIFEST":
+            return item_io.items_from_object(data, config, where)
+        inventory_bucket, files, columns = item_io.manifest_files(data, where)
+        items: list = []
+        for file_key in files:
+            if config.max_items is not None and len(items) >= config.max_items:
+                break
+            content = await self._get_bytes(inventory_bucket or bucket, file_key)
+            items.extend(item_io.items_from_inventory_file(content, columns, f"s3://{inventory_bucket}/{file_key}"))
+        return items[: config.max_items] if config.max_items is not None else items
+
+    async def _list_objects(self, arguments: dict, config: item_io.ReaderConfig) -> list:
+        if not isinstance(arguments.get("Bucket"), str):
+            raise StatesError("States.ItemReaderFailed", "ItemReader Parameters/Arguments need Bucket")
+        params = {k: v for k, v in arguments.items() if k in ("Bucket", "Prefix", "Delimiter", "StartAfter", "RequestPayer")}
+
+        def listing() -> list:
+            objects: list = []
+            paginator = self._clients.client("s3").get_paginator("list_objects_v2")
+            for page in paginator.paginate(**params):
+                objects.extend(page.get("Contents", []))
+                if config.max_items is not None and len(objects) >= config.max_items:
+                    break
+            return objects
+
+        try:
+            objects = await self._clients.run(listing)
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", exc.__class__.__name__)
+            raise StatesError("States.ItemReaderFailed", f"could not list s3://{params['Bucket']}: {code}") from None
+        return item_io.items_from_listing(objects, config.max_items)
+
+    async def _write_results(self, run: MapRun, writer: dict, fields: _Fields) -> Any:
+        config = item_io.parse_writer_config(writer.get("WriterConfig"))
+        records = {status: [] for status in ("SUCCEEDED", "FAILED", "PENDING")}
+        for child in run.children:
+            group = "SUCCEEDED" if child.status == "SUCCEEDED" else "PENDING" if child.status == "PENDING" else "FAILED"
+            records[group].append(child.result_entry(run.child_state_machine_arn))
+        if "Resource" not in writer:  # WriterConfig alone: shape the state output, write nothing
+            if "WriterConfig" not in writer:
+                raise StatesError("States.ResultWriterFailed", "ResultWriter needs Resource and Parameters, WriterConfig, or all three")
+            ordered = [c.result_entry(run.child_state_machine_arn) for c in run.children]
+            return item_io.transform_results(ordered, config.transformation)
+        if writer.get("Resource") != "arn:aws:states:::s3:putObject":
+            raise StatesError("States.ResultWriterFailed", "ResultWriter.Resource must be arn:aws:states:::s3:putObject")
+        key = "Arguments" if fields.state.jsonata else "Parameters"
+        target = fields.value(writer.get(key) or {}, f"/ResultWriter/{key}") or {}
+        bucket = target.get("Bucket")
+        if not isinstance(bucket, str) or not bucket:
+            raise StatesError("States.ResultWriterFailed", f"ResultWriter.{key}.Bucket is required")
+        prefix = str(target.get("Prefix") or "").strip("/")
+        base = f"{prefix}/{run.run_id}" if prefix else run.run_id
+        if "WriterConfig" not in writer:
+            config = item_io.WriterConfig("JSON", "NONE")
+        extension = "json" if config.output_type == "JSON" else "jsonl"
+        manifest_files: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+        uploads: list[tuple[str, bytes]] = []
+        for status, entries in records.items():
+            if not entries:
+                continue
+            body = item_io.render_result_file(entries, config)
+            file_key = f"{base}/{status}_0.{extension}"
+            uploads.append((file_key, body))
+            manifest_files[status].append({"Key": file_key, "Size": len(body)})
+        manifest = {"DestinationBucket": bucket, "MapRunArn": run.arn, "ResultFiles": manifest_files}
+        uploads.append((f"{base}/manifest.json", json.dumps(manifest, separators=(",", ":")).encode()))
+
+        def put_all() -> None:
+            s3 = self._clients.client("s3")
+            for file_key, body in uploads:
+                s3.put_object(Bucket=bucket, Key=file_key, Body=body)
+
+        try:
+            await self._clients.run(put_all)
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", exc.__class__.__name__)
+            raise StatesError("States.ResultWriterFailed", f"could not write results to s3://{bucket}/{base}: {code}") from None
+        run.items_written = sum(c.items for c in run.children if c.status != "PENDING")
+        run.children_written = sum(1 for c in run.children if c.status != "PENDING")
+        return {"MapRunArn": run.arn, "ResultWriterDetails": {"Bucket": bucket, "Key": f"{base}/manifest.json"}}
+
+
+def _settle(record: ChildRecord, execution: Any) -> None:
+    record.status = execution.status
+    record.output = execution.output
+    record.error, record.cause = execution.error, execution.cause
+    record.stop_date = execution.stop_time
+
+
+def _failed_entry(child: ChildRecord, run: MapRun) -> Any:
+    return child.result_entry(run.child_state_machine_arn)
+
+
+async def _cancel_all(tasks: set[asyncio.Task]) -> None:
+    for task in list(tasks):
+        task.cancel()
+    if tasks:
+        await asyncio.gather(*list(tasks), return_exceptions=True)

@@ -1,0 +1,311 @@
+"""Executions: the run loop over states, the context object, variable scopes and history recording.
+
+An execution is one asyncio task. Parallel branches and Map iterations run in :class:`Frame`
+objects of their own (their own variable scope, able to read outer scopes; their own chain of
+``previousEventId``), all inside the same loop, so thousands of waiting executions cost no
+thread each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections import ChainMap
+from typing import TYPE_CHECKING, Any, Mapping
+
+from sfn_runtime.engine.clock import iso_timestamp
+from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.engine.history import History, HistoryEvent
+from sfn_runtime.engine.states import Recoverable, State
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sfn_runtime.engine.definition import StateGraph
+    from sfn_runtime.api.service import StateMachineRevision, StepFunctionsService
+
+RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"
+QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
+_UNUSED_CONTEXT: dict = {}  # for states none of whose fields reads the context object
+
+
+def json_size(value: Any) -> int:
+    """Bytes of ``value`` as compact UTF-8 JSON (how AWS measures payloads)."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+class Execution:
+    """One run of a state machine revision."""
+
+    def __init__(
+        self,
+        service: "StepFunctionsService",
+        machine: "StateMachineRevision",
+        arn: str,
+        name: str,
+        input_value: Any,
+        input_text: str,
+        *,
+        express: bool = False,
+        map_run_arn: str | None = None,
+        parent_arn: str | None = None,
+    ):
+        self.service = service
+        self.machine = machine
+        self.arn = arn
+        self.name = name
+        self.input = input_value
+        self.input_text = input_text
+        self.express = express
+        self.map_run_arn = map_run_arn
+        self.parent_arn = parent_arn
+        self.clock = service.clock
+        self.quotas = service.quotas
+        self.status = RUNNING
+        self.start_time = service.clock.now()
+        self.stop_time: float | None = None
+        self.output: Any = None
+        self.output_text: str | None = None
+        self.error: str | None = None
+        self.cause: str | None = None
+        self.history = History(self.quotas.max_history_events)
+        self._events = self.history.events
+        self._event_limit = self.quotas.max_history_events or sys.maxsize
+        self.variables: dict[str, Any] = {}
+        self.variable_sizes: dict[str, int] = {}  # bytes of each variable in the top-level scope
+        self.task: asyncio.Task | None = None
+        self.done = asyncio.Event()
+        self._stop_reason: tuple[str, str] | None = None
+        self.context_execution = {
+            "Id": arn,
+            "Input": input_value,
+            "Name": name,
+            "RoleArn": machine.role_arn,
+            "StartTime": iso_timestamp(self.start_time),
+            "RedriveCount": 0,
+        }
+        self.context_machine = {"Id": machine.arn, "Name": machine.name}
+
+    # ------------------------------------------------------------------ life cycle
+    def start(self) -> None:
+        """Schedule the run on the running loop."""
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"execution {self.name}")
+
+    async def wait(self) -> "Execution":
+        """Wait until the execution has finished (any status)."""
+        await self.done.wait()
+        return self
+
+    def stop(self, error: str | None, cause: str | None) -> None:
+        """StopExecution: abort a running execution."""
+        if self.status != RUNNING or self.task is None:
+            return
+        self._stop_reason = (error or "", cause or "")
+        self.task.cancel()
+
+    async def _run(self) -> None:
+        frame = Frame(self, self.variables, self.variables, 0)
+        frame.prev = self.record("ExecutionStarted", 0, {
+            "input": self.input, "roleArn": self.machine.role_arn,
+        })
+        await self.run_to_end(frame, self.machine.definition.graph, self.input)
+
+    async def run_to_end(self, frame: "Frame", graph: Any, value: Any) -> None:
+        """Run ``graph`` from its StartAt with ``value`` and finish the execution with its outcome
+        (the first attempt from the machine's StartAt; a redrive from the state that failed)."""
+        timeout = self.machine.definition.timeout_seconds
+        body = asyncio.ensure_future(frame.run_graph(graph, value))
+        try:
+            if timeout is None or not self.clock.time_scale:
+                output = await body
+            else:
+                output = await asyncio.wait_for(body, self.clock.scaled(timeout))
+            if self.quotas.max_payload_bytes is not None and json_size(output) > self.quotas.max_payload_bytes:
+                raise StatesError("States.DataLimitExceeded", "The execution output exceeds the maximum payload size")
+        except StatesError as err:
+            self._finish(FAILED, "ExecutionFailed", frame.prev, error=err.error, cause=err.cause)
+        except asyncio.TimeoutError:
+            self._finish(TIMED_OUT, "ExecutionTimedOut", frame.prev, error="States.Timeout",
+                         cause="The execution ran longer than the state machine's TimeoutSeconds")
+        except asyncio.CancelledError:
+            error, cause = self._stop_reason or ("", "")
+            self._finish(ABORTED, "ExecutionAborted", frame.prev, error=error, cause=cause)
+        except Exception as exc:  # a runtime bug: fail the execution visibly rather than hang it
+            self._finish(FAILED, "ExecutionFailed", frame.prev, error="States.Runtime", cause=f"{type(exc).__name__}: {exc}")
+        else:
+            self.output = output
+            self.output_text = json.dumps(output, separators=(",", ":"), ensure_ascii=False)
+            self.status = SUCCEEDED
+            self.stop_time = self.clock.now()
+            self.record("ExecutionSucceeded", frame.prev, {"output": output}, final=True)
+        finally:
+            self.done.set()
+            self.service.execution_finished(self)
+
+    def _finish(self, status: str, event: str, prev: int, *, error: str, cause: str) -> None:
+        self.status = status
+        self.error, self.cause = error, cause
+        self.stop_time = self.clock.now()
+        details: dict[str, Any] = {}
+        if error:
+            details["error"] = error
+        if cause:
+            details["cause"] = cause
+        self.record(event, prev, details, final=True)
+
+    # ------------------------------------------------------------------ history
+    def record(self, type_: str, prev: int, details: dict | None = None, final: bool = False,
+               name: str | None = None, value: Any = None) -> int:
+        """Append a history event; fails the execution once the history quota is reached.
+
+        Events whose details are just a name and one value (input, output or index) pass them as
+        ``name``/``value`` instead of a dict (see :class:`HistoryEvent`).
+        """
+        events = self._events
+        event_id = len(events) + 1
+        if event_id > self._event_limit and not final:
+            raise StatesError(
+                "States.Runtime",
+                f"The execution reached the maximum number of history events ({self.history.limit}).",
+            )
+        if name is None:
+            events.append(HistoryEvent(event_id, prev, type_, time.time(), details))
+        else:
+            events.append(HistoryEvent(event_id, prev, type_, time.time(), None, name, value))
+        return event_id
+
+    def describe(self) -> dict[str, Any]:
+        """DescribeExecution's response."""
+        out: dict[str, Any] = {
+            "executionArn": self.arn,
+            "stateMachineArn": self.machine.arn,
+            "name": self.name,
+            "status": self.status,
+            "startDate": self.start_time,
+            "input": self.input_text,
+            "inputDetails": {"included": True},
+            "redriveCount": 0,
+            "redriveStatus": "NOT_REDRIVABLE",
+        }
+        if self.stop_time is not None:
+            out["stopDate"] = self.stop_time
+        if self.status == SUCCEEDED:
+            out["output"] = self.output_text
+            out["outputDetails"] = {"included": True}
+        if self.error:
+            out["error"] = self.error
+        if self.cause:
+            out["cause"] = self.cause
+        if self.map_run_arn:
+            out["mapRunArn"] = self.map_run_arn
+        if self.status in (FAILED, TIMED_OUT, ABORTED):
+            out["redriveStatusReason"] = "Execution is redrivable only with RedriveExecution support"
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """ListExecutions' item."""
+        out: dict[str, Any] = {
+            "executionArn": self.arn,
+            "stateMachineArn": self.machine.arn,
+            "name": self.name,
+            "status": self.status,
+            "startDate": self.start_time,
+            "redriveCount": 0,
+        }
+        if self.stop_time is not None:
+            out["stopDate"] = self.stop_time
+        if self.map_run_arn:
+            out["mapRunArn"] = self.map_run_arn
+        return out
+
+
+class Frame:
+    """Where a chain of states runs: the whole machine, one Parallel branch or one Map iteration."""
+
+    __slots__ = ("execution", "scope", "variables", "prev", "entered_time", "depth")
+
+    def __init__(self, execution: Execution, scope: dict, variables: Mapping[str, Any], prev: int, depth: int = 0):
+        self.execution = execution
+        self.scope = scope  # the variables this frame assigns
+        self.variables = variables  # what it can read: its scope, then the outer scopes
+        self.prev = prev
+        self.entered_time = 0.0
+        self.depth = depth
+
+    def child(self) -> "Frame":
+        """A nested scope (Parallel branch / Map iteration): reads outer variables, assigns its own."""
+        scope: dict[str, Any] = {}
+        outer = self.variables.maps if isinstance(self.variables, ChainMap) else [self.variables]
+        return Frame(self.execution, scope, ChainMap(scope, *outer), self.prev, self.depth + 1)
+
+    def record(self, type_: str, details: dict | None = None) -> None:
+        self.prev = self.execution.record(type_, self.prev, details)
+
+    def record_brief(self, type_: str, name: str, value: Any) -> None:
+        """Record an event whose details are a name and one value (entered/exited, Map iteration)."""
+        self.prev = self.execution.record(type_, self.prev, None, False, name, value)
+
+    async def run_graph(self, graph: "StateGraph", value: Any) -> Any:
+        """Run states from StartAt until one ends the chain; returns its output."""
+        states = graph.states
+        name: str | None = graph.start_at
+        while name is not None:
+            state = states[name]
+            self.entered_time = time.time()
+            self.record_brief(state.entered_event, name, value)
+            try:
+                value, name = await state.run(self, value)
+            except StatesError as err:
+                if not isinstance(state, Recoverable):  # Task/Parallel/Map report it before Retry/Catch
+                    self.evaluation_failed(state, err)
+                raise
+        return value
+
+    def evaluation_failed(self, state: State, err: StatesError) -> None:
+        """Record EvaluationFailed when a JSONata expression of a JSONata state fails (API Reference)."""
+        if err.error == QUERY_EVALUATION_ERROR and state.jsonata:
+            self.record("EvaluationFailed", {"error": err.error, "cause": err.cause, "state": state.name})
+
+    def context(self, state: State, retry_count: int = 0) -> dict:
+        """The context object (``$$`` / ``$states.context``) for a state."""
+        if not state.uses_context:
+            return _UNUSED_CONTEXT
+        execution = self.execution
+        return {
+            "Execution": execution.context_execution,
+            "State": {"EnteredTime": iso_timestamp(self.entered_time), "Name": state.name, "RetryCount": retry_count},
+            "StateMachine": execution.context_machine,
+        }
+
+    def check_payload(self, value: Any, where: str) -> None:
+        limit = self.execution.quotas.max_payload_bytes
+        if limit is not None and json_size(value) > limit:
+            raise StatesError(
+                "States.DataLimitExceeded",
+                f"The state/task '{where}' returned a result with a size exceeding the maximum number of bytes service limit.",
+            )
+
+    def assign(self, values: dict | None) -> None:
+        """Store an Assign's values in this frame's scope (after checking AWS's size limits)."""
+        if not values:
+            return
+        quotas = self.execution.quotas
+        if quotas.max_variable_bytes is not None or quotas.max_assign_bytes is not None or quotas.max_variables_total_bytes is not None:
+            sizes = {name: json_size(value) for name, value in values.items()}
+            for name, size in sizes.items():
+                if quotas.max_variable_bytes is not None and size > quotas.max_variable_bytes:
+                    raise StatesError("States.DataLimitExceeded", f"The variable '{name}' exceeds the maximum variable size")
+            if quotas.max_assign_bytes is not None and sum(sizes.values()) > quotas.max_assign_bytes:
+                raise StatesError("States.DataLimitExceeded", "The values of Assign together exceed the maximum size")
+            if self.depth == 0:  # the workflow's own scope; nested scopes end with their branch/iteration
+                stored = self.execution.variable_sizes
+                stored.update(sizes)
+                if quotas.max_variables_total_bytes is not None and sum(stored.values()) > quotas.max_variables_total_bytes:
+                    raise StatesError("States.DataLimitExceeded", "The variables of the execution exceed the maximum total size")
+        self.scope.update(values)
+
+    def exited(self, state: State, output: Any, assigned: dict | None) -> None:
+        if assigned:
+            self.record(state.exited_event, {"name": state.name, "output": output, "assignedVariables": assigned})
+        else:
+            self.record_brief(state.exited_event, state.name, output)

@@ -1,0 +1,538 @@
+"""The Amazon States Language state types and what each does when an execution enters it.
+
+One class per state type (Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map), built by
+:mod:`.definition` from a validated definition with every expression compiled. ``run`` takes the
+state's raw input and returns ``(output, next state name or None)``; errors are ``StatesError``.
+Retry and Catch apply to Task, Parallel and Map (see :class:`Recoverable`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sfn_runtime.engine.choice import Condition, parse_timestamp
+from sfn_runtime.engine.dataflow import NO_RESULT, Flow, states_of
+from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.expressions.jsonata_eval import NOTHING
+from sfn_runtime.engine.retry import Catcher, Retrier, first_match
+from sfn_runtime.engine.resources import ResourceRef, TaskInvocation
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sfn_runtime.engine.definition import StateGraph
+    from sfn_runtime.engine.execution import Frame
+
+_DEFAULT_TASK_TIMEOUT = 99_999_999  # AWS's default TimeoutSeconds for a Task
+INLINE_MAX_CONCURRENCY = 40  # AWS: an inline Map runs at most 40 iterations at once
+_YIELD_EVERY = 16  # Map iterations that never wait still give the loop a turn this often
+
+
+@dataclass
+class DynamicNumber:
+    """A number given literally, by a JSONPath ``*Path`` field, or by a JSONata template."""
+
+    field: str
+    literal: Any = None
+    path: Any = None  # JSONPath Path
+    template: Any = None  # JSONata Template
+    minimum: int = 0
+
+    def resolve(self, data: Any, raw: Any, context: dict, variables: Any) -> Any:
+        if self.path is not None:
+            value = self.path.read(data, context, variables)
+            error = "States.Runtime"
+        elif self.template is not None:
+            value = self.template.render({"input": raw, "context": context}, variables)
+            error = "States.QueryEvaluationError"
+        else:
+            return self.literal
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < self.minimum:
+            raise StatesError(error, f"The {self.field} field must resolve to a number >= {self.minimum}, got {value!r}")
+        return value
+
+
+@dataclass
+class State:
+    """What every state has: its name, type, query language and transition."""
+
+    name: str
+    type: str
+    flow: Flow
+    next: str | None = None
+    end: bool = False
+    uses_context: bool = True  # False when no field can read the context object (saves building it)
+
+    def __post_init__(self) -> None:
+        self.entered_event = f"{self.type}StateEntered"
+        self.exited_event = f"{self.type}StateExited"
+
+    @property
+    def jsonata(self) -> bool:
+        return self.flow.language == "JSONata"
+
+    async def run(self, frame: "Frame", raw: Any) -> tuple[Any, str | None]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _exit(self, frame: "Frame", output: Any, assigned: dict | None) -> Any:
+        """Leave the state: check the output's size, apply the assignments, record Exited."""
+        frame.check_payload(output, self.name)
+        frame.assign(assigned)
+        frame.exited(self, output, assigned)
+        return output
+
+    def finish(self, frame: "Frame", raw: Any, result: Any, context: dict) -> Any:
+        """Assign and Output (both see pre-state variables), then record the Exited event."""
+        variables = frame.variables
+        assigned = self.flow.assignments(raw, result, context, variables)
+        output = self.flow.output(raw, result, context, variables)
+        return self._exit(frame, output, assigned)
+
+
+@dataclass
+class Pass(State):
+    result: Any = NO_RESULT  # JSONPath "Result"
+
+    async def run(self, frame: "Frame", raw: Any) -> tuple[Any, str | None]:
+        context = frame.context(self)
+        if self.jsonata:
+            result = NO_RESULT
+        elif self.result is not NO_RESULT:
+            result = self.result
+        else:
+            result = self.flow.arguments(raw, context, frame.variables)
+        return self.finish(frame, raw, result, context), self.next
+
+
+@dataclass
+class Succeed(State):
+    async def run(self, frame: "Frame", raw: Any) -> tuple[Any, str | None]:
+        context = frame.context(self)
+        result = NO_RESULT if self.jsonata else self.flow.effective_input(raw, context, frame.variables)
+        return self.finish(frame, raw, result, context), None
+
+
+@dataclass
+class Fail(State):
+    error: Any = None  # literal str, Path/Intrinsic (JSONPath), or Template (JSONata)
+    cause: Any = None
+
+    async def run(self, frame: "Frame", raw: Any) -> tuple[Any, str | None]:
+        context = frame.context(self)
+        error = self._resolve(self.error, raw, context, frame, "Error")
+        cause = self._resolve(self.cause, raw, context, frame, "Cause")
+        raise StatesError(error or "", cause or "")
+
+    def _resolve(self, spec: Any, raw: Any, context: dict, frame: "Frame", name: str) -> Any:
+        if spec is None or isinstance(spec, str):
+            return spec
+        if self.jsonata:
+            value = spec.render({"input": raw, "context": context}, frame.variables)
+            kind = "States.QueryEvaluationError"
+        elif hasattr(spec, "read"):
+            value = spec.read(raw, context, frame.variables)
+            kind = "States.Runtime"
+        else:
+            value = spec.evaluate(raw, context, frame.variables)
+            kind = "States.Runtime"
+        if value is NOTHING or value is None:
+            return None
+        if not isinstance(value, str):
+            raise StatesError(kind, f"The Fail state's {name} must be a string, got {type(value).__name__}")
+        return value
+
+
+@dataclass
+class ChoiceRuleEntry:
+    """A top-level Choice Rule: its Boolean rule, target and (optional) Assign/Output."""
+
+    rule: Any
+    next: str
+    flow: Flow | None = None  # the rule's own Assign/Output, if any
+
+
+@dataclass
+class Choice(State):
+    choices: list[ChoiceRuleEntry] = field(default_factory=list)
+    default: str | None = None
+
+    async def run(self, frame: "Frame", raw: Any) -> tuple[Any, str | None]:
+        context = frame.context(self)
+        variables = frame.variables
+        if self.jsonata:
+            states = {"input": raw, "context": context}
+            data = raw
+        else:
+            data = self.flow.effective_input(raw, context, variables)
+        for entry in self.choices:
+            if isinstance(entry.rule, Condition):
+                matched = entry.rule.evaluate(states, variables)
+            else:
+                matched = entry.rule.matches(data, context, variables)
+            if matched:
+                return self._leave(frame, raw, data, context, entry.flow), entry.next
+        if self.default is None:
+            raise StatesError("States.NoChoiceMatched", f"No Choice Rule matched and no Default in state '{self.name}'")
+        return self._leave(frame, raw, data, context, None), self.default
+
+    def _leave(self, frame: "Frame", raw: Any, data: Any, context: dict, rule_flow: Flow | None) -> Any:
+        result = NO_RESULT if self.jsonata else data
+        variables = frame.variables
+        assigned = self.flow.assignments(raw, result, context, variables)
+        if rule_flow is not None and rule_flow.assign is not None:
+            assigned = {**(assigned or {}), **(rule_flow.assignments(raw, result, context, variables) or {})}
+        flow = rule_flow if rule_flow is not None and getattr(rule_flow, "output_template", None) is not None else self.flow
+        output = flow.output(raw, result, context, variables)
+        return self._exit(frame, output, assigned)
+
+
+@dataclass
+class Wait(State):
+    seconds: DynamicNumber | None = None
+    timestamp: Any = None  # literal str, Path (JSONPath) or Template (JSONata)
+
+    async def run(self, frame: "Frame", raw: Any) -> tuple[Any, str | None]:
+        context = frame.context(self)
+        variables = frame.variables
+        data = raw if self.jsonata else self.flow.effective_input(raw, context, variables)
+        delay = self._delay(frame, raw, data, context)
+        try:
+            await frame.execution.clock.sleep(delay)
+        except asyncio.CancelledError:
+            frame.record("WaitStateAborted", {"name": self.name})
+            raise
+        result = NO_RESULT if self.jsonata else data
+        return self.finish(frame, raw, result, context), self.next
+
+    def _delay(self, frame: "Frame", raw: Any, data: Any, context: dict) -> float:
+        if self.seconds is not None:
+            return float(self.seconds.resolve(data, raw, context, frame.variables))
+        spec = self.timestamp
+        if isinstance(spec, str):
+            value = spec
+        elif self.jsonata:
+            value = spec.render({"input": raw, "context": context}, frame.variables)
+        else:
+            value = spec.read(data, context, frame.variables)
+        moment = parse_timestamp(value)
+        if moment is None:
+            kind = "States.QueryEvaluationError" if self.jsonata else "States.Runtime"
+            raise StatesError(kind, f"The Timestamp of Wait state '{self.name}' is not an RFC 3339 timestamp: {value!r}")
+        return max(0.0, moment.timestamp() - dt.datetime.now(dt.timezone.utc).timestamp())
+
+
+@dataclass
+class Recoverable(State):
+    """A state with Retry and Catch (Task, Parallel, Map)."""
+
+    retriers: tuple[Retrier, ...] = ()
+    catchers: tuple[Catcher, ...] = ()
+
+    async def run(self, frame: "Frame", raw: Any) -> tuple[Any, str | None]:
+        context = frame.context(self)
+        counts = [0] * len(self.retriers)
+        retry_count = 0
+        while True:
+            try:
+                result = await self.attempt(frame, raw, context)
+                return self.finish(frame, raw, result, context), self.next
+            except StatesError as err:
+                frame.evaluation_failed(self, err)
+                index = first_match(self.retriers, err.error)
+                if index >= 0 and counts[index] < self.retriers[index].max_attempts:
+                    delay = self.retriers[index].delay(counts[index])
+                    counts[index] += 1
+                    retry_count += 1
+                    await frame.execution.clock.sleep(delay)
+                    context = frame.context(self, retry_count)
+                    continue
+                index = first_match(self.catchers, err.error)
+                if index < 0:
+                    raise
+                return self._catch(frame, raw, context, self.catchers[index], err), self.catchers[index].next
+
+    async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def _catch(self, frame: "Frame", raw: Any, context: dict, catcher: Catcher, err: StatesError) -> Any:
+        error_output = {"Error": err.error, "Cause": err.cause}
+        variables = frame.variables
+        if self.jsonata:
+            states = states_of(raw, NO_RESULT, context)
+            states["errorOutput"] = error_output
+            assigned = catcher.assign.render(states, variables) if catcher.assign is not None else None
+            if catcher.output is None:
+                output = error_output
+            else:
+                output = catcher.output.render(states, variables)
+                output = None if output is NOTHING else output
+        else:
+            assigned = catcher.assign.render(error_output, context, variables) if catcher.assign is not None else None
+            if catcher.discard_result:
+                output = raw
+            elif catcher.result_path is None:
+                output = error_output
+            else:
+                output = catcher.result_path.write(raw, error_output)
+        if assigned is NOTHING:
+            assigned = None
+        return self._exit(frame, output, assigned)
+
+
+@dataclass
+class Task(Recoverable):
+    ref: ResourceRef | None = None
+    timeout: DynamicNumber | None = None
+    heartbeat: DynamicNumber | None = None
+    credentials: Any = None  # compiled like Arguments/Parameters (or None)
+
+    async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:
+        assert self.ref is not None
+        execution = frame.execution
+        variables = frame.variables
+        data = raw if self.jsonata else self.flow.effective_input(raw, context, variables)
+        timeout = self.timeout.resolve(data, raw, context, variables) if self.timeout else _DEFAULT_TASK_TIMEOUT
+        heartbeat = self.heartbeat.resolve(data, raw, context, variables) if self.heartbeat else None
+        pending = None
+        if self.ref.pattern == "waitForTaskToken":
+            pending = execution.service.tokens.issue()
+            context = {**context, "Task": {"Token": pending.token}}
+        try:
+            arguments = self.flow.arguments(raw, context, variables)
+            credentials = self._credentials(raw, data, context, variables)
+            result = await self._invoke(frame, arguments, context, credentials, timeout, heartbeat, pending)
+        finally:
+            if pending is not None and not pending.future.done():
+                pending.future.cancel()
+            if pending is not None:
+                execution.service.tokens.close(pending.token)
+        frame.check_payload(result, self.name)
+        return self.flow.select(result, context, variables)
+
+    def _credentials(self, raw: Any, data: Any, context: dict, variables: Any) -> dict | None:
+        if self.credentials is None:
+            return None
+        if self.jsonata:
+            return self.credentials.render({"input": raw, "context": context}, variables)
+        return self.credentials.render(data, context, variables)
+
+    async def _invoke(self, frame: "Frame", arguments: Any, context: dict, credentials: Any,
+                      timeout: float, heartbeat: float | None, pending: Any) -> Any:
+        ref = self.ref
+        assert ref is not None
+        execution = frame.execution
+        kind = {"resourceType": ref.resource_type, "resource": ref.resource_name}
+        scheduled = {**kind, "region": execution.service.region, "parameters": arguments}
+        if self.timeout is not None:
+            scheduled["timeoutInSeconds"] = int(timeout)
+        if heartbeat is not None:
+            scheduled["heartbeatInSeconds"] = int(heartbeat)
+        frame.record("TaskScheduled", scheduled)
+        plugin = execution.service.resource_for(ref.service_resource)
+        if plugin is None:
+            cause = f"No local integration serves the resource '{ref.resource}'"
+            frame.record("TaskFailed", {**kind, "error": "States.Runtime", "cause": cause})
+            raise StatesError("States.Runtime", cause)
+        frame.record("TaskStarted", dict(kind))
+        loop = asyncio.get_running_loop()
+        clock = execution.clock
+        timed = clock.time_scale > 0  # at time scale 0 waits are instant and no timeout could be met
+        deadline = loop.time() + clock.scaled(timeout) if timed else math.inf
+        beat = {"due": loop.time() + clock.scaled(heartbeat) if heartbeat is not None and timed else None}
+
+        def on_heartbeat() -> None:
+            if beat["due"] is not None:
+                beat["due"] = loop.time() + clock.scaled(heartbeat)
+
+        call = TaskInvocation(
+            resource=ref.resource, service_resource=ref.service_resource, pattern=ref.pattern,
+            arguments=arguments, context=context, execution=execution,
+            task_token=pending.token if pending is not None else None, credentials=credentials,
+            timeout_seconds=timeout, heartbeat_seconds=heartbeat, on_heartbeat=on_heartbeat,
+            on_submitted=lambda response: frame.record("TaskSubmitted", {**kind, "output": response}),
+        )
+        if pending is not None:
+            pending.on_heartbeat = on_heartbeat
+        work = asyncio.ensure_future(self._call(frame, plugin, call, pending, kind))
+        try:
+            while True:
+                due = deadline if beat["due"] is None else min(deadline, beat["due"])
+                done, _ = await asyncio.wait({work}, timeout=None if due == math.inf else max(0.0, due - loop.time()))
+                if done:
+                    break
+                now = loop.time()
+                if now >= deadline:
+                    raise self._timed_out(frame, kind, "States.Timeout", "The task timed out", pending)
+                if beat["due"] is not None and now >= beat["due"]:
+                    raise self._timed_out(frame, kind, "States.HeartbeatTimeout", "The task heartbeat timed out", pending)
+        except asyncio.CancelledError:
+            frame.record("TaskStateAborted")
+            raise
+        finally:
+            if not work.done():
+                work.cancel()
+        try:
+            result = work.result()
+        except StatesError as err:
+            frame.record("TaskFailed", {**kind, "error": err.error, "cause": err.cause})
+            raise
+        frame.record("TaskSucceeded", {**kind, "output": result})
+        return result
+
+    def _timed_out(self, frame: "Frame", kind: dict, error: str, cause: str, pending: Any) -> StatesError:
+        if pending is not None:
+            frame.execution.service.tokens.close(pending.token, timed_out=True)
+        frame.record("TaskTimedOut", {**kind, "error": error, "cause": cause})
+        return StatesError(error, cause)
+
+    @staticmethod
+    async def _call(frame: "Frame", plugin: Any, call: TaskInvocation, pending: Any, kind: dict) -> Any:
+        try:
+            submitted = await plugin.invoke(call)
+        except StatesError:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a plug-in bug or an unexpected library error: the task fails
+            raise StatesError("States.TaskFailed", f"{type(exc).__name__}: {exc}") from None
+        if pending is None:
+            return submitted
+        frame.record("TaskSubmitted", {**kind, "output": submitted})
+        return await pending.future
+
+
+@dataclass
+class Parallel(Recoverable):
+    branches: list["StateGraph"] = field(default_factory=list)
+
+    async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:
+        value = self.flow.arguments(raw, context, frame.variables)
+        frame.record("ParallelStateStarted")
+        children = [frame.child() for _ in self.branches]
+        tasks = [asyncio.ensure_future(child.run_graph(graph, value)) for child, graph in zip(children, self.branches)]
+        try:
+            results = await _all_or_first_error(tasks)
+        except StatesError:
+            frame.record("ParallelStateFailed")
+            raise
+        except asyncio.CancelledError:
+            frame.record("ParallelStateAborted")
+            raise
+        frame.record("ParallelStateSucceeded")
+        return self.flow.select(results, context, frame.variables)
+
+
+@dataclass
+class MapState(Recoverable):
+    processor: "StateGraph | None" = None
+    mode: str = "INLINE"  # ItemProcessor.ProcessorConfig.Mode
+    execution_type: str | None = None  # DISTRIBUTED: STANDARD | EXPRESS
+    items_path: Any = None  # JSONPath reference Path (None = "$")
+    items: Any = None  # JSONata Template (None = $states.input)
+    item_selector: Any = None  # PayloadTemplate (JSONPath) or Template (JSONata)
+    max_concurrency: DynamicNumber | None = None
+    tolerated_failure_count: DynamicNumber | None = None
+    tolerated_failure_percentage: DynamicNumber | None = None
+    label: str | None = None
+    spec: dict = field(default_factory=dict)  # the state's definition as written (for Distributed Map)
+
+    async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:
+        variables = frame.variables
+        data = raw if self.jsonata else self.flow.effective_input(raw, context, variables)
+        limit = self.max_concurrency.resolve(data, raw, context, variables) if self.max_concurrency else 0
+        if self.mode == "DISTRIBUTED":
+            runner = frame.execution.service.distributed_map_runner
+            if runner is None:
+                raise StatesError("States.Runtime", "Distributed Map requires the Map Run runner")
+            result = await runner(self, raw, data, context, frame)
+            return self.flow.select(result, context, variables)
+        items = self.read_items(raw, data, context, variables)
+        inputs = [self.item_input(raw, data, context, variables, index, item) for index, item in enumerate(items)]
+        frame.record("MapStateStarted", {"length": len(inputs)})
+        try:
+            results = await self._iterate(frame, inputs, int(limit))
+        except StatesError:
+            frame.record("MapStateFailed")
+            raise
+        except asyncio.CancelledError:
+            frame.record("MapStateAborted")
+            raise
+        frame.record("MapStateSucceeded")
+        return self.flow.select(results, context, variables)
+
+    def read_items(self, raw: Any, data: Any, context: dict, variables: Any) -> list:
+        """The items to iterate: ItemsPath (JSONPath) or Items (JSONata)."""
+        if self.jsonata:
+            items = raw if self.items is None else self.items.render({"input": raw, "context": context}, variables)
+            if not isinstance(items, list):
+                raise StatesError("States.QueryEvaluationError", f"The Items field of Map state '{self.name}' must be an array")
+            return items
+        items = data if self.items_path is None else self.items_path.read(data, context, variables)
+        if not isinstance(items, list):
+            raise StatesError("States.Runtime", f"The ItemsPath of Map state '{self.name}' must select an array")
+        return items
+
+    def item_input(self, raw: Any, data: Any, context: dict, variables: Any, index: int, item: Any) -> Any:
+        """One iteration's input: the item, or ItemSelector rendered with the Map item context."""
+        if self.item_selector is None:
+            return item
+        item_context = {**context, "Map": {"Item": {"Index": index, "Value": item}}}
+        if self.jsonata:
+            value = self.item_selector.render({"input": raw, "context": item_context}, variables)
+            return None if value is NOTHING else value
+        return self.item_selector.render(data, item_context, variables)
+
+    async def _iterate(self, frame: "Frame", inputs: list, limit: int) -> list:
+        assert self.processor is not None
+        graph = self.processor
+        results: list[Any] = [None] * len(inputs)
+        workers = min(len(inputs), limit if limit > 0 else INLINE_MAX_CONCURRENCY, INLINE_MAX_CONCURRENCY)
+        position = iter(range(len(inputs)))
+        name = self.name
+
+        async def worker() -> None:
+            for index in position:
+                child = frame.child()
+                child.record_brief("MapIterationStarted", name, index)
+                if index % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let other executions and API calls run between iterations
+                try:
+                    results[index] = await child.run_graph(graph, inputs[index])
+                except StatesError:
+                    child.record_brief("MapIterationFailed", name, index)
+                    raise
+                except asyncio.CancelledError:
+                    child.record_brief("MapIterationAborted", name, index)
+                    raise
+                child.record_brief("MapIterationSucceeded", name, index)
+
+        if workers:
+            await _all_or_first_error([asyncio.ensure_future(worker()) for _ in range(workers)])
+        return results
+
+
+async def _all_or_first_error(tasks: list[asyncio.Future]) -> list:
+    """Wait for all tasks; on the first failure cancel the rest and raise it (results keep task order)."""
+    try:
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+    first: BaseException | None = None
+    for task in tasks:
+        if task.cancelled():
+            continue
+        error = task.exception()  # also marks every failure as retrieved
+        if error is not None and first is None:
+            first = error
+    if first is not None:
+        raise first
+    return [task.result() for task in tasks]

@@ -1,0 +1,347 @@
+"""Step Functions' JSONata dialect: ``{% ... %}`` templates evaluated with jsonata-python.
+
+Step Functions binds ``$states`` (input, result, errorOutput, context) and each workflow
+variable, adds ``$partition``, ``$range``, ``$hash``, ``$random``, ``$uuid`` and ``$parse``,
+and removes ``$eval``. Expressions are parsed once and evaluated many times; evaluation
+errors become ``States.QueryEvaluationError``. Results are plain JSON values: integral
+numbers come back as ``int``, and an undefined result is the :data:`NOTHING` sentinel.
+
+jsonata-python keeps per-thread state on the "current" expression object, so each thread
+evaluates its own shallow copy of a parsed expression (see :meth:`JsonataExpression._instance`).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import random
+import threading
+import time
+import uuid
+from typing import Any, Mapping
+
+import jsonata
+from jsonata.jsonata import Jsonata
+from jsonata.utils import Utils
+
+from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.expressions.jsonata_fast import UNDEFINED, Fallback, compile_fast
+
+QUERY_ERROR = "States.QueryEvaluationError"
+MAX_EVALUATION_SECONDS = 10
+HASH_ALGORITHMS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+
+
+class _Nothing:
+    """The type of :data:`NOTHING` (compare with ``is``)."""
+
+    def __repr__(self) -> str:
+        return "NOTHING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOTHING: Any = _Nothing()
+"""The value of an expression that produced nothing (JSONata's ``undefined``)."""
+
+
+def is_jsonata_template(value: Any) -> bool:
+    """True for a string written ``{% expression %}`` (no text outside the delimiters)."""
+    return isinstance(value, str) and len(value) >= 4 and value.startswith("{%") and value.endswith("%}")
+
+
+class _FunctionError(Exception):
+    """Raised inside a Step Functions JSONata function; becomes a QueryEvaluationError."""
+
+
+# --- the functions Step Functions adds ---------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A JSONata value as plain JSON: JSONata null -> None, sequences -> list, 3.0 -> 3."""
+    if value is Utils.NULL_VALUE:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return int(value)
+        return value
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, (str, int)) or value is None:
+        return value
+    raise _FunctionError(f"the expression produced a {type(value).__name__}, which is not a JSON value")
+
+
+def _integer(value: Any, function: str, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+        raise _FunctionError(f"${function}: {what} must be an integer")
+    return int(value)
+
+
+def _partition(array: Any = None, size: Any = None) -> list:
+    if not isinstance(array, list):
+        raise _FunctionError("$partition: the first argument must be an array")
+    chunk = _integer(size, "partition", "the chunk size")
+    if chunk <= 0:
+        raise _FunctionError("$partition: the chunk size must be a positive integer")
+    items = _plain(array)
+    return [items[i : i + chunk] for i in range(0, len(items), chunk)]
+
+
+def _range(start: Any = None, end: Any = None, step: Any = None) -> list:
+    first = _integer(start, "range", "the start")
+    last = _integer(end, "range", "the end")
+    increment = _integer(step, "range", "the step")
+    if increment == 0:
+        raise _FunctionError("$range: the step must not be 0")
+    count = max(0, (last - first) // increment + 1)
+    if count > 1000:
+        raise _FunctionError(f"$range: the range would have {count} items; at most 1000 are allowed")
+    return [first + i * increment for i in range(count)]
+
+
+def _hash(value: Any = None, algorithm: Any = None) -> str:
+    if not isinstance(value, str):
+        raise _FunctionError("$hash: the first argument must be a string")
+    if algorithm not in HASH_ALGORITHMS:
+        raise _FunctionError(f"$hash: the algorithm must be one of {', '.join(HASH_ALGORITHMS)}")
+    return hashlib.new(HASH_ALGORITHMS[algorithm], value.encode("utf-8")).hexdigest()
+
+
+def _random(seed: Any = None) -> float:
+    if seed is None:
+        return random.random()
+    return random.Random(_integer(seed, "random", "the seed")).random()
+
+
+def _uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def _parse(text: Any = None) -> Any:
+    if not isinstance(text, str):
+        raise _FunctionError("$parse: the argument must be a string of JSON text")
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise _FunctionError(f"$parse: the argument is not valid JSON text ({err.msg})") from None
+    return Utils.NULL_VALUE if value is None else value  # JSON null, not undefined
+
+
+def _no_eval(*_args: Any) -> Any:
+    raise _FunctionError("$eval is not available in Step Functions; use $parse")
+
+
+def _functions_frame() -> Jsonata.Frame:
+    frame = Jsonata.Frame(Jsonata.static_frame)
+    for name, function in (
+        ("partition", _partition),
+        ("range", _range),
+        ("hash", _hash),
+        ("random", _random),
+        ("uuid", _uuid),
+        ("parse", _parse),
+        ("eval", _no_eval),
+    ):
+        frame.bind(name, Jsonata.JLambda(function))
+    return frame
+
+
+_FUNCTIONS = _functions_frame()
+
+
+# --- expressions ------------------------------------------------------------------------
+
+
+class _Deadline:
+    """jsonata-python's evaluation-entry hook, used to stop runaway expressions (endless tail calls)."""
+
+    __slots__ = ("expires", "count")
+
+    def __init__(self) -> None:
+        self.expires = time.monotonic() + MAX_EVALUATION_SECONDS
+        self.count = 0
+
+    def __call__(self, _expr: Any, _input: Any, _environment: Any) -> None:
+        self.count += 1
+        if not self.count & 1023 and time.monotonic() > self.expires:
+            raise _FunctionError(f"the expression ran for more than {MAX_EVALUATION_SECONDS} seconds")
+
+
+class JsonataExpression:
+    """A parsed JSONata expression, evaluated with ``$states`` and workflow variables bound."""
+
+    def __init__(self, source: str, parsed: Jsonata, where: str = ""):
+        self.source = source
+        self.where = where
+        self._parsed = parsed
+        self._fast = compile_fast(parsed.ast)
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"JsonataExpression({self.source!r})"
+
+    def evaluate(self, states: dict, variables: Mapping[str, Any]) -> Any:
+        """The expression's value, or :data:`NOTHING` when it is undefined.
+
+        Raises ``StatesError("States.QueryEvaluationError", cause)`` when evaluation fails.
+        """
+        if self._fast is not None:
+            try:
+                value = self._fast(states, variables)
+            except Fallback:
+                pass
+            else:
+                return NOTHING if value is UNDEFINED else _plain(value)
+        return self._evaluate_fully(states, variables)
+
+    def _instance(self) -> Jsonata:
+        """This thread's copy of the parsed expression (jsonata-python keeps evaluation state on it)."""
+        instance = getattr(self._local, "instance", None)
+        if instance is None:
+            instance = self._local.instance = copy.copy(self._parsed)
+        return instance
+
+    def _evaluate_fully(self, states: dict, variables: Mapping[str, Any]) -> Any:
+        instance = self._instance()
+        frame = Jsonata.Frame(_FUNCTIONS)
+        bindings = frame.bindings
+        for name, value in variables.items():
+            bindings[name] = Utils.NULL_VALUE if value is None else value  # null, not undefined
+        bindings["states"] = states
+        bindings["$"] = None
+        bindings["__evaluate_entry"] = _Deadline()
+        bindings["__evaluate_exit"] = None  # found here, not after a walk up to the global frame
+        Jsonata.CURRENT.jsonata = instance  # $now(), $millis() and higher-order functions read it
+        instance.timestamp = int(time.time() * 1000)
+        try:
+            result = instance.eval(instance.ast, None, frame)
+            return NOTHING if result is None else _plain(result)
+        except _FunctionError as err:
+            raise self._error(str(err)) from None
+        except jsonata.JException as err:
+            raise self._error(_message(err)) from None
+        except RecursionError:
+            raise self._error("the expression recursed too deeply") from None
+        except ZeroDivisionError:
+            raise self._error("Number out of range: division by zero") from None
+        except Exception as err:  # jsonata-python's own bugs surface as Python errors
+            raise self._error(f"the evaluation failed ({type(err).__name__})") from None
+
+    def _error(self, message: str) -> StatesError:
+        field = f" specified for the field '{self.where}'" if self.where else ""
+        return StatesError(QUERY_ERROR, f"The JSONata expression '{self.source}'{field} threw an error: {message}")
+
+    def undefined_error(self) -> StatesError:
+        """The error AWS raises where a value is required but the expression returned nothing."""
+        field = f" specified for the field '{self.where}'" if self.where else ""
+        return StatesError(QUERY_ERROR, f"The JSONata expression '{self.source}'{field} returned nothing (undefined)")
+
+
+def _message(err: Exception) -> str:
+    message = getattr(err, "message", None) or str(err)
+    return str(message).splitlines()[0] if message else type(err).__name__
+
+
+def compile_jsonata(source: str, *, where: str = "") -> JsonataExpression:
+    """Parse a JSONata expression (without its ``{% %}``); :class:`DefinitionError` if it does not parse."""
+    try:
+        parsed = Jsonata(source)
+    except jsonata.JException as err:
+        raise DefinitionError(f"The JSONata expression '{source}' is not valid: {_message(err)}", where) from None
+    except Exception:  # jsonata-python's parser fails on some inputs with Python errors
+        raise DefinitionError(f"The JSONata expression '{source}' is not valid", where) from None
+    if parsed.errors:
+        raise DefinitionError(f"The JSONata expression '{source}' is not valid", where)
+    return JsonataExpression(source, parsed, where)
+
+
+# --- templates --------------------------------------------------------------------------
+
+
+class _Constant:
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
+        return self.value
+
+
+class _Expression:
+    __slots__ = ("expression",)
+
+    def __init__(self, expression: JsonataExpression):
+        self.expression = expression
+
+    def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
+        value = self.expression.evaluate(states, variables)
+        if value is NOTHING:
+            raise self.expression.undefined_error()
+        return value
+
+
+class _Object:
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: list):
+        self.fields = fields
+
+    def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
+        return {name: node.render(states, variables) for name, node in self.fields}
+
+
+class _Array:
+    __slots__ = ("items",)
+
+    def __init__(self, items: list):
+        self.items = items
+
+    def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
+        return [node.render(states, variables) for node in self.items]
+
+
+class Template:
+    """A JSON value whose ``{% %}`` strings are compiled JSONata expressions."""
+
+    def __init__(self, root: Any):
+        self._root = root
+        self.is_constant = isinstance(root, _Constant)
+
+    def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
+        """The value with every expression evaluated (values may share structure: do not mutate).
+
+        As AWS documents ("JSON cannot represent an undefined value"), an expression that
+        returns nothing is a ``States.QueryEvaluationError`` wherever it appears: the whole
+        value, an object field or an array item. The error names the field's path.
+        """
+        return self._root.render(states, variables)
+
+
+def compile_template(value: Any, *, where: str = "") -> Template:
+    """Compile every ``{% %}`` string inside ``value`` once; other values stay literal."""
+    return Template(_compile(value, where))
+
+
+def _compile(value: Any, where: str) -> Any:
+    if is_jsonata_template(value):
+        return _Expression(compile_jsonata(value[2:-2], where=where))
+    if isinstance(value, dict):
+        fields = [(key, _compile(item, f"{where}/{key}")) for key, item in value.items()]
+        if all(isinstance(node, _Constant) for _, node in fields):
+            return _Constant(value)
+        return _Object(fields)
+    if isinstance(value, list):
+        items = [_compile(item, f"{where}/{i}") for i, item in enumerate(value)]
+        if all(isinstance(node, _Constant) for node in items):
+            return _Constant(value)
+        return _Array(items)
+    return _Constant(value)

@@ -1,0 +1,233 @@
+"""The HTTP Task: ``arn:aws:states:::http:invoke``, calling an HTTP API with a connection's auth.
+
+Arguments as AWS documents them: ApiEndpoint, Method, Headers, QueryParameters, RequestBody,
+Transform (RequestBodyEncoding NONE | URL_ENCODED, RequestEncodingOptions.ArrayFormat BRACKETS |
+COMMAS | INDICES | REPEAT) and InvocationConfig.ConnectionArn (or the older
+Authentication.ConnectionArn). The result is ``{StatusCode, StatusText, Headers, ResponseBody}``
+with a JSON body parsed; a non-2xx answer fails with ``States.Http.StatusCode.NNN``; a request
+that cannot connect, or gets no answer within AWS's 60 seconds, fails with ``States.Http.Socket``.
+
+All calls share one aiohttp session (one connection pool) per runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import aiohttp
+
+from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.integrations.connections import ConnectionResolver, OutgoingRequest
+
+__all__ = ["HttpInvoke", "HttpTaskRequest", "parse_request", "url_encode"]
+
+RESOURCE = "arn:aws:states:::http:invoke"
+METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
+ARRAY_FORMATS = ("BRACKETS", "COMMAS", "INDICES", "REPEAT")
+# AWS stops waiting for an HTTP Task's answer after 60 seconds.
+REQUEST_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class HttpTaskRequest:
+    """An HTTP Task's arguments, checked."""
+
+    endpoint: str
+    method: str
+    connection_arn: str
+    headers: dict[str, str]
+    query: list[tuple[str, str]]
+    body: Any
+    url_encoded: bool
+    array_format: str
+
+
+def _fail(message: str) -> StatesError:
+    return StatesError("States.Runtime", f"HTTP Task: {message}")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
+def parse_request(arguments: Any) -> HttpTaskRequest:
+    """Check an HTTP Task's arguments; raise ``States.Runtime`` naming the field at fault."""
+    if not isinstance(arguments, dict):
+        raise _fail("the arguments must be a JSON object")
+    endpoint = arguments.get("ApiEndpoint")
+    if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
+        raise _fail("ApiEndpoint must be an http(s) URL")
+    method = arguments.get("Method")
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        raise _fail(f"Method must be one of {', '.join(METHODS)}")
+    invocation = arguments.get("InvocationConfig") or arguments.get("Authentication") or {}
+    connection_arn = invocation.get("ConnectionArn") if isinstance(invocation, dict) else None
+    if not isinstance(connection_arn, str) or not connection_arn:
+        raise _fail("InvocationConfig.ConnectionArn is required")
+    headers = arguments.get("Headers") or {}
+    if not isinstance(headers, dict):
+        raise _fail("Headers must be a JSON object")
+    query_in = arguments.get("QueryParameters") or {}
+    if not isinstance(query_in, dict):
+        raise _fail("QueryParameters must be a JSON object")
+    query: list[tuple[str, str]] = []
+    for key, value in query_in.items():
+        values = value if isinstance(value, list) else [value]
+        query.extend((str(key), _text(v)) for v in values)
+    transform = arguments.get("Transform") or {}
+    if not isinstance(transform, dict):
+        raise _fail("Transform must be a JSON object")
+    encoding = transform.get("RequestBodyEncoding", "NONE")
+    if encoding not in ("NONE", "URL_ENCODED"):
+        raise _fail("Transform.RequestBodyEncoding must be NONE or URL_ENCODED")
+    array_format = (transform.get("RequestEncodingOptions") or {}).get("ArrayFormat", "INDICES")
+    if array_format not in ARRAY_FORMATS:
+        raise _fail(f"Transform.RequestEncodingOptions.ArrayFormat must be one of {', '.join(ARRAY_FORMATS)}")
+    return HttpTaskRequest(
+        endpoint=endpoint,
+        method=method.upper(),
+        connection_arn=connection_arn,
+        headers={str(k): _text(v) for k, v in headers.items()},
+        query=query,
+        body=arguments.get("RequestBody"),
+        url_encoded=encoding == "URL_ENCODED",
+        array_format=array_format,
+    )
+
+
+def url_encode(body: Any, array_format: str = "INDICES") -> str:
+    """``application/x-www-form-urlencoded`` text of a JSON object, arrays written as ``array_format`` says."""
+    if not isinstance(body, dict):
+        raise _fail("RequestBody must be a JSON object to be URL_ENCODED")
+    pairs: list[tuple[str, str]] = []
+    for key, value in body.items():
+        _flatten(str(key), value, array_format, pairs)
+    return urlencode(pairs)
+
+
+def _scalar(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _flatten(prefix: str, value: Any, array_format: str, out: list[tuple[str, str]]) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten(f"{prefix}[{key}]", inner, array_format, out)
+    elif isinstance(value, list):
+        if array_format == "COMMAS" and all(not isinstance(v, (dict, list)) for v in value):
+            out.append((prefix, ",".join(_scalar(v) for v in value)))
+            return
+        for index, inner in enumerate(value):
+            name = {"BRACKETS": f"{prefix}[]", "INDICES": f"{prefix}[{index}]"}.get(array_format, prefix)
+            _flatten(name, inner, array_format, out)
+    else:
+        out.append((prefix, _scalar(value)))
+
+
+def _status_text(status: int, reason: str | None) -> str:
+    if reason:
+        return reason
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+class HttpInvoke:
+    """The ``http:invoke`` task resource; owns the runtime's shared HTTP client session."""
+
+    def __init__(self, connections: ConnectionResolver, *, max_connections: int = 1000):
+        self._connections = connections
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def handles(self, service_resource: str) -> bool:
+        return service_resource == RESOURCE
+
+    def session(self) -> aiohttp.ClientSession:
+        """The shared client session, created on first use inside the running loop."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def invoke(self, call: Any) -> Any:
+        if call.pattern != "request-response":
+            raise _fail(f"the HTTP Task supports only the request-response pattern, not {call.pattern}")
+        return await self.send(parse_request(call.arguments))
+
+    async def send(self, spec: HttpTaskRequest) -> dict[str, Any]:
+        """Send one request and return the HTTP Task result (or raise its error)."""
+        session = self.session()
+        connection = await self._connections.get(spec.connection_arn)
+        parts = urlsplit(spec.endpoint)
+        outgoing = OutgoingRequest(
+            headers=dict(spec.headers),
+            query=(parse_qsl(parts.query, keep_blank_values=True) if parts.query else []) + list(spec.query),
+            body=spec.body,
+        )
+        await self._connections.apply(connection, outgoing, session)
+        url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        kwargs: dict[str, Any] = {"headers": outgoing.headers, "params": outgoing.query}
+        if outgoing.body is not None and spec.method not in ("GET", "HEAD"):
+            if spec.url_encoded:
+                kwargs["data"] = url_encode(outgoing.body, spec.array_format)
+                _default_header(outgoing.headers, "Content-Type", "application/x-www-form-urlencoded")
+            elif isinstance(outgoing.body, str):
+                kwargs["data"] = outgoing.body.encode()
+                _default_header(outgoing.headers, "Content-Type", "text/plain; charset=utf-8")
+            else:
+                kwargs["data"] = json.dumps(outgoing.body, separators=(",", ":")).encode()
+                _default_header(outgoing.headers, "Content-Type", "application/json; charset=utf-8")
+        try:
+            async with session.request(spec.method, url, **kwargs) as response:
+                raw = await response.read()
+                result = _result(response, raw)
+        except asyncio.TimeoutError:
+            raise StatesError("States.Http.Socket", f"{spec.method} {spec.endpoint}: no answer within the timeout") from None
+        except aiohttp.ClientError as exc:
+            raise StatesError("States.Http.Socket", f"{spec.method} {spec.endpoint}: {exc.__class__.__name__}") from None
+        status = result["StatusCode"]
+        if status // 100 != 2:
+            if status == 401 and connection.oauth is not None:
+                self._connections.forget(spec.connection_arn)  # the next attempt fetches a new token
+            raise StatesError(f"States.Http.StatusCode.{status}", json.dumps(result, separators=(",", ":")))
+        return result
+
+
+def _default_header(headers: dict[str, str], name: str, value: str) -> None:
+    if not any(k.lower() == name.lower() for k in headers):
+        headers[name] = value
+
+
+def _result(response: aiohttp.ClientResponse, raw: bytes) -> dict[str, Any]:
+    headers: dict[str, list[str]] = {}
+    for name, value in response.headers.items():
+        headers.setdefault(name, []).append(value)
+    text = raw.decode(response.charset or "utf-8", errors="replace")
+    body: Any = text
+    if "json" in (response.content_type or "") and text:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = text
+    return {
+        "Headers": headers,
+        "ResponseBody": body,
+        "StatusCode": response.status,
+        "StatusText": _status_text(response.status, response.reason),
+    }
