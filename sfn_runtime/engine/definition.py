@@ -30,6 +30,7 @@ from sfn_runtime.engine.states import (
     Parallel,
     Pass,
     State,
+    StateGraph,
     Succeed,
     Task,
     Wait,
@@ -89,13 +90,10 @@ def problem_code(exc: DefinitionError) -> str:
     return getattr(exc, "code", "SCHEMA_VALIDATION_FAILED")
 
 
-@dataclass
-class StateGraph:
-    """A set of states with a start: the machine itself, a Parallel branch, or a Map's ItemProcessor."""
-
-    start_at: str
-    states: dict[str, State]
-    spec: dict = field(default_factory=dict)
+def invalid_definition_message(exc: DefinitionError) -> str:
+    """AWS's InvalidDefinition message shape, naming the path."""
+    where = f" at {exc.path}" if exc.path else ""
+    return f"Invalid State Machine Definition: '{problem_code(exc)}: {exc.message}{where}'"
 
 
 @dataclass

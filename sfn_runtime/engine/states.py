@@ -12,22 +12,37 @@ import asyncio
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Mapping, Protocol
 
 from sfn_runtime.engine.choice import Condition, parse_timestamp
 from sfn_runtime.engine.dataflow import NO_RESULT, Flow, states_of
 from sfn_runtime.engine.errors import StatesError
 from sfn_runtime.expressions.jsonata_eval import NOTHING
 from sfn_runtime.engine.retry import Catcher, Retrier, first_match
-from sfn_runtime.engine.resources import ResourceRef, TaskInvocation
-
-if TYPE_CHECKING:  # pragma: no cover
-    from sfn_runtime.engine.definition import StateGraph
-    from sfn_runtime.engine.execution import Frame
+from sfn_runtime.engine.resources import ExecutionHandle, ResourceRef, TaskInvocation
+from sfn_runtime.engine.runtime import Runtime
 
 _DEFAULT_TASK_TIMEOUT = 99_999_999  # AWS's default TimeoutSeconds for a Task
 INLINE_MAX_CONCURRENCY = 40  # AWS: an inline Map runs at most 40 iterations at once
 _YIELD_EVERY = 16  # Map iterations that never wait still give the loop a turn this often
+
+
+class Frame(Protocol):
+    """Where a state runs, as states see it (implemented by ``engine.execution.Frame``)."""
+
+    runtime: Runtime
+    execution: ExecutionHandle
+    variables: Mapping[str, Any]
+
+    def child(self) -> "Frame": ...
+    async def run_graph(self, graph: "StateGraph", value: Any) -> Any: ...
+    def context(self, state: "State", retry_count: int = 0) -> dict: ...
+    def record(self, type_: str, details: dict | None = None) -> None: ...
+    def record_brief(self, type_: str, name: str, value: Any) -> None: ...
+    def evaluation_failed(self, state: "State", err: StatesError) -> None: ...
+    def check_payload(self, value: Any, where: str) -> None: ...
+    def assign(self, values: dict | None) -> None: ...
+    def exited(self, state: "State", output: Any, assigned: dict | None) -> None: ...
 
 
 @dataclass
@@ -199,7 +214,7 @@ class Wait(State):
         data = raw if self.jsonata else self.flow.effective_input(raw, context, variables)
         delay = self._delay(frame, raw, data, context)
         try:
-            await frame.execution.clock.sleep(delay)
+            await frame.runtime.clock.sleep(delay)
         except asyncio.CancelledError:
             frame.record("WaitStateAborted", {"name": self.name})
             raise
@@ -245,7 +260,7 @@ class Recoverable(State):
                     delay = self.retriers[index].delay(counts[index])
                     counts[index] += 1
                     retry_count += 1
-                    await frame.execution.clock.sleep(delay)
+                    await frame.runtime.clock.sleep(delay)
                     context = frame.context(self, retry_count)
                     continue
                 index = first_match(self.catchers, err.error)
@@ -290,14 +305,14 @@ class Task(Recoverable):
 
     async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:
         assert self.ref is not None
-        execution = frame.execution
+        runtime = frame.runtime
         variables = frame.variables
         data = raw if self.jsonata else self.flow.effective_input(raw, context, variables)
         timeout = self.timeout.resolve(data, raw, context, variables) if self.timeout else _DEFAULT_TASK_TIMEOUT
         heartbeat = self.heartbeat.resolve(data, raw, context, variables) if self.heartbeat else None
         pending = None
         if self.ref.pattern == "waitForTaskToken":
-            pending = execution.service.tokens.issue()
+            pending = runtime.tokens.issue()
             context = {**context, "Task": {"Token": pending.token}}
         try:
             arguments = self.flow.arguments(raw, context, variables)
@@ -307,7 +322,7 @@ class Task(Recoverable):
             if pending is not None and not pending.future.done():
                 pending.future.cancel()
             if pending is not None:
-                execution.service.tokens.close(pending.token)
+                runtime.tokens.close(pending.token)
         frame.check_payload(result, self.name)
         return self.flow.select(result, context, variables)
 
@@ -322,22 +337,22 @@ class Task(Recoverable):
                       timeout: float, heartbeat: float | None, pending: Any) -> Any:
         ref = self.ref
         assert ref is not None
-        execution = frame.execution
+        runtime = frame.runtime
         kind = {"resourceType": ref.resource_type, "resource": ref.resource_name}
-        scheduled = {**kind, "region": execution.service.region, "parameters": arguments}
+        scheduled = {**kind, "region": runtime.region, "parameters": arguments}
         if self.timeout is not None:
             scheduled["timeoutInSeconds"] = int(timeout)
         if heartbeat is not None:
             scheduled["heartbeatInSeconds"] = int(heartbeat)
         frame.record("TaskScheduled", scheduled)
-        plugin = execution.service.resource_for(ref.service_resource)
+        plugin = runtime.resource_for(ref.service_resource)
         if plugin is None:
             cause = f"No local integration serves the resource '{ref.resource}'"
             frame.record("TaskFailed", {**kind, "error": "States.Runtime", "cause": cause})
             raise StatesError("States.Runtime", cause)
         frame.record("TaskStarted", dict(kind))
         loop = asyncio.get_running_loop()
-        clock = execution.clock
+        clock = runtime.clock
         timed = clock.time_scale > 0  # at time scale 0 waits are instant and no timeout could be met
         deadline = loop.time() + clock.scaled(timeout) if timed else math.inf
         beat = {"due": loop.time() + clock.scaled(heartbeat) if heartbeat is not None and timed else None}
@@ -348,7 +363,7 @@ class Task(Recoverable):
 
         call = TaskInvocation(
             resource=ref.resource, service_resource=ref.service_resource, pattern=ref.pattern,
-            arguments=arguments, context=context, execution=execution,
+            arguments=arguments, context=context, execution=frame.execution,
             task_token=pending.token if pending is not None else None, credentials=credentials,
             timeout_seconds=timeout, heartbeat_seconds=heartbeat, on_heartbeat=on_heartbeat,
             on_submitted=lambda response: frame.record("TaskSubmitted", {**kind, "output": response}),
@@ -383,7 +398,7 @@ class Task(Recoverable):
 
     def _timed_out(self, frame: "Frame", kind: dict, error: str, cause: str, pending: Any) -> StatesError:
         if pending is not None:
-            frame.execution.service.tokens.close(pending.token, timed_out=True)
+            frame.runtime.tokens.close(pending.token, timed_out=True)
         frame.record("TaskTimedOut", {**kind, "error": error, "cause": cause})
         return StatesError(error, cause)
 
@@ -443,7 +458,7 @@ class MapState(Recoverable):
         data = raw if self.jsonata else self.flow.effective_input(raw, context, variables)
         limit = self.max_concurrency.resolve(data, raw, context, variables) if self.max_concurrency else 0
         if self.mode == "DISTRIBUTED":
-            runner = frame.execution.service.distributed_map_runner
+            runner = frame.runtime.distributed_map
             if runner is None:
                 raise StatesError("States.Runtime", "Distributed Map requires the Map Run runner")
             result = await runner(self, raw, data, context, frame)
@@ -511,6 +526,15 @@ class MapState(Recoverable):
         if workers:
             await _all_or_first_error([asyncio.ensure_future(worker()) for _ in range(workers)])
         return results
+
+
+@dataclass
+class StateGraph:
+    """A set of states with a start: the machine itself, a Parallel branch, or a Map's ItemProcessor."""
+
+    start_at: str
+    states: dict[str, State]
+    spec: dict = field(default_factory=dict)
 
 
 async def _all_or_first_error(tasks: list[asyncio.Future]) -> list:
