@@ -31,7 +31,7 @@ from sfn_runtime.engine.definition import (
     parse_definition,
     problem_code,
 )
-from sfn_runtime.engine.errors import DefinitionError
+from sfn_runtime.errors import DefinitionError
 from sfn_runtime.engine.execution import MAP_RUN_CHILD_REASON, RUNNING, Execution
 from sfn_runtime.engine.history import HistoryEvent
 from sfn_runtime.engine.machine import DEFAULT_LOGGING, StateMachineRevision

@@ -15,7 +15,7 @@ from sfn_runtime.api.awsjson import ServiceError
 from sfn_runtime.api.names import ArnBuilder
 from sfn_runtime.engine.dataflow import NO_RESULT, JsonPathFlow
 from sfn_runtime.engine.definition import invalid_definition_message, parse_single_state
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.errors import DefinitionError, StatesError
 from sfn_runtime.engine.execution import Execution, Frame
 from sfn_runtime.engine.machine import StateMachineRevision
 from sfn_runtime.engine.retry import first_match

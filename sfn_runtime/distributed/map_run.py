@@ -33,7 +33,7 @@ from typing import Any, Callable, Protocol
 from sfn_runtime.distributed import item_io
 from sfn_runtime.engine.clock import iso_timestamp, to_datetime
 from sfn_runtime.engine.definition import StateMachineDefinition
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.engine.execution import Execution
 from sfn_runtime.engine.machine import StateMachineRevision
 from sfn_runtime.engine.runtime import Runtime

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 
 _MAX_TOKEN_LENGTH = 1024
 _CLOSED_MEMORY = 10_000

@@ -15,7 +15,7 @@ from typing import Any
 
 from sfn_runtime.engine.choice import compile_condition, compile_jsonpath_rule, parse_timestamp
 from sfn_runtime.engine.dataflow import JsonataFlow, JsonPathFlow
-from sfn_runtime.engine.errors import DefinitionError
+from sfn_runtime.errors import DefinitionError
 from sfn_runtime.expressions.intrinsics import compile_intrinsic, is_intrinsic
 from sfn_runtime.expressions.jsonata_eval import compile_template
 from sfn_runtime.expressions.jsonpath import compile_path

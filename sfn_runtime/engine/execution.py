@@ -16,7 +16,7 @@ from collections import ChainMap
 from typing import Any, Mapping
 
 from sfn_runtime.engine.clock import iso_timestamp
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.engine.history import History, HistoryEvent
 from sfn_runtime.engine.machine import StateMachineRevision
 from sfn_runtime.engine.runtime import Runtime

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from sfn_runtime.engine.clock import Clock
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 
 __all__ = [
     "ExecutionHandle",

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Protocol
 
 from sfn_runtime.engine.choice import Condition, parse_timestamp
 from sfn_runtime.engine.dataflow import NO_RESULT, Flow, states_of
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.expressions.jsonata_eval import NOTHING
 from sfn_runtime.engine.retry import Catcher, Retrier, first_match
 from sfn_runtime.engine.resources import ExecutionHandle, ResourceRef, TaskInvocation

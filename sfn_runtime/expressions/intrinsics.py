@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.errors import DefinitionError, StatesError
 from sfn_runtime.expressions.jsonpath import Path, compile_path
 
 FAILURE = "States.IntrinsicFailure"

@@ -26,7 +26,7 @@ import jsonata
 from jsonata.jsonata import Jsonata
 from jsonata.utils import Utils
 
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.errors import DefinitionError, StatesError
 from sfn_runtime.expressions.jsonata_fast import UNDEFINED, Fallback, compile_fast
 
 QUERY_ERROR = "States.QueryEvaluationError"

@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.clients import AwsClients
 
 __all__ = ["AwsSdkIntegration", "SdkTarget", "parse_resource", "error_name", "to_boto_params", "from_boto_result"]

@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 from botocore.exceptions import ClientError
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.clients import AwsClients
 
 __all__ = ["HttpParameter", "OAuthSettings", "Connection", "ConnectionResolver", "OutgoingRequest"]

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.connections import ConnectionResolver, OutgoingRequest
 
 __all__ = ["HttpInvoke", "HttpTaskRequest", "parse_request", "url_encode"]

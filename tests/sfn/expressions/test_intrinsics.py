@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.errors import DefinitionError, StatesError
 from sfn_runtime.expressions.intrinsics import compile_intrinsic, is_intrinsic
 
 NINE = [1, 2, 3, 4, 5, 6, 7, 8, 9]

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sfn_runtime.expressions import jsonata_eval
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.errors import DefinitionError, StatesError
 from sfn_runtime.expressions.jsonata_eval import NOTHING, compile_jsonata, compile_template, is_jsonata_template
 
 
