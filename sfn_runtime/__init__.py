@@ -23,7 +23,8 @@ Where each concept lives:
 - ``engine.callbacks``   task tokens for ``.waitForTaskToken`` (SendTaskSuccess/Failure/Heartbeat)
 - ``engine.clock``       the time scale; ``engine.quotas`` the service quotas
 - ``expressions``        JSONata (``jsonata_eval`` with its ``jsonata_fast`` path), ``jsonpath``,
-                         ``intrinsics``, ``payload`` (Parameters-style templates)
+                         ``intrinsics``, ``payload`` (Parameters-style templates), ``functions`` (what
+                         AWS's JSONata functions and the intrinsics share: partition, range, hash, ...)
 - ``distributed``        Distributed Map: ``map_run`` (Map Runs and the runner), ``item_io``
                          (ItemReader, ResultWriter)
 - ``integrations``       ``http`` (HTTP Task, with EventBridge ``connections``), ``awssdk`` (aws-sdk:*),

@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
-import random
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from sfn_runtime.errors import DefinitionError, StatesError
+from sfn_runtime.expressions import functions
 from sfn_runtime.expressions.jsonpath import Path, compile_path
 
 FAILURE = "States.IntrinsicFailure"
 MAX_FUNCTIONS = 10  # "You can nest up to 10 intrinsic functions within a field"
-MAX_RANGE_ITEMS = 1000
 MAX_STRING_CHARS = 10000
-HASH_ALGORITHMS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 _INT32 = (-(2**31), 2**31 - 1)
 
 _NAME = re.compile(r"States\.([A-Za-z0-9]+)\s*\(")
@@ -94,7 +90,10 @@ def _evaluate(call: _Call, data: Any, context: dict, variables: Mapping[str, Any
             values.append(_evaluate(arg, data, context, variables))
     if call.name == "Format":
         return _format(call, values)
-    return _FUNCTIONS[call.name][0](call.name, values)
+    try:
+        return _FUNCTIONS[call.name][0](call.name, values)
+    except functions.FunctionError as err:
+        raise _failure(call.name, str(err)) from None
 
 
 def _failure(name: str, problem: str) -> StatesError:
@@ -160,10 +159,7 @@ def _array(name: str, values: list) -> list:
 
 def _array_partition(name: str, values: list) -> list:
     items = _need(name, values[0], list, "an array", 1)
-    size = _need_int(name, values[1], 2)
-    if size <= 0:
-        raise _failure(name, "the chunk size must be a positive integer")
-    return [items[i : i + size] for i in range(0, len(items), size)]
+    return functions.partition(items, _need_int(name, values[1], 2))
 
 
 def _array_contains(name: str, values: list) -> bool:
@@ -177,12 +173,7 @@ def _same(a: Any, b: Any) -> bool:
 
 def _array_range(name: str, values: list) -> list:
     start, end, step = (_need_int(name, value, i + 1) for i, value in enumerate(values))
-    if step == 0:
-        raise _failure(name, "the step must not be 0")
-    count = max(0, (end - start) // step + 1)
-    if count > MAX_RANGE_ITEMS:
-        raise _failure(name, f"the range would have {count} items; at most {MAX_RANGE_ITEMS} are allowed")
-    return [start + i * step for i in range(count)]
+    return functions.integer_range(start, end, step)
 
 
 def _array_get_item(name: str, values: list) -> Any:
@@ -234,10 +225,7 @@ def _hash(name: str, values: list) -> str:
         data = _json_to_string(name, [data])
     if len(data) > MAX_STRING_CHARS:
         raise _failure(name, f"the input has {len(data)} characters; at most {MAX_STRING_CHARS} are allowed")
-    algorithm = _need(name, values[1], str, "a string", 2)
-    if algorithm not in HASH_ALGORITHMS:
-        raise _failure(name, f"the algorithm must be one of {', '.join(HASH_ALGORITHMS)}, not '{algorithm}'")
-    return hashlib.new(HASH_ALGORITHMS[algorithm], data.encode("utf-8")).hexdigest()
+    return functions.hash_text(data, _need(name, values[1], str, "a string", 2))
 
 
 def _json_merge(name: str, values: list) -> dict:
@@ -254,8 +242,8 @@ def _math_random(name: str, values: list) -> int:
     end = _need_int(name, values[1], 2)
     if start >= end:
         raise _failure(name, "the start must be less than the end")
-    generator = random.Random(_need_int(name, values[2], 3)) if len(values) == 3 else random
-    return generator.randrange(start, end)
+    seed = _need_int(name, values[2], 3) if len(values) == 3 else None
+    return functions.random_source(seed).randrange(start, end)
 
 
 def _math_add(name: str, values: list) -> int:
@@ -276,7 +264,7 @@ def _string_split(name: str, values: list) -> list:
 
 
 def _uuid(name: str, values: list) -> str:
-    return str(uuid.uuid4())
+    return functions.new_uuid()
 
 
 # name -> (function, (fewest, most) arguments or None for any number). States.Format is

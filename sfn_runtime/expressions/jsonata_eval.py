@@ -12,26 +12,24 @@ evaluates its own shallow copy of a parsed expression (see :meth:`JsonataExpress
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import hashlib
 import json
 import math
-import random
 import threading
 import time
-import uuid
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import jsonata
 from jsonata.jsonata import Jsonata
 from jsonata.utils import Utils
 
 from sfn_runtime.errors import DefinitionError, StatesError
+from sfn_runtime.expressions import functions
 from sfn_runtime.expressions.jsonata_fast import UNDEFINED, Fallback, compile_fast
 
 QUERY_ERROR = "States.QueryEvaluationError"
 MAX_EVALUATION_SECONDS = 10
-HASH_ALGORITHMS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
 
 class _Nothing:
@@ -79,6 +77,15 @@ def _plain(value: Any) -> Any:
     raise _FunctionError(f"the expression produced a {type(value).__name__}, which is not a JSON value")
 
 
+@contextlib.contextmanager
+def _named(function: str) -> Iterator[None]:
+    """Report a shared function's FunctionError as ``$function: problem``."""
+    try:
+        yield
+    except functions.FunctionError as err:
+        raise _FunctionError(f"${function}: {err}") from None
+
+
 def _integer(value: Any, function: str, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
         raise _FunctionError(f"${function}: {what} must be an integer")
@@ -89,40 +96,31 @@ def _partition(array: Any = None, size: Any = None) -> list:
     if not isinstance(array, list):
         raise _FunctionError("$partition: the first argument must be an array")
     chunk = _integer(size, "partition", "the chunk size")
-    if chunk <= 0:
-        raise _FunctionError("$partition: the chunk size must be a positive integer")
-    items = _plain(array)
-    return [items[i : i + chunk] for i in range(0, len(items), chunk)]
+    with _named("partition"):
+        return functions.partition(_plain(array), chunk)
 
 
 def _range(start: Any = None, end: Any = None, step: Any = None) -> list:
     first = _integer(start, "range", "the start")
     last = _integer(end, "range", "the end")
     increment = _integer(step, "range", "the step")
-    if increment == 0:
-        raise _FunctionError("$range: the step must not be 0")
-    count = max(0, (last - first) // increment + 1)
-    if count > 1000:
-        raise _FunctionError(f"$range: the range would have {count} items; at most 1000 are allowed")
-    return [first + i * increment for i in range(count)]
+    with _named("range"):
+        return functions.integer_range(first, last, increment)
 
 
 def _hash(value: Any = None, algorithm: Any = None) -> str:
     if not isinstance(value, str):
         raise _FunctionError("$hash: the first argument must be a string")
-    if algorithm not in HASH_ALGORITHMS:
-        raise _FunctionError(f"$hash: the algorithm must be one of {', '.join(HASH_ALGORITHMS)}")
-    return hashlib.new(HASH_ALGORITHMS[algorithm], value.encode("utf-8")).hexdigest()
+    with _named("hash"):
+        return functions.hash_text(value, algorithm)
 
 
 def _random(seed: Any = None) -> float:
-    if seed is None:
-        return random.random()
-    return random.Random(_integer(seed, "random", "the seed")).random()
+    return functions.random_source(None if seed is None else _integer(seed, "random", "the seed")).random()
 
 
 def _uuid() -> str:
-    return str(uuid.uuid4())
+    return functions.new_uuid()
 
 
 def _parse(text: Any = None) -> Any:
