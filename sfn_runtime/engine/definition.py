@@ -10,7 +10,7 @@ compiled here so execution never parses text. Problems raise ``DefinitionError(m
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sfn_runtime.engine.choice import compile_condition, compile_jsonpath_rule, parse_timestamp
