@@ -222,7 +222,7 @@ class Execution:
 class Frame:
     """Where a chain of states runs: the whole machine, one Parallel branch or one Map iteration."""
 
-    __slots__ = ("execution", "scope", "variables", "prev", "entered_time", "depth")
+    __slots__ = ("execution", "scope", "variables", "prev", "entered_time", "entered_id", "depth")
 
     def __init__(self, execution: Execution, scope: dict, variables: Mapping[str, Any], prev: int, depth: int = 0):
         self.execution = execution
@@ -230,6 +230,7 @@ class Frame:
         self.variables = variables  # what it can read: its scope, then the outer scopes
         self.prev = prev
         self.entered_time = 0.0
+        self.entered_id = 0  # the id of the current state's Entered event (AWS names it in causes)
         self.depth = depth
 
     def child(self) -> "Frame":
@@ -253,6 +254,7 @@ class Frame:
             state = states[name]
             self.entered_time = time.time()
             self.record_brief(state.entered_event, name, value)
+            self.entered_id = self.prev
             try:
                 value, name = await state.run(self, value)
             except StatesError as err:
@@ -262,7 +264,10 @@ class Frame:
         return value
 
     def evaluation_failed(self, state: State, err: StatesError) -> None:
-        """Record EvaluationFailed when a JSONata expression of a JSONata state fails (API Reference)."""
+        """Name the failing state in the cause (see :meth:`StatesError.at_state`), then record
+        EvaluationFailed when a JSONata expression of a JSONata state failed (API Reference)."""
+        if self.entered_id:  # TestState runs a state without history: no event to name
+            err.at_state(state.name, self.entered_id)
         if err.error == QUERY_EVALUATION_ERROR and state.jsonata:
             self.record("EvaluationFailed", {"error": err.error, "cause": err.cause, "state": state.name})
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sfn_runtime.engine.choice import Condition, parse_timestamp
 from sfn_runtime.engine.dataflow import NO_RESULT, Flow, states_of
 from sfn_runtime.engine.errors import StatesError
-from sfn_runtime.expressions.jsonata_eval import NOTHING
+from sfn_runtime.expressions.jsonata_eval import NOTHING, json_type
 from sfn_runtime.engine.retry import Catcher, Retrier, first_match
 from sfn_runtime.engine.resources import ResourceRef, TaskInvocation
 
@@ -43,6 +44,9 @@ class DynamicNumber:
     def resolve(self, data: Any, raw: Any, context: dict, variables: Any) -> Any:
         if self.path is not None:
             value = self.path.read(data, context, variables)
+            if self.field == "Seconds":
+                _check_seconds_path(self.path.source, value)
+                return value
             error = "States.Runtime"
         elif self.template is not None:
             value = self.template.render({"input": raw, "context": context}, variables)
@@ -123,7 +127,7 @@ class Fail(State):
         context = frame.context(self)
         error = self._resolve(self.error, raw, context, frame, "Error")
         cause = self._resolve(self.cause, raw, context, frame, "Cause")
-        raise StatesError(error or "", cause or "")
+        raise StatesError(error or "", cause or "", located=True)  # a Fail state's words pass through as written
 
     def _resolve(self, spec: Any, raw: Any, context: dict, frame: "Frame", name: str) -> Any:
         if spec is None or isinstance(spec, str):
@@ -207,20 +211,34 @@ class Wait(State):
         return self.finish(frame, raw, result, context), self.next
 
     def _delay(self, frame: "Frame", raw: Any, data: Any, context: dict) -> float:
-        if self.seconds is not None:
-            return float(self.seconds.resolve(data, raw, context, frame.variables))
+        seconds = self.seconds
+        if seconds is not None:
+            return float(seconds.resolve(data, raw, context, frame.variables))
         spec = self.timestamp
         if isinstance(spec, str):
-            value = spec
+            value, field, written = spec, "Timestamp", spec
         elif self.jsonata:
             value = spec.render({"input": raw, "context": context}, frame.variables)
+            field, written = "Timestamp", spec.expression.source if spec.expression is not None else ""
         else:
             value = spec.read(data, context, frame.variables)
+            field, written = "TimestampPath", spec.source
         moment = parse_timestamp(value)
         if moment is None:
             kind = "States.QueryEvaluationError" if self.jsonata else "States.Runtime"
-            raise StatesError(kind, f"The Timestamp of Wait state '{self.name}' is not an RFC 3339 timestamp: {value!r}")
+            shown = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+            raise StatesError(kind, f"The {field} parameter does not reference a valid ISO-8601 extended offset "
+                                    f"date-time format string: {written} == {shown}")
         return max(0.0, moment.timestamp() - dt.datetime.now(dt.timezone.utc).timestamp())
+
+
+def _check_seconds_path(source: str, value: Any) -> None:
+    """SecondsPath must select a whole, non-negative number of seconds (States.Runtime otherwise)."""
+    shown = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+        raise StatesError("States.Runtime", f"The SecondsPath parameter cannot be parsed as a long value: {source} == {shown}")
+    if value < 0:
+        raise StatesError("States.Runtime", f"The SecondsPath parameter references a negative value: {source} == {shown}")
 
 
 @dataclass
@@ -334,7 +352,7 @@ class Task(Recoverable):
         if plugin is None:
             cause = f"No local integration serves the resource '{ref.resource}'"
             frame.record("TaskFailed", {**kind, "error": "States.Runtime", "cause": cause})
-            raise StatesError("States.Runtime", cause)
+            raise StatesError("States.Runtime", cause, located=True)
         frame.record("TaskStarted", dict(kind))
         loop = asyncio.get_running_loop()
         clock = execution.clock
@@ -391,7 +409,8 @@ class Task(Recoverable):
     async def _call(frame: "Frame", plugin: Any, call: TaskInvocation, pending: Any, kind: dict) -> Any:
         try:
             submitted = await plugin.invoke(call)
-        except StatesError:
+        except StatesError as err:
+            err.located = True  # the resource's own error and cause pass through unchanged
             raise
         except asyncio.CancelledError:
             raise
@@ -467,11 +486,14 @@ class MapState(Recoverable):
         if self.jsonata:
             items = raw if self.items is None else self.items.render({"input": raw, "context": context}, variables)
             if not isinstance(items, list):
-                raise StatesError("States.QueryEvaluationError", f"The Items field of Map state '{self.name}' must be an array")
+                expression = getattr(self.items, "expression", None)
+                if expression is not None:
+                    raise expression.type_error("array", items)
+                raise StatesError("States.QueryEvaluationError", f"Map state input must be an array but was: {json_type(items)}")
             return items
         items = data if self.items_path is None else self.items_path.read(data, context, variables)
         if not isinstance(items, list):
-            raise StatesError("States.Runtime", f"The ItemsPath of Map state '{self.name}' must select an array")
+            raise StatesError("States.Runtime", f"Map state input must be an array but was: {json_type(items)}")
         return items
 
     def item_input(self, raw: Any, data: Any, context: dict, variables: Any, index: int, item: Any) -> Any:

@@ -67,7 +67,7 @@ class Intrinsic:
 
     def evaluate(self, data: Any, context: dict, variables: Mapping[str, Any]) -> Any:
         """The invocation's value for this state input, Context object and variables."""
-        return _evaluate(self._call, data, context, variables)
+        return _evaluate(self._call, data, context, variables, self.source)
 
 
 def compile_intrinsic(text: str, *, where: str = "") -> Intrinsic:
@@ -83,18 +83,33 @@ def compile_intrinsic(text: str, *, where: str = "") -> Intrinsic:
 # --- evaluation -------------------------------------------------------------------------
 
 
-def _evaluate(call: _Call, data: Any, context: dict, variables: Mapping[str, Any]) -> Any:
+def _evaluate(call: _Call, data: Any, context: dict, variables: Mapping[str, Any], source: str) -> Any:
     values = []
     for arg in call.args:
         if isinstance(arg, _Literal):
             values.append(arg.value)
         elif isinstance(arg, _PathArg):
-            values.append(arg.path.read(data, context, variables))
+            values.append(_read_argument(arg.path, data, context, variables, source))
         else:
-            values.append(_evaluate(arg, data, context, variables))
+            values.append(_evaluate(arg, data, context, variables, source))
     if call.name == "Format":
         return _format(call, values)
     return _FUNCTIONS[call.name][0](call.name, values)
+
+
+def _read_argument(path: Path, data: Any, context: dict, variables: Mapping[str, Any], source: str) -> Any:
+    """A path argument's value; one that names nothing fails as AWS words it (States.Runtime)."""
+    try:
+        return path.read(data, context, variables)
+    except StatesError as err:
+        if err.error != "States.Runtime" or path.root != "input":
+            raise
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        raise StatesError(
+            "States.Runtime",
+            f"The function '{source}' had the following error: The JsonPath argument for the field "
+            f"'{path.source}' could not be found in the input '{text}'",
+        ) from None
 
 
 def _failure(name: str, problem: str) -> StatesError:
