@@ -31,6 +31,21 @@ INLINE_MAX_CONCURRENCY = 40  # AWS: an inline Map runs at most 40 iterations at 
 _YIELD_EVERY = 16  # Map iterations that never wait still give the loop a turn this often
 
 
+# Map fields whose *Path may select a number written as text ("5"), which AWS accepts.
+_NUMERIC_TEXT_FIELDS = frozenset({"MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage"})
+
+
+def _number_in(text: str) -> Any:
+    """The number a text holds ("5" -> 5, "2.5" -> 2.5), or the text itself when it holds none."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    return int(number) if number.is_integer() else number
+
+
 @dataclass
 class DynamicNumber:
     """A number given literally, by a JSONPath ``*Path`` field, or by a JSONata template."""
@@ -47,6 +62,8 @@ class DynamicNumber:
             if self.field == "Seconds":
                 _check_seconds_path(self.path.source, value)
                 return value
+            if isinstance(value, str) and self.field in _NUMERIC_TEXT_FIELDS:
+                value = _number_in(value)
             error = "States.Runtime"
         elif self.template is not None:
             value = self.template.render({"input": raw, "context": context}, variables)

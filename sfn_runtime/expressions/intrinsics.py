@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import random
 import re
 import uuid
@@ -147,9 +148,6 @@ def _format(call: _Call, values: list) -> str:
         raise _failure(
             "Format", f"the template has {len(pieces) - 1} placeholders but {len(arguments)} values were given"
         )
-    for value in arguments:
-        if isinstance(value, (dict, list)):
-            raise _failure("Format", "values must be strings, numbers, booleans or null")
     out = [pieces[0]]
     for value, piece in zip(arguments, pieces[1:]):
         out.append(_format_value(value))
@@ -159,6 +157,8 @@ def _format(call: _Call, values: list) -> str:
 
 def _string_to_json(name: str, values: list) -> Any:
     text = _need(name, values[0], str, "a string", 1)
+    if not text.strip():
+        return None  # AWS parses an empty or blank string as null
     try:
         return json.loads(text)
     except ValueError:
@@ -264,9 +264,16 @@ def _json_merge(name: str, values: list) -> dict:
     return {**left, **right}
 
 
+def _rounded(name: str, value: Any, position: int) -> int:
+    """A number argument rounded half up, as AWS does for MathAdd/MathRandom (1.5 -> 2, -1.5 -> -1)."""
+    if isinstance(value, float) and math.isfinite(value):
+        value = math.floor(value + 0.5)
+    return _need(name, value, int, "a number", position)
+
+
 def _math_random(name: str, values: list) -> int:
-    start = _need_int(name, values[0], 1)
-    end = _need_int(name, values[1], 2)
+    start = _rounded(name, values[0], 1)
+    end = _rounded(name, values[1], 2)
     if start >= end:
         raise _failure(name, "the start must be less than the end")
     generator = random.Random(_need_int(name, values[2], 3)) if len(values) == 3 else random
@@ -274,8 +281,8 @@ def _math_random(name: str, values: list) -> int:
 
 
 def _math_add(name: str, values: list) -> int:
-    a = _need_int(name, values[0], 1)
-    b = _need_int(name, values[1], 2)
+    a = _rounded(name, values[0], 1)
+    b = _rounded(name, values[1], 2)
     for position, value in ((1, a), (2, b)):
         if not _INT32[0] <= value <= _INT32[1]:
             raise _failure(name, f"argument {position} is outside the 32-bit integer range")

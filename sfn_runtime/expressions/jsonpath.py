@@ -22,8 +22,9 @@ VARIABLE = "variable"
 
 _MISSING = object()
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# Characters that end a dot-notation member name.
-_NAME_END = set(".[]()'\", \t\r\n*?@$=!<>&|")
+# Characters that end a dot-notation member name. Quotes do not: as in the Jayway JsonPath
+# that AWS uses, `$.it's` names the member "it's".
+_NAME_END = set(".[](), \t\r\n*?@$=!<>&|")
 
 
 @dataclass(frozen=True)
