@@ -99,7 +99,7 @@ def _partition(array: Any = None, size: Any = None) -> list:
     return [items[i : i + chunk] for i in range(0, len(items), chunk)]
 
 
-def _range(start: Any = None, end: Any = None, step: Any = None) -> list:
+def _range(start: Any = None, end: Any = None, step: Any = None) -> Any:
     first = _integer(start, "range", "the start")
     last = _integer(end, "range", "the end")
     increment = _integer(step, "range", "the step")
@@ -108,7 +108,9 @@ def _range(start: Any = None, end: Any = None, step: Any = None) -> list:
     count = max(0, (last - first) // increment + 1)
     if count > 1000:
         raise _FunctionError(f"$range: the range would have {count} items; at most 1000 are allowed")
-    return [first + i * increment for i in range(count)]
+    values = [first + i * increment for i in range(count)]
+    # Like a JSONata sequence, a range of one value is that value itself (as AWS answers).
+    return values[0] if count == 1 else values
 
 
 def _hash(value: Any = None, algorithm: Any = None) -> str:

@@ -343,3 +343,12 @@ def test_fast_paths_over_arrays_match_the_full_engine(v, steps):
     fast = outcome(expression.evaluate, {}, {"v": v})
     full = outcome(expression._evaluate_fully, {}, {"v": v})
     assert fast == full
+
+
+def test_range_of_one_value_is_that_value():
+    # Issue 17, category 7: a single value is not wrapped. Like a JSONata sequence of one item,
+    # $range with one value answers the number itself (AWS's behaviour as recorded in the Floci
+    # emulator's Step Functions notes; AWS's own docs do not say).
+    assert ev("$range(1, 1, 1)") == 1
+    assert ev("$range(1, 2, 5)") == 1
+    assert ev("$range(1, 2, 1)") == [1, 2]
