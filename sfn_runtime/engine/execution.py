@@ -76,12 +76,12 @@ class Execution:
         self.task: asyncio.Task | None = None
         self.done = asyncio.Event()
         self._stop_reason: tuple[str, str] | None = None
-        self.context_execution = {
+        self.context_execution = {  # keys in the order AWS shows them
             "Id": arn,
             "Input": input_value,
+            "StartTime": iso_timestamp(self.start_time),
             "Name": name,
             "RoleArn": machine.role_arn,
-            "StartTime": iso_timestamp(self.start_time),
             "RedriveCount": 0,
         }
         self.context_machine = {"Id": machine.arn, "Name": machine.name}
@@ -276,10 +276,15 @@ class Frame:
         if not state.uses_context:
             return _UNUSED_CONTEXT
         execution = self.execution
+        # As AWS shows it: a Pass state's State holds Name and EnteredTime only; RetryCount is
+        # there in the states that can retry (Task, Parallel, Map). Keys in AWS's order.
+        current: dict[str, Any] = {"Name": state.name, "EnteredTime": iso_timestamp(self.entered_time)}
+        if isinstance(state, Recoverable):
+            current["RetryCount"] = retry_count
         return {
             "Execution": execution.context_execution,
-            "State": {"EnteredTime": iso_timestamp(self.entered_time), "Name": state.name, "RetryCount": retry_count},
             "StateMachine": execution.context_machine,
+            "State": current,
         }
 
     def check_payload(self, value: Any, where: str) -> None:
