@@ -8,9 +8,11 @@ the variables as they stood. A Distributed Map state that is re-entered this way
 Map Run (see :mod:`.map_run`): only unsuccessful children run again; STANDARD children are
 themselves redriven, EXPRESS children start anew.
 
-Limits of this runtime: a failed Parallel branch or inline Map iteration is rerun by rerunning
-its whole top-level state (AWS reruns only the failed branches/iterations), and the machine's
-TimeoutSeconds restarts with the redrive.
+A redriven top-level inline Map or Parallel state reruns only its iterations or branches that
+did not succeed; the others keep the results they had (read back from the history).
+
+Limits of this runtime: inside a rerun iteration or branch, a nested Map or Parallel reruns
+whole, and the machine's TimeoutSeconds restarts with the redrive.
 
 DescribeExecution and ListExecutions are wrapped to report redriveCount, redriveDate,
 redriveStatus and redriveStatusReason, and ListExecutions' ``redriveFilter``.
@@ -25,6 +27,7 @@ from typing import Any
 from sfn_runtime.api.awsjson import ServiceError
 from sfn_runtime.engine.definition import StateGraph
 from sfn_runtime.engine.execution import RUNNING, SUCCEEDED, Execution, Frame
+from sfn_runtime.engine.states import MapState, Parallel, State
 
 __all__ = ["Redrives", "RedriveRecord", "resume_point"]
 
@@ -54,6 +57,34 @@ def resume_point(execution: Execution) -> tuple[str, Any] | None:
         elif event.type.endswith("StateExited") and open_state and open_state[0] == name:
             open_state = None
     return open_state
+
+
+def succeeded_parts(execution: Execution, state: State) -> dict[int, Any]:
+    """The outputs of the iterations (inline Map) or branches (Parallel) of top-level ``state``
+    that succeeded since it was last entered, by index; empty for other states.
+
+    A Map iteration's result is the output of the event its MapIterationSucceeded follows; a
+    branch succeeded when one of its terminal states exited (state names are unique in a machine).
+    """
+    events = execution.history.events
+    entered = max((e.id for e in events if e.type == state.entered_event and (e.details or {}).get("name") == state.name), default=None)
+    if entered is None:
+        return {}
+    later = events[entered:]
+    parts: dict[int, Any] = {}
+    if isinstance(state, MapState) and state.mode == "INLINE":
+        for event in later:
+            details = event.details or {}
+            if event.type == "MapIterationSucceeded" and details.get("name") == state.name:
+                parts[details["index"]] = (events[event.previous_id - 1].details or {}).get("output")
+    elif isinstance(state, Parallel):
+        terminal = {name: i for i, graph in enumerate(state.branches)
+                    for name, inner in graph.states.items() if inner.end or inner.type == "Succeed"}
+        for event in later:
+            details = event.details or {}
+            if event.type.endswith("StateExited") and details.get("name") in terminal:
+                parts[terminal[details["name"]]] = details.get("output")
+    return parts
 
 
 class Redrives:
@@ -109,6 +140,10 @@ class Redrives:
         """Restart ``execution`` at its resume point (eligibility already checked)."""
         point = resume_point(execution)
         assert point is not None
+        state = execution.machine.definition.graph.states[point[0]]
+        # Parts that succeeded now or in an earlier redriven attempt of the same state keep their results.
+        carried = {**execution.redrive_results.get(state.name, {}), **succeeded_parts(execution, state)}
+        execution.redrive_results = {state.name: carried} if carried else {}
         record = self.records.setdefault(execution.arn, RedriveRecord())
         record.count += 1
         record.date = self._service.clock.now()

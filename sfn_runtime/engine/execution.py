@@ -73,6 +73,9 @@ class Execution:
         self._event_limit = self.quotas.max_history_events or sys.maxsize
         self.variables: dict[str, Any] = {}
         self.variable_sizes: dict[str, int] = {}  # bytes of each variable in the top-level scope
+        # For a redriven top-level inline Map or Parallel: the results of its iterations or branches
+        # that succeeded before, by state name and index; the state reruns only the others (AWS).
+        self.redrive_results: dict[str, dict[int, Any]] = {}
         self.task: asyncio.Task | None = None
         self.done = asyncio.Event()
         self._stop_reason: tuple[str, str] | None = None

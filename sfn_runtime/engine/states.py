@@ -272,6 +272,8 @@ class Recoverable(State):
         while True:
             try:
                 result = await self.attempt(frame, raw, context)
+                if frame.depth == 0:
+                    frame.execution.redrive_results.pop(self.name, None)
                 return self.finish(frame, raw, result, context), self.next
             except StatesError as err:
                 frame.evaluation_failed(self, err)
@@ -286,6 +288,8 @@ class Recoverable(State):
                 index = first_match(self.catchers, err.error)
                 if index < 0:
                     raise
+                if frame.depth == 0:
+                    frame.execution.redrive_results.pop(self.name, None)
                 return self._catch(frame, raw, context, self.catchers[index], err), self.catchers[index].next
 
     async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:  # pragma: no cover
@@ -446,10 +450,12 @@ class Parallel(Recoverable):
     async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:
         value = self.flow.arguments(raw, context, frame.variables)
         frame.record("ParallelStateStarted")
-        children = [frame.child() for _ in self.branches]
-        tasks = [asyncio.ensure_future(child.run_graph(graph, value)) for child, graph in zip(children, self.branches)]
+        carried = _redriven(frame, self.name)
+        running = [i for i in range(len(self.branches)) if i not in carried]
+        tasks = [asyncio.ensure_future(frame.child().run_graph(self.branches[i], value)) for i in running]
         try:
-            results = await _all_or_first_error(tasks)
+            finished = dict(zip(running, await _all_or_first_error(tasks)))
+            results = [carried[i] if i in carried else finished[i] for i in range(len(self.branches))]
         except StatesError:
             frame.record("ParallelStateFailed")
             raise
@@ -488,7 +494,7 @@ class MapState(Recoverable):
         inputs = [self.item_input(raw, data, context, variables, index, item) for index, item in enumerate(items)]
         frame.record("MapStateStarted", {"length": len(inputs)})
         try:
-            results = await self._iterate(frame, inputs, int(limit))
+            results = await self._iterate(frame, inputs, int(limit), _redriven(frame, self.name))
         except StatesError:
             frame.record("MapStateFailed")
             raise
@@ -523,12 +529,14 @@ class MapState(Recoverable):
             return None if value is NOTHING else value
         return self.item_selector.render(data, item_context, variables)
 
-    async def _iterate(self, frame: "Frame", inputs: list, limit: int) -> list:
+    async def _iterate(self, frame: "Frame", inputs: list, limit: int, carried: dict[int, Any]) -> list:
+        """Run the iterations (all but those ``carried`` over from before a redrive); results in order."""
         assert self.processor is not None
         graph = self.processor
-        results: list[Any] = [None] * len(inputs)
-        workers = min(len(inputs), limit if limit > 0 else INLINE_MAX_CONCURRENCY, INLINE_MAX_CONCURRENCY)
-        position = iter(range(len(inputs)))
+        results: list[Any] = [carried.get(index) for index in range(len(inputs))]
+        pending = [index for index in range(len(inputs)) if index not in carried]
+        workers = min(len(pending), limit if limit > 0 else INLINE_MAX_CONCURRENCY, INLINE_MAX_CONCURRENCY)
+        position = iter(pending)
         name = self.name
 
         async def worker() -> None:
@@ -550,6 +558,13 @@ class MapState(Recoverable):
         if workers:
             await _all_or_first_error([asyncio.ensure_future(worker()) for _ in range(workers)])
         return results
+
+
+def _redriven(frame: "Frame", name: str) -> dict[int, Any]:
+    """Results carried over by a redrive for the top-level state ``name`` (empty otherwise)."""
+    if frame.depth:
+        return {}
+    return frame.execution.redrive_results.get(name, {})
 
 
 async def _all_or_first_error(tasks: list[asyncio.Future]) -> list:
