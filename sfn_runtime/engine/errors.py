@@ -13,6 +13,7 @@ class StatesError(Exception):
         self.error = error
         self.cause = cause
         self.located = located  # True once the cause names its state, or when it must pass through as given
+        self.location = ""  # the field that failed, relative to its state (EvaluationFailed's "location")
         super().__init__(f"{error}: {cause}" if cause else error)
 
     def at_state(self, name: str, entered_event_id: int) -> "StatesError":

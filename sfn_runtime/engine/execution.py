@@ -272,7 +272,10 @@ class Frame:
         if self.entered_id:  # TestState runs a state without history: no event to name
             err.at_state(state.name, self.entered_id)
         if err.error == QUERY_EVALUATION_ERROR and state.jsonata:
-            self.record("EvaluationFailed", {"error": err.error, "cause": err.cause, "state": state.name})
+            details = {"error": err.error, "cause": err.cause, "state": state.name}
+            if err.location:
+                details["location"] = err.location
+            self.record("EvaluationFailed", details)
 
     def context(self, state: State, retry_count: int = 0) -> dict:
         """The context object (``$$`` / ``$states.context``) for a state."""

@@ -269,23 +269,28 @@ class JsonataExpression:
         except Exception as err:  # jsonata-python's own bugs surface as Python errors
             raise self._error(f"the evaluation failed ({type(err).__name__})") from None
 
+    def _located(self, cause: str) -> StatesError:
+        """A query error that names its field as EvaluationFailed's ``location``."""
+        err = StatesError(QUERY_ERROR, cause)
+        err.location = self.field
+        return err
+
     def _error(self, message: str) -> StatesError:
         field = f" specified for the field '{self.field}'" if self.field else ""
-        return StatesError(QUERY_ERROR, f"The JSONata expression '{self.source}'{field} threw an error: {message}")
+        return self._located(f"The JSONata expression '{self.source}'{field} threw an error: {message}")
 
     def undefined_error(self) -> StatesError:
         """The error AWS raises where a value is required but the expression returned nothing."""
         field = f" specified for the field '{self.field}'" if self.field else ""
-        return StatesError(QUERY_ERROR, f"The JSONata expression '{self.source}'{field} returned nothing (undefined).")
+        return self._located(f"The JSONata expression '{self.source}'{field} returned nothing (undefined).")
 
     def unsupported_error(self) -> StatesError:
         """The expression returned a value JSON cannot hold (a function)."""
-        return StatesError(QUERY_ERROR, f"The JSONata expression '{self.source}' for the field '{self.field}' returned an unsupported result type.")
+        return self._located(f"The JSONata expression '{self.source}' for the field '{self.field}' returned an unsupported result type.")
 
     def type_error(self, expected: str, value: Any) -> StatesError:
         """The expression returned a JSON value of the wrong type (e.g. Items not an array)."""
-        return StatesError(
-            QUERY_ERROR,
+        return self._located(
             f"The JSONata expression '{self.source}' specified for the field '{self.field}' returned an unexpected "
             f"result type. Expected '{expected}', but was '{json_type(value)}' for value: "
             f"{json.dumps(value, separators=(',', ':'), ensure_ascii=False)}",

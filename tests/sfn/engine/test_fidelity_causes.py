@@ -93,7 +93,9 @@ def test_jsonata_undefined_names_field_relative_to_state(sfn, unique):
         "The JSONata expression '$states.input.absent' specified for the field 'Output/result' returned nothing (undefined).")
     events = sfn.history(sfn.client.list_executions(stateMachineArn=sfn.create(definition, unique))["executions"][0]["executionArn"])
     failed = next(e for e in events if e["type"] == "EvaluationFailed")
-    assert failed["evaluationFailedEventDetails"]["cause"] == cause
+    # API Reference, EvaluationFailedEventDetails: "location", the field in the state that failed.
+    assert failed["evaluationFailedEventDetails"] == {
+        "error": "States.QueryEvaluationError", "cause": cause, "state": "P", "location": "Output/result"}
 
 
 def test_jsonata_assign_field(sfn, unique):
