@@ -46,6 +46,26 @@ def _number_in(text: str) -> Any:
     return int(number) if number.is_integer() else number
 
 
+def _map_number(field: str, path: str, selected: Any) -> Any:
+    """A Map's MaxConcurrency / ToleratedFailureCount / ToleratedFailurePercentage read by its
+    ``*Path``: a number, or a number written as text; otherwise States.Runtime in the words
+    LocalStack reproduces from AWS (AWS's own documentation gives no text)."""
+    value = _number_in(selected) if isinstance(selected, str) else selected
+    whole = field != "ToleratedFailurePercentage"
+    number = not isinstance(value, bool) and isinstance(value, (int, float))
+    if not number or (whole and not float(value).is_integer()):
+        shown = selected if isinstance(selected, str) else json.dumps(selected, separators=(",", ":"))
+        kind = "integer" if whole else "float"
+        raise StatesError("States.Runtime", f'The {field}Path field refers to value "{shown}" which is not a valid {kind}: {path}')
+    if field == "MaxConcurrency" and value < 0:
+        raise StatesError("States.Runtime", f"Expected non-negative integer for MaxConcurrency, got '{value}' instead.")
+    if field == "ToleratedFailureCount" and value < 0:
+        raise StatesError("States.Runtime", "ToleratedFailureCount cannot be negative.")
+    if field == "ToleratedFailurePercentage" and not 0 <= value <= 100:
+        raise StatesError("States.Runtime", "ToleratedFailurePercentage must be between 0 and 100.")
+    return int(value) if whole else value
+
+
 @dataclass
 class DynamicNumber:
     """A number given literally, by a JSONPath ``*Path`` field, or by a JSONata template."""
@@ -62,8 +82,8 @@ class DynamicNumber:
             if self.field == "Seconds":
                 _check_seconds_path(self.path.source, value)
                 return value
-            if isinstance(value, str) and self.field in _NUMERIC_TEXT_FIELDS:
-                value = _number_in(value)
+            if self.field in _NUMERIC_TEXT_FIELDS:
+                return _map_number(self.field, self.path.source, value)
             error = "States.Runtime"
         elif self.template is not None:
             value = self.template.render({"input": raw, "context": context}, variables)
