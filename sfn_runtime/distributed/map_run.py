@@ -422,7 +422,7 @@ class DistributedMapRunner:
             else None
         )
         if percentage is not None and not 0 <= percentage <= 100:
-            raise StatesError("States.Runtime", f"ToleratedFailurePercentage must be between 0 and 100, got {percentage}")
+            raise StatesError("States.Runtime", "ToleratedFailurePercentage must be between 0 and 100.")
         run = MapRun(
             arn=f"{prefix}:mapRun:{machine_name}/{label}:{run_id}",
             execution_arn=execution.arn,

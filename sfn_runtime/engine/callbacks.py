@@ -75,7 +75,7 @@ class TaskTokens:
     def fail(self, token: Any, error: str, cause: str) -> None:
         pending = self._find(token)
         if not pending.future.done():
-            pending.future.set_exception(StatesError(error, cause))
+            pending.future.set_exception(StatesError(error, cause, located=True))  # SendTaskFailure's words, as sent
 
     def heartbeat(self, token: Any) -> None:
         pending = self._find(token)

@@ -70,9 +70,10 @@ _JSONPATH_ONLY = {
     "ToleratedFailureCountPath", "ToleratedFailurePercentagePath", "Iterator",
 }
 _JSONATA_ONLY = {"Arguments", "Output", "Items"}
+# AWS accepts ToleratedFailureCount/Percentage in an inline Map's definition too (they have no
+# effect there: an inline Map fails on its first failed iteration).
 _DISTRIBUTED_ONLY = {
-    "ItemReader", "ItemBatcher", "ResultWriter", "ToleratedFailureCount", "ToleratedFailureCountPath",
-    "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "Label",
+    "ItemReader", "ItemBatcher", "ResultWriter", "ToleratedFailureCountPath", "ToleratedFailurePercentagePath", "Label",
 }
 _TOP_LEVEL = {"StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"}
 

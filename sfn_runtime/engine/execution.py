@@ -20,7 +20,7 @@ from sfn_runtime.errors import StatesError
 from sfn_runtime.engine.history import History, HistoryEvent
 from sfn_runtime.engine.machine import StateMachineRevision
 from sfn_runtime.engine.runtime import Runtime
-from sfn_runtime.engine.states import Recoverable, State, StateGraph
+from sfn_runtime.engine.states import MapState, Parallel, Recoverable, State, StateGraph
 
 RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
@@ -74,17 +74,20 @@ class Execution:
         self._event_limit = self.quotas.max_history_events or sys.maxsize
         self.variables: dict[str, Any] = {}
         self.variable_sizes: dict[str, int] = {}  # bytes of each variable in the top-level scope
+        # For a redriven top-level inline Map or Parallel: the results of its iterations or branches
+        # that succeeded before, by state name and index; the state reruns only the others (AWS).
+        self.redrive_results: dict[str, dict[int, Any]] = {}
         self.task: asyncio.Task | None = None
         self.done = asyncio.Event()
         self._stop_reason: tuple[str, str] | None = None
         self.redrive_count = 0  # RedriveExecution: how often, and when last
         self.redrive_date: float | None = None
-        self.context_execution = {
+        self.context_execution = {  # keys in the order AWS shows them
             "Id": arn,
             "Input": input_value,
+            "StartTime": iso_timestamp(self.start_time),
             "Name": name,
             "RoleArn": machine.role_arn,
-            "StartTime": iso_timestamp(self.start_time),
             "RedriveCount": 0,
         }
         self.context_machine = {"Id": machine.arn, "Name": machine.name}
@@ -199,12 +202,17 @@ class Execution:
         history of the steps that succeeded; an ``ExecutionRedriven`` event is added and the run
         continues at the top-level state that was entered but never left, with the input that
         state received then and the variables as they stood. A Distributed Map state re-entered
-        this way redrives its Map Run (``distributed.map_run``). Limits of this runtime: a failed
-        Parallel branch or inline Map iteration is rerun by rerunning its whole top-level state
-        (AWS reruns only the failed branches/iterations), and TimeoutSeconds restarts.
+        this way redrives its Map Run (``distributed.map_run``). A redriven top-level inline Map or
+        Parallel reruns only the iterations or branches that did not succeed; the others keep the
+        results they had (read back from the history). Limits of this runtime: inside a rerun
+        iteration or branch, a nested Map or Parallel reruns whole, and TimeoutSeconds restarts.
         """
         point = self.resume_point()
         assert point is not None
+        state = self.machine.definition.graph.states[point[0]]
+        # Parts that succeeded now or in an earlier redriven attempt of the same state keep their results.
+        carried = {**self.redrive_results.get(state.name, {}), **self._succeeded_parts(state)}
+        self.redrive_results = {state.name: carried} if carried else {}
         self.redrive_count += 1
         self.redrive_date = self.clock.now()
         self.context_execution = {**self.context_execution, "RedriveCount": self.redrive_count}
@@ -223,6 +231,34 @@ class Execution:
         self.task = asyncio.get_running_loop().create_task(
             self.run_to_end(frame, resumed, point[1]), name=f"redrive {self.name}"
         )
+
+    def _succeeded_parts(self, state: State) -> dict[int, Any]:
+        """The outputs of the iterations (inline Map) or branches (Parallel) of top-level ``state``
+        that succeeded since it was last entered, by index; empty for other states.
+
+        A Map iteration's result is the output of the event its MapIterationSucceeded follows; a
+        branch succeeded when one of its terminal states exited (state names are unique in a machine).
+        """
+        events = self.history.events
+        entered = max((e.id for e in events if e.type == state.entered_event
+                       and (e.details or {}).get("name") == state.name), default=None)
+        if entered is None:
+            return {}
+        later = events[entered:]
+        parts: dict[int, Any] = {}
+        if isinstance(state, MapState) and state.mode == "INLINE":
+            for event in later:
+                details = event.details or {}
+                if event.type == "MapIterationSucceeded" and details.get("name") == state.name:
+                    parts[details["index"]] = (events[event.previous_id - 1].details or {}).get("output")
+        elif isinstance(state, Parallel):
+            terminal = {name: i for i, graph in enumerate(state.branches)
+                        for name, inner in graph.states.items() if inner.end or inner.type == "Succeed"}
+            for event in later:
+                details = event.details or {}
+                if event.type.endswith("StateExited") and details.get("name") in terminal:
+                    parts[terminal[details["name"]]] = details.get("output")
+        return parts
 
     # ------------------------------------------------------------------ history
     def record(self, type_: str, prev: int, details: dict | None = None, final: bool = False,
@@ -298,7 +334,7 @@ class Execution:
 class Frame:
     """Where a chain of states runs: the whole machine, one Parallel branch or one Map iteration."""
 
-    __slots__ = ("execution", "runtime", "scope", "variables", "prev", "entered_time", "depth")
+    __slots__ = ("execution", "runtime", "scope", "variables", "prev", "entered_time", "entered_id", "depth")
 
     def __init__(self, execution: Execution, scope: dict, variables: Mapping[str, Any], prev: int, depth: int = 0):
         self.execution = execution
@@ -307,6 +343,7 @@ class Frame:
         self.variables = variables  # what it can read: its scope, then the outer scopes
         self.prev = prev
         self.entered_time = 0.0
+        self.entered_id = 0  # the id of the current state's Entered event (AWS names it in causes)
         self.depth = depth
 
     def child(self) -> "Frame":
@@ -330,6 +367,7 @@ class Frame:
             state = states[name]
             self.entered_time = time.time()
             self.record_brief(state.entered_event, name, value)
+            self.entered_id = self.prev
             try:
                 value, name = await state.run(self, value)
             except StatesError as err:
@@ -339,19 +377,30 @@ class Frame:
         return value
 
     def evaluation_failed(self, state: State, err: StatesError) -> None:
-        """Record EvaluationFailed when a JSONata expression of a JSONata state fails (API Reference)."""
+        """Name the failing state in the cause (see :meth:`StatesError.at_state`), then record
+        EvaluationFailed when a JSONata expression of a JSONata state failed (API Reference)."""
+        if self.entered_id:  # TestState runs a state without history: no event to name
+            err.at_state(state.name, self.entered_id)
         if err.error == QUERY_EVALUATION_ERROR and state.jsonata:
-            self.record("EvaluationFailed", {"error": err.error, "cause": err.cause, "state": state.name})
+            details = {"error": err.error, "cause": err.cause, "state": state.name}
+            if err.location:
+                details["location"] = err.location
+            self.record("EvaluationFailed", details)
 
     def context(self, state: State, retry_count: int = 0) -> dict:
         """The context object (``$$`` / ``$states.context``) for a state."""
         if not state.uses_context:
             return _UNUSED_CONTEXT
         execution = self.execution
+        # As AWS shows it: a Pass state's State holds Name and EnteredTime only; RetryCount is
+        # there in the states that can retry (Task, Parallel, Map). Keys in AWS's order.
+        current: dict[str, Any] = {"Name": state.name, "EnteredTime": iso_timestamp(self.entered_time)}
+        if isinstance(state, Recoverable):
+            current["RetryCount"] = retry_count
         return {
             "Execution": execution.context_execution,
-            "State": {"EnteredTime": iso_timestamp(self.entered_time), "Name": state.name, "RetryCount": retry_count},
             "StateMachine": execution.context_machine,
+            "State": current,
         }
 
     def check_payload(self, value: Any, where: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -63,7 +64,7 @@ class Intrinsic:
 
     def evaluate(self, data: Any, context: dict, variables: Mapping[str, Any]) -> Any:
         """The invocation's value for this state input, Context object and variables."""
-        return _evaluate(self._call, data, context, variables)
+        return _evaluate(self._call, data, context, variables, self.source)
 
 
 def compile_intrinsic(text: str, *, where: str = "") -> Intrinsic:
@@ -79,21 +80,36 @@ def compile_intrinsic(text: str, *, where: str = "") -> Intrinsic:
 # --- evaluation -------------------------------------------------------------------------
 
 
-def _evaluate(call: _Call, data: Any, context: dict, variables: Mapping[str, Any]) -> Any:
+def _evaluate(call: _Call, data: Any, context: dict, variables: Mapping[str, Any], source: str) -> Any:
     values = []
     for arg in call.args:
         if isinstance(arg, _Literal):
             values.append(arg.value)
         elif isinstance(arg, _PathArg):
-            values.append(arg.path.read(data, context, variables))
+            values.append(_read_argument(arg.path, data, context, variables, source))
         else:
-            values.append(_evaluate(arg, data, context, variables))
+            values.append(_evaluate(arg, data, context, variables, source))
     if call.name == "Format":
         return _format(call, values)
     try:
         return _FUNCTIONS[call.name][0](call.name, values)
     except functions.FunctionError as err:
         raise _failure(call.name, str(err)) from None
+
+
+def _read_argument(path: Path, data: Any, context: dict, variables: Mapping[str, Any], source: str) -> Any:
+    """A path argument's value; one that names nothing fails as AWS words it (States.Runtime)."""
+    try:
+        return path.read(data, context, variables)
+    except StatesError as err:
+        if err.error != "States.Runtime" or path.root != "input":
+            raise
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        raise StatesError(
+            "States.Runtime",
+            f"The function '{source}' had the following error: The JsonPath argument for the field "
+            f"'{path.source}' could not be found in the input '{text}'",
+        ) from None
 
 
 def _failure(name: str, problem: str) -> StatesError:
@@ -131,9 +147,6 @@ def _format(call: _Call, values: list) -> str:
         raise _failure(
             "Format", f"the template has {len(pieces) - 1} placeholders but {len(arguments)} values were given"
         )
-    for value in arguments:
-        if isinstance(value, (dict, list)):
-            raise _failure("Format", "values must be strings, numbers, booleans or null")
     out = [pieces[0]]
     for value, piece in zip(arguments, pieces[1:]):
         out.append(_format_value(value))
@@ -143,6 +156,8 @@ def _format(call: _Call, values: list) -> str:
 
 def _string_to_json(name: str, values: list) -> Any:
     text = _need(name, values[0], str, "a string", 1)
+    if not text.strip():
+        return None  # AWS parses an empty or blank string as null
     try:
         return json.loads(text)
     except ValueError:
@@ -237,9 +252,16 @@ def _json_merge(name: str, values: list) -> dict:
     return {**left, **right}
 
 
+def _rounded(name: str, value: Any, position: int) -> int:
+    """A number argument rounded half up, as AWS does for MathAdd/MathRandom (1.5 -> 2, -1.5 -> -1)."""
+    if isinstance(value, float) and math.isfinite(value):
+        value = math.floor(value + 0.5)
+    return _need(name, value, int, "a number", position)
+
+
 def _math_random(name: str, values: list) -> int:
-    start = _need_int(name, values[0], 1)
-    end = _need_int(name, values[1], 2)
+    start = _rounded(name, values[0], 1)
+    end = _rounded(name, values[1], 2)
     if start >= end:
         raise _failure(name, "the start must be less than the end")
     seed = _need_int(name, values[2], 3) if len(values) == 3 else None
@@ -247,8 +269,8 @@ def _math_random(name: str, values: list) -> int:
 
 
 def _math_add(name: str, values: list) -> int:
-    a = _need_int(name, values[0], 1)
-    b = _need_int(name, values[1], 2)
+    a = _rounded(name, values[0], 1)
+    b = _rounded(name, values[1], 2)
     for position, value in ((1, a), (2, b)):
         if not _INT32[0] <= value <= _INT32[1]:
             raise _failure(name, f"argument {position} is outside the 32-bit integer range")
