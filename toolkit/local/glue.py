@@ -257,7 +257,8 @@ class GlueJobs:
     """The Glue job APIs of the local stack (a :class:`~sfn_runtime.api.awsjson.JsonService`).
 
     Construct it on the event loop that serves it. ``endpoint_url`` is the stack's own endpoint:
-    scripts are fetched and logs written through it, and runs receive it as ``AWS_ENDPOINT_URL``.
+    scripts are fetched and logs written through it (signed with the run's role session, as Glue
+    does them as the job's role), and runs receive it as ``AWS_ENDPOINT_URL``.
     """
 
     def __init__(self, *, region: str, account_id: str, endpoint_url: str, time_scale: float = 1.0,
@@ -274,8 +275,7 @@ class GlueJobs:
         self._tasks: set[asyncio.Task[None]] = set()
         self._log_groups_ready = False
         session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
-        client_config = Config(retries={"max_attempts": 2, "mode": "standard"})
-        self._s3 = session.client("s3", endpoint_url=endpoint_url, config=client_config)
+        client_config = self._client_config = Config(retries={"max_attempts": 2, "mode": "standard"})
         self._logs = session.client("logs", endpoint_url=endpoint_url, config=client_config)
         self._sts = session.client("sts", endpoint_url=endpoint_url, config=client_config)
         self._operations: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -506,8 +506,11 @@ class GlueJobs:
         final_state, message = "FAILED", None
         flusher: asyncio.Future[None] | None = None
         try:
-            script = await self._fetch_script(job, work_dir)
             session = await self._assume_role(job, run)
+            # Glue reads the script and writes the run's logs as the job's role, as the role's
+            # policy must allow (the seam for IAM evaluation: these calls carry the session's key).
+            output.logs = errors.logs = self._role_client(session, "logs")
+            script = await self._fetch_script(job, work_dir, self._role_client(session, "s3"))
             if run.stop_requested:
                 final_state = "STOPPED"
                 return
@@ -567,19 +570,26 @@ class GlueJobs:
             self._start_job_run({"JobName": run.JobName, "Arguments": run.Arguments, "Timeout": run.Timeout},
                                 attempt=run.Attempt + 1, previous=run)
 
-    async def _fetch_script(self, job: dict[str, Any], work_dir: Path) -> Path:
+    async def _fetch_script(self, job: dict[str, Any], work_dir: Path, s3: Any) -> Path:
         location = (job.get("Command") or {}).get("ScriptLocation", "")
         match = re.match(r"^s3://([^/]+)/(.+)$", location or "")
         if not match:
             raise _RunError(f"Command.ScriptLocation must be an s3:// URI, got {location!r}")
         bucket, key = match.groups()
         try:
-            body = await asyncio.to_thread(lambda: self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            body = await asyncio.to_thread(lambda: s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         except Exception as exc:  # noqa: BLE001 - any fetch failure fails the run, as on AWS
             raise _RunError(f"Could not download script {location}: {exc}") from None
         script = work_dir / (Path(key).name or "script.py")
         script.write_bytes(body)
         return script
+
+    def _role_client(self, session: RoleSession, service: str) -> Any:
+        """A client of the stack signed with the role session's credentials."""
+        credentials = boto3.session.Session(
+            aws_access_key_id=session.access_key_id, aws_secret_access_key=session.secret_access_key,
+            aws_session_token=session.session_token, region_name=self.region)
+        return credentials.client(service, endpoint_url=self.endpoint_url, config=self._client_config)
 
     async def _assume_role(self, job: dict[str, Any], run: JobRun) -> RoleSession:
         """STS AssumeRole for the job's role, as Glue does before a run; records the session's key id."""
@@ -608,17 +618,20 @@ class GlueJobs:
         asyncio.get_running_loop().call_later(KILL_GRACE_SECONDS, _kill_group, process.pid, signal.SIGKILL)
 
     # ------------------------------------------------------------ CloudWatch Logs
-    async def ship_logs(self, group: str, stream: str, events: list[dict[str, Any]]) -> None:
-        """Append events to a CloudWatch Logs stream of the stack (groups and stream made on first use)."""
-        await asyncio.to_thread(self._put_logs_blocking, group, stream, events)
+    async def ship_logs(self, group: str, stream: str, events: list[dict[str, Any]], logs: Any = None) -> None:
+        """Append events to a CloudWatch Logs stream of the stack (groups and stream made on first use).
 
-    def _put_logs_blocking(self, group: str, stream: str, events: list[dict[str, Any]]) -> None:
-        logs = self._logs
+        The groups are Glue's and made with the stack's own client; the stream and its events are
+        written with ``logs`` (the run's role session) when given.
+        """
+        await asyncio.to_thread(self._put_logs_blocking, group, stream, events, logs or self._logs)
+
+    def _put_logs_blocking(self, group: str, stream: str, events: list[dict[str, Any]], logs: Any) -> None:
         if not self._log_groups_ready:
             for name in (OUTPUT_LOG_GROUP, ERROR_LOG_GROUP):
                 try:
-                    logs.create_log_group(logGroupName=name)
-                except logs.exceptions.ResourceAlreadyExistsException:
+                    self._logs.create_log_group(logGroupName=name)
+                except self._logs.exceptions.ResourceAlreadyExistsException:
                     pass
             self._log_groups_ready = True
         try:
@@ -641,6 +654,7 @@ class _LogStream:
         self._stream = stream
         self._pending: list[dict[str, Any]] = []
         self._last_flush = time.monotonic()
+        self.logs: Any = None  # the run's role-session client once there is one, else the stack's
 
     async def pump(self, reader: asyncio.StreamReader | None, tail: collections.deque[str] | None) -> None:
         if reader is None:
@@ -666,7 +680,7 @@ class _LogStream:
             return
         events, self._pending = self._pending, []
         try:
-            await self._owner.ship_logs(self._group, self._stream, events)
+            await self._owner.ship_logs(self._group, self._stream, events, self.logs)
         except Exception as exc:  # noqa: BLE001 - losing log lines must not fail the run
             print(f"dsa local glue: could not write logs to {self._group}: {exc}", file=sys.stderr)
 
