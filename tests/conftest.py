@@ -35,6 +35,30 @@ def local_stack() -> Iterator[LocalStack]:
         yield stack
 
 
+@pytest.fixture
+def make_role(local_stack: LocalStack):
+    """Create an IAM role in the stack with an inline policy of ``statements``; return its ARN.
+
+    Enforcement is on in the local stack, so every workflow a test runs needs a real role holding
+    exactly what it uses, as it would on AWS.
+    """
+    import json
+    import uuid
+
+    iam = local_stack.client("iam")
+
+    def make(statements: list[dict], name: str | None = None) -> str:
+        name = name or f"test-role-{uuid.uuid4().hex[:10]}"
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                        "Principal": {"Service": "states.amazonaws.com"}}]}
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        iam.put_role_policy(RoleName=name, PolicyName="permissions",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+        return arn
+
+    return make
+
+
 def _live_children() -> list[psutil.Process]:
     alive = []
     for child in psutil.Process().children(recursive=True):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sfn_runtime.integrations.authorization import Authorizer, Permissions
 from sfn_runtime.integrations.awssdk import AwsSdkIntegration
 from sfn_runtime.integrations.clients import AwsClients
 from sfn_runtime.integrations.connections import ConnectionResolver
@@ -42,20 +43,33 @@ class Integrations:
         self.clients.close()
 
 
-def register_all(service: Any, *, max_http_connections: int = 1000, max_aws_workers: int = 16) -> Integrations:
-    """Register every integration and the Distributed Map runner with ``service``."""
+def register_all(
+    service: Any,
+    *,
+    max_http_connections: int = 1000,
+    max_aws_workers: int = 16,
+    authorizer: Authorizer | None = None,
+) -> Integrations:
+    """Register every integration and the Distributed Map runner with ``service``.
+
+    With an ``authorizer``, every call a workflow makes is first checked against its execution
+    role (see :mod:`sfn_runtime.integrations.authorization`); without one, everything is allowed.
+    """
     clients = AwsClients(region=service.region, endpoint_url=service.endpoint_url, max_workers=max_aws_workers)
-    sdk = AwsSdkIntegration(clients)
-    http = HttpInvoke(ConnectionResolver(clients), max_connections=max_http_connections)
+    permissions = Permissions(region=service.region, account=service.account_id)
+    if authorizer is not None:
+        permissions.authorizer = authorizer
+    sdk = AwsSdkIntegration(clients, permissions)
+    http = HttpInvoke(ConnectionResolver(clients), max_connections=max_http_connections, permissions=permissions)
     # Later registrations win: the generic aws-sdk first, then the more specific ones.
     service.register_resource(sdk)
-    service.register_resource(SfnSdkIntegration(service))
+    service.register_resource(SfnSdkIntegration(service, permissions))
     service.register_resource(http)
     service.register_resource(DynamoDbIntegration(sdk))
     service.register_resource(GlueIntegration(sdk))
-    service.register_resource(StartExecutionIntegration(service))
+    service.register_resource(StartExecutionIntegration(service, permissions))
     map_runs = MapRuns()
-    runner = DistributedMapRunner(map_runs, clients, service)
+    runner = DistributedMapRunner(map_runs, clients, service, permissions)
     service.set_distributed_map_runner(runner)
     service.register_operation("ListMapRuns", map_runs.list_map_runs)
     service.register_operation("DescribeMapRun", map_runs.describe_map_run)
