@@ -18,7 +18,8 @@ Where each concept lives:
                          ``intrinsics``, ``payload`` (Parameters-style templates)
 - ``distributed``        Distributed Map: ``map_run`` (Map Runs), ``item_io`` (ItemReader, ResultWriter),
                          ``redrive`` (RedriveExecution)
-- ``integrations``       HTTP Task, aws-sdk, states, DynamoDB and Glue integrations
+- ``integrations``       HTTP Task, aws-sdk, states, DynamoDB and Glue integrations; ``authorization``: the
+                         IAM hook every call passes (Authorizer protocol, actions and resource ARNs)
 - ``api``                the API operations (``service``), ``teststate``, ``awsjson`` (AWS's JSON
                          protocol), ``names`` (ARNs and name rules)
 """
