@@ -7,6 +7,11 @@ Authentication.ConnectionArn). The result is ``{StatusCode, StatusText, Headers,
 with a JSON body parsed; a non-2xx answer fails with ``States.Http.StatusCode.NNN``; a request
 that cannot connect, or gets no answer within AWS's 60 seconds, fails with ``States.Http.Socket``.
 
+Before a call, the execution role must allow states:InvokeHTTPEndpoint on the state machine
+(with the condition keys ``states:HTTPEndpoint`` and ``states:HTTPMethod``),
+events:RetrieveConnectionCredentials on the connection and secretsmanager:GetSecretValue /
+DescribeSecret on its secret (see :mod:`.authorization`).
+
 All calls share one aiohttp session (one connection pool) per runtime.
 """
 
