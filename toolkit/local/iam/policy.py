@@ -90,7 +90,16 @@ def parse_document(text: str) -> tuple[dict[str, Any], ...]:
     statements = document.get("Statement", []) if isinstance(document, dict) else []
     if isinstance(statements, dict):
         statements = [statements]
-    return tuple(s for s in statements if isinstance(s, dict))
+    return tuple(_prepared(s) for s in statements if isinstance(s, dict))
+
+
+def _prepared(statement: dict[str, Any]) -> dict[str, Any]:
+    """A statement with its Action/Resource elements as lists of text, so evaluation never re-reads them."""
+    out = dict(statement)
+    for element in ("Action", "NotAction", "Resource", "NotResource"):
+        if element in out:
+            out[element] = _listed(out[element])
+    return out
 
 
 def evaluate(
@@ -131,14 +140,14 @@ def _listed(value: Any) -> list[str]:
 
 def _applies(statement: Mapping[str, Any], action: str, resource: str, context: RequestContext) -> bool:
     if "NotAction" in statement:
-        if any(_like(p, action, context, fold=True) for p in _listed(statement["NotAction"])):
+        if any(_like(p, action, context, fold=True) for p in statement["NotAction"]):
             return False
-    elif not any(_like(p, action, context, fold=True) for p in _listed(statement.get("Action"))):
+    elif not any(_like(p, action, context, fold=True) for p in statement.get("Action", ())):
         return False
     if "NotResource" in statement:
-        if any(_like(p, resource, context) for p in _listed(statement["NotResource"])):
+        if any(_like(p, resource, context) for p in statement["NotResource"]):
             return False
-    elif not any(_like(p, resource, context) for p in _listed(statement.get("Resource"))):
+    elif not any(_like(p, resource, context) for p in statement.get("Resource", ())):
         return False
     conditions = statement.get("Condition") or {}
     if not isinstance(conditions, dict):
@@ -199,7 +208,15 @@ def _compiled(regex: str, fold: bool) -> re.Pattern[str]:
     return re.compile(regex, re.DOTALL | (re.IGNORECASE if fold else 0))
 
 
+@lru_cache(maxsize=8192)
+def _constant(pattern: str, fold: bool, wildcards: bool) -> re.Pattern[str]:
+    """The compiled form of a pattern without policy variables (most of them), built once."""
+    return re.compile(_glob(pattern, wildcards), re.DOTALL | (re.IGNORECASE if fold else 0))
+
+
 def _like(pattern: str, value: str, context: RequestContext, *, fold: bool = False, wildcards: bool = True) -> bool:
+    if "${" not in pattern:
+        return _constant(pattern, fold, wildcards).fullmatch(value) is not None
     try:
         regex = _expand(pattern, context, wildcards)
     except _Unresolved:
