@@ -1,12 +1,14 @@
 """Our own AWS Step Functions runtime: an Amazon States Language interpreter behind the real API.
 
 A package of its own: it imports nothing from ``toolkit``. Its packages are layers, each
-importing only those below it: integrations > api > distributed > engine > expressions > errors
-(import-linter contracts in pyproject.toml; no import circle either). Names follow AWS's
+importing only those below it: integrations > api > distributed > engine > expressions >
+errors, authorization (import-linter contracts in pyproject.toml; no import circle either). Names follow AWS's
 documentation: state machines, executions, states, history events, Map Runs.
 Where each concept lives:
 
 - ``errors``             StatesError (``States.*`` and task errors) and DefinitionError
+- ``authorization``      the hook every call a workflow makes passes: the Authorizer protocol, and the
+                         IAM action and resource ARN of each call (the local stack plugs in its IAM)
 - ``engine.definition``  parsing and validation (InvalidDefinition), per-language field rules, compilation
 - ``engine.machine``     StateMachineRevision: a state machine as an execution started it
 - ``engine.states``      the state types: Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map (inline),

@@ -35,6 +35,68 @@ def local_stack() -> Iterator[LocalStack]:
         yield stack
 
 
+@pytest.fixture
+def make_role(local_stack: LocalStack):
+    """Create an IAM role in the stack with an inline policy of ``statements``; return its ARN.
+
+    Enforcement is on in the local stack, so every workflow a test runs needs a real role holding
+    exactly what it uses, as it would on AWS.
+    """
+    import json
+    import uuid
+
+    iam = local_stack.client("iam")
+
+    def make(statements: list[dict], name: str | None = None) -> str:
+        name = name or f"test-role-{uuid.uuid4().hex[:10]}"
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                        "Principal": {"Service": "states.amazonaws.com"}}]}
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        iam.put_role_policy(RoleName=name, PolicyName="permissions",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+        return arn
+
+    return make
+
+
+GLUE_JOB_ROLE_POLICY = [
+    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket",
+                                   "s3:ListAllMyBuckets"],
+     "Resource": "*"},
+    {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+     "Resource": "*"},
+]
+
+
+def glue_job_role(stack: LocalStack, name: str = "glue-test-job") -> str:
+    """A Glue job role in ``stack`` holding what a test job run uses (its script and data in S3, its
+    logs): local runs use the role's AssumeRole credentials and the gateway holds them to it."""
+    import json
+
+    iam = stack.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "glue.amazonaws.com"}}]}
+    try:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="job",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": GLUE_JOB_ROLE_POLICY}))
+    return arn
+
+
+@pytest.fixture(scope="session")
+def make_glue_role():
+    """:func:`glue_job_role`, for tests that run jobs on a stack of their own."""
+    return glue_job_role
+
+
+@pytest.fixture(scope="session")
+def glue_role(local_stack: LocalStack) -> str:
+    """The session stack's Glue job role for tests that run jobs (see :func:`glue_job_role`)."""
+    return glue_job_role(local_stack)
+
+
 def _live_children() -> list[psutil.Process]:
     alive = []
     for child in psutil.Process().children(recursive=True):

@@ -93,11 +93,19 @@ def test_glue_is_awaited_with_the_sync_integration_not_a_wait_loop() -> None:
 
 
 @pytest.mark.parametrize("reference", ["$states.context.Task.Token", "$states.result.rows"])
-def test_runtime_rejects_what_the_original_read(local_stack, reference) -> None:
+def test_runtime_rejects_what_the_original_read(local_stack, make_role, reference) -> None:
     """The runtime behaves as AWS: no Task.Token under .sync:2, and a .sync:2 payload only under Output."""
     sfn = local_stack.client("stepfunctions")
-    role = "arn:aws:iam::000000000000:role/test"
     suffix = uuid.uuid4().hex[:8]
+    cfg = local_stack.config
+    states, events = f"arn:aws:states:{cfg.region}:{cfg.account_id}", f"arn:aws:events:{cfg.region}:{cfg.account_id}"
+    role = make_role([  # what startExecution.sync:2 needs, so only the expression can fail
+        {"Effect": "Allow", "Action": "states:StartExecution", "Resource": f"{states}:stateMachine:defect-child-{suffix}"},
+        {"Effect": "Allow", "Action": ["states:DescribeExecution", "states:StopExecution"],
+         "Resource": f"{states}:execution:defect-child-{suffix}:*"},
+        {"Effect": "Allow", "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+         "Resource": f"{events}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"},
+    ])
     child = sfn.create_state_machine(
         name=f"defect-child-{suffix}", roleArn=role,
         definition=json.dumps({"QueryLanguage": "JSONata", "StartAt": "Done",

@@ -190,6 +190,10 @@ def states_policy(cfg: StackConfig) -> dict[str, Any]:
              + [_arn(cfg, "states", f"express:{m}:*:*") for m in machines]
              # Distributed Map child executions: execution:{machine}/{map run label}:{name}
              + [_arn(cfg, "states", f"execution:{cfg.aggregator_state_machine}/*")]},
+            # Redriving a Map Run redrives its failed STANDARD children (AWS: "Redriving Map Runs").
+            {"Sid": "MapRunRedrive", "Effect": "Allow",
+             "Action": ["states:RedriveExecution"],
+             "Resource": [_arn(cfg, "states", f"execution:{cfg.aggregator_state_machine}/*")]},
             {"Sid": "MapRuns", "Effect": "Allow",
              "Action": ["states:DescribeMapRun"],
              "Resource": [_arn(cfg, "states", f"mapRun:{cfg.aggregator_state_machine}/*")]},

@@ -37,6 +37,7 @@ from sfn_runtime.errors import StatesError
 from sfn_runtime.engine.execution import Execution
 from sfn_runtime.engine.machine import StateMachineRevision
 from sfn_runtime.engine.runtime import Runtime
+from sfn_runtime.authorization import AccessDenied, iam_machine_arn, partition_of
 from sfn_runtime.expressions.jsonata_eval import NOTHING, compile_template
 from sfn_runtime.expressions.jsonpath import compile_path
 from sfn_runtime.expressions.payload import compile_payload
@@ -334,7 +335,7 @@ class DistributedMapRunner:
         previous = self._run_to_redrive(state, frame)
         if previous is not None:
             return await self._redrive(previous, spec, fields, frame)
-        items = await self._read_items(state, spec, fields, raw, data, context, variables)
+        items = await self._read_items(state, spec, fields, raw, data, context, variables, execution=frame.execution)
         inputs = [state.item_input(raw, data, context, variables, i, item) for i, item in enumerate(items)]
         batcher = spec.get("ItemBatcher")
         if batcher is not None:
@@ -345,6 +346,7 @@ class DistributedMapRunner:
             records = [ChildRecord(i, b, len(b["Items"])) for i, b in enumerate(batches)]
         else:
             records = [ChildRecord(i, value, 1) for i, value in enumerate(inputs)]
+        self._authorize(frame.execution, "states:StartExecution", iam_machine_arn(frame.execution.machine.arn))
         run = self._new_run(state, frame, context, data, raw, variables, len(inputs))
         run.children = records
         frame.record("MapRunStarted", {"mapRunArn": run.arn})
@@ -361,6 +363,9 @@ class DistributedMapRunner:
 
     async def _redrive(self, run: MapRun, spec: dict, fields: _Fields, frame: Any) -> Any:
         """Run the Map Run's unsuccessful children again; keep what succeeded."""
+        for child in run.children:
+            if child.status != "SUCCEEDED" and child.arn and run.execution_type == "STANDARD":
+                self._authorize(frame.execution, "states:RedriveExecution", child.arn)
         run.redrive_count = frame.execution.redrive_count
         run.redrive_date = time.time()
         run.status, run.stop_date = "RUNNING", None
@@ -386,7 +391,7 @@ class DistributedMapRunner:
         result: Any = None
         try:
             if writer is not None:
-                result = await self._write_results(run, writer, fields)
+                result = await self._write_results(run, writer, fields, execution=frame.execution)
         except StatesError as err:
             run.status, run.stop_date = "FAILED", time.time()
             frame.record("MapRunFailed", {"error": err.error, "cause": err.cause})
@@ -540,7 +545,28 @@ class DistributedMapRunner:
         _settle(record, execution)
         run.child_ended(record)
 
-    async def _read_items(self, state: Any, spec: dict, fields: _Fields, raw: Any, data: Any, context: dict, variables: Any) -> list:
+    def _authorize(self, execution: Any, action: str, resource: str, error: str = "States.Runtime") -> None:
+        """Check one call of the Map Run against the execution's role; fail the state with ``error`` if denied.
+
+        ItemReader and ResultWriter denials fail with States.ItemReaderFailed / States.ResultWriterFailed
+        (developer guide, "Error handling" of the Distributed Map); for child starts and redrives AWS
+        documents the permissions (states:StartExecution on the state machine, states:RedriveExecution
+        on the children) but not the error, so States.Runtime is inferred.
+        """
+        if execution is None:
+            return
+        try:
+            self._runtime.permissions.check(execution, action, resource)
+        except AccessDenied as denied:
+            suffix = " (Service: S3, Status Code: 403, Error Code: AccessDenied)" if action.startswith("s3:") else ""
+            raise StatesError(error, denied.message + suffix) from None
+
+    def _s3_arn(self, execution: Any, bucket: str, key: str | None = None) -> str:
+        partition = partition_of(execution.arn) if execution is not None else "aws"
+        return f"arn:{partition}:s3:::{bucket}" + (f"/{key}" if key is not None else "")
+
+    async def _read_items(self, state: Any, spec: dict, fields: _Fields, raw: Any, data: Any, context: dict,
+                          variables: Any, *, execution: Any = None) -> list:
         reader = spec.get("ItemReader")
         if reader is None:
             return state.read_items(raw, data, context, variables)
@@ -556,10 +582,13 @@ class DistributedMapRunner:
             del config_spec["MaxItems"]
         if resource == "arn:aws:states:::s3:listObjectsV2":
             config = item_io.parse_reader_config(config_spec, needs_type=False)
+            if isinstance(arguments.get("Bucket"), str):
+                self._authorize(execution, "s3:ListBucket", self._s3_arn(execution, arguments["Bucket"]),
+                                "States.ItemReaderFailed")
             return await self._list_objects(arguments, config)
         if resource == "arn:aws:states:::s3:getObject":
             config = item_io.parse_reader_config(config_spec, needs_type=True)
-            return await self._get_object_items(arguments, config)
+            return await self._get_object_items(arguments, config, execution)
         raise StatesError("States.ItemReaderFailed", f"ItemReader.Resource {resource!r} is not supported")
 
     async def _get_bytes(self, bucket: str, key: str, version: str | None = None) -> bytes:
@@ -576,10 +605,11 @@ class DistributedMapRunner:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", exc.__class__.__name__)
             raise StatesError("States.ItemReaderFailed", f"could not read s3://{bucket}/{key}: {code}") from None
 
-    async def _get_object_items(self, arguments: dict, config: item_io.ReaderConfig) -> list:
+    async def _get_object_items(self, arguments: dict, config: item_io.ReaderConfig, execution: Any = None) -> list:
         bucket, key = arguments.get("Bucket"), arguments.get("Key")
         if not isinstance(bucket, str) or not isinstance(key, str):
             raise StatesError("States.ItemReaderFailed", "ItemReader Parameters/Arguments need Bucket and Key")
+        self._authorize(execution, "s3:GetObject", self._s3_arn(execution, bucket, key), "States.ItemReaderFailed")
         data = await self._get_bytes(bucket, key, arguments.get("VersionId"))
         where = f"s3://{bucket}/{key}"
         if config.input_type != "MANIFEST":
@@ -589,7 +619,9 @@ class DistributedMapRunner:
         for file_key in files:
             if config.max_items is not None and len(items) >= config.max_items:
                 break
-            content = await self._get_bytes(inventory_bucket or bucket, file_key)
+            source = inventory_bucket or bucket
+            self._authorize(execution, "s3:GetObject", self._s3_arn(execution, source, file_key), "States.ItemReaderFailed")
+            content = await self._get_bytes(source, file_key)
             items.extend(item_io.items_from_inventory_file(content, columns, f"s3://{inventory_bucket}/{file_key}"))
         return items[: config.max_items] if config.max_items is not None else items
 
@@ -614,7 +646,7 @@ class DistributedMapRunner:
             raise StatesError("States.ItemReaderFailed", f"could not list s3://{params['Bucket']}: {code}") from None
         return item_io.items_from_listing(objects, config.max_items)
 
-    async def _write_results(self, run: MapRun, writer: dict, fields: _Fields) -> Any:
+    async def _write_results(self, run: MapRun, writer: dict, fields: _Fields, *, execution: Any = None) -> Any:
         config = item_io.parse_writer_config(writer.get("WriterConfig"))
         records = {status: [] for status in ("SUCCEEDED", "FAILED", "PENDING")}
         for child in run.children:
@@ -648,6 +680,8 @@ class DistributedMapRunner:
             manifest_files[status].append({"Key": file_key, "Size": len(body)})
         manifest = {"DestinationBucket": bucket, "MapRunArn": run.arn, "ResultFiles": manifest_files}
         uploads.append((f"{base}/manifest.json", json.dumps(manifest, separators=(",", ":")).encode()))
+        for file_key, _ in uploads:
+            self._authorize(execution, "s3:PutObject", self._s3_arn(execution, bucket, file_key), "States.ResultWriterFailed")
 
         def put_all() -> None:
             s3 = self._clients.client("s3")

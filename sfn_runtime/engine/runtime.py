@@ -1,8 +1,8 @@
 """The runtime: what executions and states share, so the engine never reaches into the API layer.
 
 One :class:`Runtime` per Step Functions service. It holds the clock, the quotas, the open task
-tokens, the Task resources (service integrations), the Distributed Map runner and the table of
-executions (STANDARD ones by ARN, and the set still running). The API service owns one and hands
+tokens, the Task resources (service integrations), the Distributed Map runner, the permissions
+every call a workflow makes is checked against, and the table of executions (STANDARD ones by ARN, and the set still running). The API service owns one and hands
 it to every execution; states reach it as ``frame.runtime``.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Protocol
 
+from sfn_runtime.authorization import Permissions
 from sfn_runtime.engine.callbacks import TaskTokens
 from sfn_runtime.engine.clock import Clock
 from sfn_runtime.engine.quotas import Quotas
@@ -38,6 +39,7 @@ class Runtime:
         self.executions: dict[str, Any] = {}  # STANDARD executions by ARN (engine.execution.Execution)
         self.running: set[Any] = set()  # executions started through the API or redriven, not yet ended
         self.distributed_map: DistributedMapRunner | None = None
+        self.permissions = Permissions(region=region, account=account_id)  # AllowAll until an authorizer is set
         self._resources: list[TaskResource] = [LocalTestResource()]
 
     def register_resource(self, resource: TaskResource) -> None:

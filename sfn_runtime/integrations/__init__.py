@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sfn_runtime.authorization import Authorizer
 from sfn_runtime.integrations.awssdk import AwsSdkIntegration
 from sfn_runtime.integrations.clients import AwsClients
 from sfn_runtime.integrations.connections import ConnectionResolver
@@ -36,17 +37,31 @@ class Integrations:
         self.clients.close()
 
 
-def register_all(service: Any, *, max_http_connections: int = 1000, max_aws_workers: int = 16) -> Integrations:
-    """Register every integration with ``service`` and give its Distributed Map the AWS clients."""
+def register_all(
+    service: Any,
+    *,
+    max_http_connections: int = 1000,
+    max_aws_workers: int = 16,
+    authorizer: Authorizer | None = None,
+) -> Integrations:
+    """Register every integration with ``service`` and give its Distributed Map the AWS clients.
+
+    With an ``authorizer``, every call a workflow makes (the integrations' and Distributed Map's)
+    is first checked against its execution role (see :mod:`sfn_runtime.authorization`); without
+    one, everything is allowed.
+    """
     clients = AwsClients(region=service.region, endpoint_url=service.endpoint_url, max_workers=max_aws_workers)
-    sdk = AwsSdkIntegration(clients)
-    http = HttpInvoke(ConnectionResolver(clients), max_connections=max_http_connections)
+    permissions = service.runtime.permissions
+    if authorizer is not None:
+        permissions.authorizer = authorizer
+    sdk = AwsSdkIntegration(clients, permissions)
+    http = HttpInvoke(ConnectionResolver(clients), max_connections=max_http_connections, permissions=permissions)
     # Later registrations win: the generic aws-sdk first, then the more specific ones.
     service.register_resource(sdk)
-    service.register_resource(SfnSdkIntegration(service))
+    service.register_resource(SfnSdkIntegration(service, permissions))
     service.register_resource(http)
     service.register_resource(DynamoDbIntegration(sdk))
     service.register_resource(GlueIntegration(sdk))
-    service.register_resource(StartExecutionIntegration(service))
+    service.register_resource(StartExecutionIntegration(service, permissions))
     service.use_aws_clients(clients)
     return Integrations(clients, http)

@@ -23,9 +23,10 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
 from sfn_runtime.errors import StatesError
+from sfn_runtime.authorization import AccessDenied, Permissions
 from sfn_runtime.integrations.clients import AwsClients
 
-__all__ = ["AwsSdkIntegration", "SdkTarget", "parse_resource", "error_name", "to_boto_params", "from_boto_result"]
+__all__ = ["AwsSdkIntegration", "SdkTarget", "parse_resource", "error_name", "denied_error", "to_boto_params", "from_boto_result"]
 
 PREFIX = "arn:aws:states:::aws-sdk:"
 
@@ -170,8 +171,9 @@ class AwsSdkIntegration:
     """The ``aws-sdk:*`` task resources: request-response, and ``.waitForTaskToken`` in STANDARD
     workflows (AWS: "Wait for a Callback with Task Token", Standard only; no ``.sync``)."""
 
-    def __init__(self, clients: AwsClients):
+    def __init__(self, clients: AwsClients, permissions: Permissions | None = None):
         self._clients = clients
+        self.permissions = permissions or Permissions()
         self._operations: dict[tuple[str, str], tuple[str, OperationModel]] = {}
 
     def handles(self, service_resource: str) -> bool:
@@ -184,7 +186,9 @@ class AwsSdkIntegration:
             # The call's response is the TaskSubmitted output; the runtime then waits for the token.
         elif call.pattern != "request-response":
             raise StatesError("States.Runtime", f"{call.resource}: aws-sdk integrations support request-response and .waitForTaskToken")
-        return await self.call(call.service_resource, call.arguments)
+        target = parse_resource(call.service_resource)
+        result, _ = await self.call_target(target, call.arguments, execution=call.execution)
+        return result
 
     def _operation(self, target: SdkTarget) -> tuple[str, OperationModel]:
         key = (target.boto_service, target.action)
@@ -207,8 +211,16 @@ class AwsSdkIntegration:
         result, _ = await self.call_target(target, arguments)
         return result
 
-    async def call_target(self, target: SdkTarget, arguments: Any) -> tuple[Any, dict[str, Any]]:
-        """Call ``target``; return the converted result and the raw ResponseMetadata."""
+    async def call_target(self, target: SdkTarget, arguments: Any, *, execution: Any = None) -> tuple[Any, dict[str, Any]]:
+        """Call ``target``; return the converted result and the raw ResponseMetadata.
+
+        With ``execution``, the call is first authorised against the execution's role.
+        """
+        if execution is not None:
+            try:
+                self.permissions.check_sdk(execution, target.service, target.action, arguments)
+            except AccessDenied as denied:
+                raise denied_error(target.error_prefix, denied) from None
         method, model = await self._clients.run(self._operation, target)
         params = to_boto_params(model.input_shape, arguments or {})
         if not isinstance(params, dict):
@@ -231,6 +243,19 @@ def _states_error(prefix: str, exc: ClientError) -> StatesError:
     name = error_name(prefix, code) if code and not code.isdigit() else f"{prefix}.{prefix}Exception"
     message = str(error.get("Message") or code)
     return StatesError(name, f"{message} (Service: {prefix}, Status Code: {status}, Error Code: {code})")
+
+
+def denied_error(prefix: str, denied: AccessDenied) -> StatesError:
+    """An IAM denial as the integration's error: ``Prefix.AccessDeniedException`` with AWS's message.
+
+    The service answers AccessDenied and the integration names it like any other service error
+    (``S3.AccessDeniedException``, ``DynamoDB.AccessDeniedException``): Step Functions developer
+    guide, "Handling errors in Step Functions workflows" (SDK integration error names); S3 answers
+    403 with code ``AccessDenied``, the JSON-protocol services 400 with ``AccessDeniedException``.
+    """
+    code, status = ("AccessDenied", 403) if prefix == "S3" else ("AccessDeniedException", 400)
+    return StatesError(f"{prefix}.AccessDeniedException",
+                       f"{denied.message} (Service: {prefix}, Status Code: {status}, Error Code: {code})")
 
 
 def _drain(response: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import re
 import time
@@ -68,6 +69,7 @@ class Connection:
     arn: str
     authorization_type: str
     state: str = "AUTHORIZED"
+    secret_arn: str = ""  # where EventBridge keeps the authorization (its reader needs access to it)
     api_key_name: str = ""
     api_key_value: str = ""
     username: str = ""
@@ -216,7 +218,8 @@ class ConnectionResolver:
                 raise StatesError("States.Runtime", f"could not read the secret of connection {arn}: {code}") from None
             except ValueError:
                 raise StatesError("States.Runtime", f"the secret of connection {arn} is not JSON") from None
-        return parse_connection(arn, description, secret)
+        connection = parse_connection(arn, description, secret)
+        return dataclasses.replace(connection, secret_arn=str(secret_arn or ""))
 
     def forget(self, arn: str) -> None:
         """Drop what is cached for ``arn`` (its description and OAuth token)."""

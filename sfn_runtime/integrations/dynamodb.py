@@ -34,7 +34,7 @@ class DynamoDbIntegration:
         if call.pattern != "request-response":
             raise StatesError("States.Runtime", f"{call.resource}: DynamoDB integrations support only request-response")
         target = SdkTarget("dynamodb", action, "dynamodb", "DynamoDB")
-        result, metadata = await self._sdk.call_target(target, call.arguments)
+        result, metadata = await self._sdk.call_target(target, call.arguments, execution=call.execution)
         headers = metadata.get("HTTPHeaders", {})
         result["SdkHttpMetadata"] = {
             "AllHttpHeaders": {k: [v] for k, v in headers.items()},

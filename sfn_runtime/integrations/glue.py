@@ -37,7 +37,9 @@ class GlueIntegration:
     async def invoke(self, call: Any) -> Any:
         if call.pattern not in ("request-response", "sync"):
             raise StatesError("States.Runtime", f"{call.resource}: Glue supports request-response and .sync")
-        started, _ = await self._sdk.call_target(SdkTarget("glue", "startJobRun", "glue", "Glue"), call.arguments)
+        started, _ = await self._sdk.call_target(
+            SdkTarget("glue", "startJobRun", "glue", "Glue"), call.arguments, execution=call.execution
+        )
         if call.pattern == "request-response":
             return started
         call.submitted(started)  # TaskSubmitted, then poll the run
@@ -46,7 +48,8 @@ class GlueIntegration:
         try:
             while True:
                 answer, _ = await self._sdk.call_target(
-                    SdkTarget("glue", "getJobRun", "glue", "Glue"), {"JobName": job_name, "RunId": run_id}
+                    SdkTarget("glue", "getJobRun", "glue", "Glue"), {"JobName": job_name, "RunId": run_id},
+                    execution=call.execution,
                 )
                 run = answer.get("JobRun", {})
                 state = run.get("JobRunState")
@@ -54,16 +57,17 @@ class GlueIntegration:
                     break
                 await call.execution.clock.sleep(self._poll_seconds)
         except asyncio.CancelledError:
-            await asyncio.shield(self._stop(job_name, run_id))
+            await asyncio.shield(self._stop(job_name, run_id, call.execution))
             raise
         if state != "SUCCEEDED":
             raise StatesError("States.TaskFailed", json.dumps(run, separators=(",", ":")))
         return run
 
-    async def _stop(self, job_name: str, run_id: str) -> None:
+    async def _stop(self, job_name: str, run_id: str, execution: Any) -> None:
         try:
             await self._sdk.call_target(
-                SdkTarget("glue", "batchStopJobRun", "glue", "Glue"), {"JobName": job_name, "JobRunIds": [run_id]}
+                SdkTarget("glue", "batchStopJobRun", "glue", "Glue"), {"JobName": job_name, "JobRunIds": [run_id]},
+                execution=execution,
             )
         except StatesError:
-            pass  # the run may have ended meanwhile; nothing more to stop
+            pass  # the run may have ended meanwhile, or the role may not stop it: nothing more to do

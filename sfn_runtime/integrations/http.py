@@ -7,6 +7,11 @@ Authentication.ConnectionArn). The result is ``{StatusCode, StatusText, Headers,
 with a JSON body parsed; a non-2xx answer fails with ``States.Http.StatusCode.NNN``; a request
 that cannot connect, or gets no answer within AWS's 60 seconds, fails with ``States.Http.Socket``.
 
+Before a call, the execution role must allow states:InvokeHTTPEndpoint on the state machine
+(with the condition keys ``states:HTTPEndpoint`` and ``states:HTTPMethod``),
+events:RetrieveConnectionCredentials on the connection and secretsmanager:GetSecretValue /
+DescribeSecret on its secret (see :mod:`.authorization`).
+
 All calls share one aiohttp session (one connection pool) per runtime.
 """
 
@@ -22,7 +27,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import aiohttp
 
 from sfn_runtime.errors import StatesError
-from sfn_runtime.integrations.connections import ConnectionResolver, OutgoingRequest
+from sfn_runtime.authorization import AccessDenied, Permissions, iam_machine_arn
+from sfn_runtime.integrations.connections import Connection, ConnectionResolver, OutgoingRequest
 
 __all__ = ["HttpInvoke", "HttpTaskRequest", "parse_request", "url_encode"]
 
@@ -143,8 +149,10 @@ def _status_text(status: int, reason: str | None) -> str:
 class HttpInvoke:
     """The ``http:invoke`` task resource; owns the runtime's shared HTTP client session."""
 
-    def __init__(self, connections: ConnectionResolver, *, max_connections: int = 1000):
+    def __init__(self, connections: ConnectionResolver, *, max_connections: int = 1000,
+                 permissions: Permissions | None = None):
         self._connections = connections
+        self._permissions = permissions or Permissions()
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 
@@ -168,7 +176,41 @@ class HttpInvoke:
     async def invoke(self, call: Any) -> Any:
         if call.pattern != "request-response":
             raise _fail(f"the HTTP Task supports only the request-response pattern, not {call.pattern}")
-        return await self.send(parse_request(call.arguments))
+        spec = parse_request(call.arguments)
+        if self._permissions.enforced:
+            self._authorize_endpoint(call.execution, spec)
+            self._authorize_connection(call.execution, await self._connections.get(spec.connection_arn))
+        return await self.send(spec)
+
+    def _authorize_endpoint(self, execution: Any, spec: HttpTaskRequest) -> None:
+        """states:InvokeHTTPEndpoint on the state machine, with the condition keys AWS documents for it."""
+        machine_arn = iam_machine_arn(execution.machine.arn)
+        context = {"states:HTTPEndpoint": spec.endpoint, "states:HTTPMethod": spec.method}
+        try:
+            self._permissions.check(execution, "states:InvokeHTTPEndpoint", machine_arn, context)
+        except AccessDenied:
+            # The cause is AWS's own text, as quoted in serverless-operations/serverless-step-functions#599;
+            # the error name is not documented: States.Runtime (the task cannot run at all) is inferred.
+            raise StatesError(
+                "States.Runtime",
+                f"AWS Step Functions is not authorized to perform states:InvokeHTTPEndpoint on API Endpoint "
+                f"{spec.endpoint}. Ensure that the StateMachine role contains the states:InvokeHTTPEndpoint "
+                "permission for the given API Endpoint",
+            ) from None
+
+    def _authorize_connection(self, execution: Any, connection: Connection) -> None:
+        """events:RetrieveConnectionCredentials on the connection, GetSecretValue/DescribeSecret on its secret."""
+        checks = [("events:RetrieveConnectionCredentials", connection.arn)]
+        if connection.secret_arn:
+            checks += [("secretsmanager:GetSecretValue", connection.secret_arn),
+                       ("secretsmanager:DescribeSecret", connection.secret_arn)]
+        for action, resource in checks:
+            try:
+                self._permissions.check(execution, action, resource)
+            except AccessDenied as denied:
+                # Events.ConnectionResource.AccessDenied is the error AWS reports when the role cannot read the
+                # connection's credentials (HTTP Task "Connection errors"; also vimson.co's write-up of it).
+                raise StatesError("Events.ConnectionResource.AccessDenied", denied.message) from None
 
     async def send(self, spec: HttpTaskRequest) -> dict[str, Any]:
         """Send one request and return the HTTP Task result (or raise its error)."""

@@ -30,13 +30,18 @@ from typing import Any
 from sfn_runtime.api.awsjson import ServiceError
 from sfn_runtime.engine.clock import iso_timestamp
 from sfn_runtime.errors import StatesError
-from sfn_runtime.integrations.awssdk import error_name
+from sfn_runtime.authorization import AccessDenied, Permissions, partition_of
+from sfn_runtime.integrations.awssdk import denied_error, error_name
 
 __all__ = ["StartExecutionIntegration", "SfnSdkIntegration", "STARTED_BY"]
 
 RESOURCE = "arn:aws:states:::states:startExecution"
 SDK_PREFIX = "arn:aws:states:::aws-sdk:sfn:"
 STARTED_BY = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
+#: The EventBridge rule Step Functions manages for ``.sync`` child executions; the role needs
+#: events:PutTargets, PutRule and DescribeRule on it (developer guide, "IAM policies for
+#: starting a Step Functions workflow execution", Synchronous).
+SYNC_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
 _DATE_KEYS = {"startDate", "stopDate", "creationDate", "updateDate", "redriveDate", "timestamp"}
 
 
@@ -79,8 +84,39 @@ def describe_child(execution: Any, parsed: bool) -> dict[str, Any]:
 class StartExecutionIntegration:
     """``states:startExecution`` (request-response, ``.sync``, ``.sync:2``, ``.waitForTaskToken``)."""
 
-    def __init__(self, service: Any):
+    def __init__(self, service: Any, permissions: Permissions | None = None):
         self._service = service
+        self._permissions = permissions or Permissions()
+
+    def _authorize(self, call: Any, machine_arn: str) -> None:
+        """The role's permissions for this pattern: StartExecution, and for ``.sync`` the managed rule."""
+        execution = call.execution
+        try:
+            self._permissions.check(execution, "states:StartExecution", machine_arn)
+        except AccessDenied as denied:
+            raise denied_error("StepFunctions", denied) from None
+        if not call.pattern.startswith("sync"):
+            return
+        partition = partition_of(execution.arn)
+        rule = f"arn:{partition}:events:{self._permissions.region}:{self._permissions.account}:rule/{SYNC_RULE}"
+        for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
+            try:
+                self._permissions.check(execution, action, rule)
+            except AccessDenied:
+                # AWS refuses this when the state machine is created or updated ("... is not
+                # authorized to create managed-rule.", as reported in nasa/cumulus#2693 and
+                # terraform-aws-modules/terraform-aws-step-functions#41); locally the task fails.
+                raise StatesError(
+                    "StepFunctions.AccessDeniedException",
+                    f"'{execution.machine.role_arn}' is not authorized to create managed-rule.",
+                ) from None
+
+    def _allowed(self, call: Any, action: str, child_arn: str) -> bool:
+        try:
+            self._permissions.check(call.execution, action, child_arn)
+        except AccessDenied:
+            return False
+        return True
 
     def handles(self, service_resource: str) -> bool:
         return service_resource == RESOURCE
@@ -92,6 +128,7 @@ class StartExecutionIntegration:
         machine_arn = args.get("StateMachineArn")
         if not isinstance(machine_arn, str):
             raise StatesError("States.Runtime", "states:startExecution: StateMachineArn is required")
+        self._authorize(call, machine_arn)
         input_value = args.get("Input")
         parent_arn = input_value.get(STARTED_BY) if isinstance(input_value, dict) else None
         try:
@@ -108,9 +145,14 @@ class StartExecutionIntegration:
         try:
             await execution.wait()
         except asyncio.CancelledError:
-            # The parent's task is being stopped: stop the child as AWS does for .sync.
-            execution.stop("States.Aborted", f"The parent execution {call.execution.arn} stopped waiting")
+            # The parent's task is being stopped: stop the child as AWS does for .sync (with the role's StopExecution).
+            if self._allowed(call, "states:StopExecution", execution.arn):
+                execution.stop("States.Aborted", f"The parent execution {call.execution.arn} stopped waiting")
             raise
+        try:  # .sync learns the outcome with DescribeExecution
+            self._permissions.check(call.execution, "states:DescribeExecution", execution.arn)
+        except AccessDenied as denied:
+            raise denied_error("StepFunctions", denied) from None
         description = describe_child(execution, parsed=call.pattern == "sync:2")
         if execution.status != "SUCCEEDED":
             raise StatesError("States.TaskFailed", json.dumps(describe_child(execution, False), separators=(",", ":")))
@@ -140,8 +182,9 @@ def _pascal(value: Any, key: str = "") -> Any:
 class SfnSdkIntegration:
     """``aws-sdk:sfn:ACTION`` answered by the local service itself (no HTTP, no thread)."""
 
-    def __init__(self, service: Any):
+    def __init__(self, service: Any, permissions: Permissions | None = None):
         self._service = service
+        self._permissions = permissions or Permissions()
 
     def handles(self, service_resource: str) -> bool:
         return service_resource.startswith(SDK_PREFIX)
@@ -154,6 +197,10 @@ class SfnSdkIntegration:
         params = _camel(call.arguments or {})
         if not isinstance(params, dict):
             raise StatesError("States.Runtime", f"{call.resource}: the parameters must be a JSON object")
+        try:
+            self._permissions.check_sdk(call.execution, "sfn", action, params)
+        except AccessDenied as denied:
+            raise denied_error("Sfn", denied) from None
         try:
             answer = await self._service.dispatch(operation, params)
         except ServiceError as exc:

@@ -11,6 +11,7 @@ import uuid
 import psutil
 import pytest
 
+
 from toolkit.local.glue import AWSGLUE_STUB_PATH, ERROR_LOG_GROUP, INHERITED_ENVIRONMENT, OUTPUT_LOG_GROUP
 
 # What the runner itself puts in a job's environment (besides the inherited allow-list).
@@ -39,9 +40,14 @@ def scripts(local_stack):
     return put
 
 
+@pytest.fixture(autouse=True)
+def _job_role(glue_role):
+    """Every job here runs as a role that may read its script and write its logs."""
+
+
 def _job(glue, script_uri: str, **extra) -> str:
     name = f"job-{uuid.uuid4().hex[:10]}"
-    glue.create_job(Name=name, Role="arn:aws:iam::000000000000:role/glue",
+    glue.create_job(Name=name, Role="arn:aws:iam::000000000000:role/glue-test-job",
                     Command={"Name": "glueetl", "ScriptLocation": script_uri, "PythonVersion": "3"}, **extra)
     return name
 
@@ -72,7 +78,7 @@ def test_job_definition_lifecycle(local_stack, scripts):
     assert job["DefaultArguments"] == {"--a": "1"} and job["MaxRetries"] == 0
     assert job["CreatedOn"] == job["LastModifiedOn"]
     # CreateJob again with the same definition is accepted; with another it is refused.
-    glue.create_job(Name=name, Role="arn:aws:iam::000000000000:role/glue", DefaultArguments={"--a": "1"},
+    glue.create_job(Name=name, Role="arn:aws:iam::000000000000:role/glue-test-job", DefaultArguments={"--a": "1"},
                     Command={"Name": "glueetl", "ScriptLocation": uri, "PythonVersion": "3"},
                     WorkerType="G.1X", NumberOfWorkers=2)
     with pytest.raises(glue.exceptions.IdempotentParameterMismatchException):
@@ -219,11 +225,11 @@ print(boto3.client("sts").get_caller_identity()["Arn"])
 """
 
 
-def test_job_gets_only_the_role_session_and_the_stack_endpoint(local_stack, scripts, monkeypatch):
+def test_job_gets_only_the_role_session_and_the_stack_endpoint(local_stack, scripts, monkeypatch, make_glue_role):
     """Nothing of the operator's environment reaches a job; its credentials are the assumed role's."""
     api_key = os.environ["DSA_API_KEY"]  # set for the whole session by tests/conftest.py
     glue, logs = local_stack.client("glue"), local_stack.client("logs")
-    role = f"arn:aws:iam::{local_stack.config.account_id}:role/glue-job-{uuid.uuid4().hex[:6]}"
+    role = make_glue_role(local_stack, f"glue-job-{uuid.uuid4().hex[:6]}")
     name = f"job-{uuid.uuid4().hex[:10]}"
     glue.create_job(Name=name, Role=role, Command={"Name": "glueetl", "ScriptLocation": scripts(ENVIRONMENT_SCRIPT)})
     # The operator's own settings, in the environment the stack (and so the runner) runs in.

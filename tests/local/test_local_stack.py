@@ -10,6 +10,7 @@ import uuid
 import psutil
 import pytest
 
+
 from toolkit.local.glue import OUTPUT_LOG_GROUP
 from toolkit.local.stack import LocalStack, StackError
 
@@ -33,7 +34,7 @@ def test_env_and_config_point_at_the_real_endpoint(local_stack):
     assert local_stack.sample_api is not None and local_stack.sample_api.url.startswith("http://127.0.0.1:")
 
 
-def test_stop_kills_active_glue_runs_and_leaves_no_thread():
+def test_stop_kills_active_glue_runs_and_leaves_no_thread(make_glue_role):
     before = set(threading.enumerate())
     stack = LocalStack(port=0, sample_api_port=0, time_scale=0.01).start()
     try:
@@ -43,7 +44,7 @@ def test_stop_kills_active_glue_runs_and_leaves_no_thread():
         s3.put_object(Bucket=bucket, Key="sleep.py",
                       Body=b"import os, time\nprint('pid', os.getpid(), flush=True)\ntime.sleep(300)\n")
         name = f"stop-{uuid.uuid4().hex[:8]}"
-        glue.create_job(Name=name, Role="r", Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/sleep.py"})
+        glue.create_job(Name=name, Role=make_glue_role(stack), Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/sleep.py"})
         run_id = glue.start_job_run(JobName=name)["JobRunId"]
         pid = None
         deadline = time.monotonic() + 60

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 
-def _machine(local_stack, job_name: str) -> str:
+def _machine(local_stack, job_name: str, make_role) -> str:
     definition = {
         "QueryLanguage": "JSONata", "StartAt": "Consolidate",
         "States": {"Consolidate": {
@@ -19,8 +19,12 @@ def _machine(local_stack, job_name: str) -> str:
             "End": True}},
     }
     sfn = local_stack.client("stepfunctions")
+    cfg = local_stack.config
+    role = make_role([{"Effect": "Allow",  # what AWS documents for glue:startJobRun.sync
+                       "Action": ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+                       "Resource": f"arn:aws:glue:{cfg.region}:{cfg.account_id}:job/{job_name}"}])
     return sfn.create_state_machine(name=f"sync-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition),
-                                    roleArn=local_stack.config.role_arn("states"))["stateMachineArn"]
+                                    roleArn=role)["stateMachineArn"]
 
 
 def _run(local_stack, machine_arn: str, task_id: str) -> dict:
@@ -36,7 +40,7 @@ def _run(local_stack, machine_arn: str, task_id: str) -> dict:
 
 
 @pytest.fixture
-def job(local_stack):
+def job(local_stack, glue_role):
     s3, glue = local_stack.client("s3"), local_stack.client("glue")
     bucket = f"sync-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
@@ -44,13 +48,13 @@ def job(local_stack):
               "if args['--task_id'] == 'bad':\n    raise RuntimeError('task bad has no parts')\n")
     s3.put_object(Bucket=bucket, Key="job.py", Body=script.encode())
     name = f"sync-job-{uuid.uuid4().hex[:8]}"
-    glue.create_job(Name=name, Role="r", Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/job.py"},
+    glue.create_job(Name=name, Role=glue_role, Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/job.py"},
                     ExecutionProperty={"MaxConcurrentRuns": 5})
     return name
 
 
-def test_sync_returns_the_finished_job_run(local_stack, job):
-    described = _run(local_stack, _machine(local_stack, job), "t-1")
+def test_sync_returns_the_finished_job_run(local_stack, job, make_role):
+    described = _run(local_stack, _machine(local_stack, job, make_role), "t-1")
     assert described["status"] == "SUCCEEDED", described
     output = json.loads(described["output"])
     assert output["state"] == "SUCCEEDED"
@@ -58,8 +62,8 @@ def test_sync_returns_the_finished_job_run(local_stack, job):
     assert run["Arguments"] == {"--task_id": "t-1"} and run["JobRunState"] == "SUCCEEDED"
 
 
-def test_sync_fails_the_task_when_the_run_fails(local_stack, job):
-    described = _run(local_stack, _machine(local_stack, job), "bad")
+def test_sync_fails_the_task_when_the_run_fails(local_stack, job, make_role):
+    described = _run(local_stack, _machine(local_stack, job, make_role), "bad")
     assert described["status"] == "FAILED"
     assert described["error"] == "States.TaskFailed"
     assert json.loads(described["cause"])["ErrorMessage"] == "RuntimeError: task bad has no parts"

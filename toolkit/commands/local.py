@@ -116,6 +116,8 @@ def up(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Keep state here across down/up."),
     time_scale: float = typer.Option(1.0, "--time-scale", help="Multiply every wait (Wait states, timeouts)."),
     no_sample_api: bool = typer.Option(False, "--no-sample-api", help="Do not start the sample API."),
+    no_iam: bool = typer.Option(False, "--no-iam",
+                                help="Do not enforce IAM (roles' policies); also DSA_LOCAL_IAM=off. For experiments."),
     run_dir: Optional[Path] = _RUN_DIR,
 ) -> None:
     """Start the local stack (foreground until Ctrl-C, or --detach)."""
@@ -124,10 +126,10 @@ def up(
     if time_scale <= 0:
         raise StackError(f"--time-scale: must be greater than 0, got {time_scale}")
     if detach:
-        _start_detached(run_dir, port, sample_api_port, data_dir, time_scale, no_sample_api)
+        _start_detached(run_dir, port, sample_api_port, data_dir, time_scale, no_sample_api, no_iam)
         return
     stack = LocalStack(port=port, sample_api_port=sample_api_port, time_scale=time_scale,
-                       data_dir=data_dir, sample_api=not no_sample_api)
+                       data_dir=data_dir, sample_api=not no_sample_api, iam=False if no_iam else None)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -155,7 +157,7 @@ def up(
 
 
 def _start_detached(run_dir: Path, port: int, sample_api_port: int, data_dir: Path | None,
-                    time_scale: float, no_sample_api: bool) -> None:
+                    time_scale: float, no_sample_api: bool, no_iam: bool = False) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "toolkit.cli", "local", "up", "--port", str(port),
                "--sample-api-port", str(sample_api_port), "--time-scale", str(time_scale),
@@ -164,6 +166,8 @@ def _start_detached(run_dir: Path, port: int, sample_api_port: int, data_dir: Pa
         command += ["--data-dir", str(data_dir.resolve())]
     if no_sample_api:
         command.append("--no-sample-api")
+    if no_iam:
+        command.append("--no-iam")
     log_path = run_dir / LOG_FILE
     with open(log_path, "wb") as log:
         child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, quote
 from aiohttp import web
 
 from sfn_runtime.api.awsjson import JsonService, ServiceError, json_handler
+from toolkit.local.iam.requests import RequestAuthorizer
 from toolkit.local.moto_backend import MotoBridge
 
 __all__ = ["Gateway", "GLUE_JOB_OPERATIONS", "HEALTH_PATH", "signing_service", "virtual_host_bucket"]
@@ -101,6 +102,7 @@ class _Components:
     """The services the gateway routes to; ``states``/``glue`` are attached once the URL is known."""
 
     moto: MotoBridge
+    iam: RequestAuthorizer | None = None  # checks requests signed with an assumed role's keys
     states: JsonService | None = None
     glue: JsonService | None = None
     handlers: dict[str, Any] = field(default_factory=dict)
@@ -109,8 +111,8 @@ class _Components:
 class Gateway:
     """The aiohttp application of the one endpoint."""
 
-    def __init__(self, moto: MotoBridge):
-        self._parts = _Components(moto=moto)
+    def __init__(self, moto: MotoBridge, iam: RequestAuthorizer | None = None):
+        self._parts = _Components(moto=moto, iam=iam)
 
     def attach(self, *, states: JsonService | None = None, glue: JsonService | None = None) -> None:
         """Plug in the services we run ourselves (called on the gateway's loop after start)."""
@@ -169,12 +171,18 @@ class Gateway:
             if bucket is not None:  # to path style, on a host moto reads as path style
                 raw_path = "/" + quote(bucket, safe="") + (raw_path if raw_path != "/" else "")
                 host = f"127.0.0.1:{port}"
+        body = await request.read()
+        if self._parts.iam is not None:
+            denial = self._parts.iam.check(service=service, method=request.method, raw_path=raw_path,
+                                           query=request.raw_path.partition("?")[2], headers=request.headers, body=body)
+            if denial is not None:
+                return web.Response(status=denial.status, body=denial.body, content_type=denial.content_type)
         reply = await self._parts.moto.call(
             method=request.method,
             raw_path=raw_path,
             query_string=request.raw_path.partition("?")[2],  # as sent: no decoding round trip
             headers=list(request.headers.items()),
-            body=await request.read(),
+            body=body,
             host=host,
             server_port=port,
             service=service,

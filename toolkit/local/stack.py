@@ -32,6 +32,8 @@ from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 from toolkit.local.gateway import HEALTH_PATH, Gateway
 from toolkit.local.glue import GlueJobs
+from toolkit.local.iam import IamAuthorizer, enforced_by_default
+from toolkit.local.iam.requests import RequestAuthorizer
 from toolkit.local.moto_backend import MotoBridge
 from toolkit.local.persistence import Snapshot, capture_moto, load_snapshot, restore_moto, save_snapshot
 from toolkit.local.server import BackgroundServer, PortInUseError
@@ -69,6 +71,7 @@ class LocalStack:
         data_dir: Path | None = None,
         sample_api: bool = True,
         host: str = "127.0.0.1",
+        iam: bool | None = None,
     ):
         if time_scale <= 0:
             raise StackError(f"time_scale: must be greater than 0, got {time_scale}")
@@ -78,6 +81,8 @@ class LocalStack:
         self.time_scale = time_scale
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.host = host
+        # IAM enforcement (toolkit.local.iam): on unless turned off here or with DSA_LOCAL_IAM=off.
+        self.iam = enforced_by_default() if iam is None else iam
         self._want_sample_api = sample_api
         self.sample_api: Any = None
         self.config = self._base_config
@@ -108,7 +113,9 @@ class LocalStack:
             self._bridge = MotoBridge(account_id=self._base_config.account_id)
             if snapshot is not None:
                 restore_moto(snapshot.moto)
-            self._gateway = Gateway(self._bridge)
+            cfg = self._base_config
+            requests_iam = RequestAuthorizer(account_id=cfg.account_id, region=cfg.region) if self.iam else None
+            self._gateway = Gateway(self._bridge, iam=requests_iam)
             server = BackgroundServer(self._gateway.app, host=self.host, port=self.port, name="dsa-gateway")
             try:
                 server.start()
@@ -182,7 +189,8 @@ class LocalStack:
         cfg = self._base_config
         states = StepFunctionsService(region=cfg.region, account_id=cfg.account_id,
                                       time_scale=self.time_scale, endpoint_url=endpoint_url)
-        self._integrations = register_all(states)
+        authorizer = IamAuthorizer(account_id=cfg.account_id, region=cfg.region) if self.iam else None
+        self._integrations = register_all(states, authorizer=authorizer)
         glue = GlueJobs(region=cfg.region, account_id=cfg.account_id, endpoint_url=endpoint_url,
                         time_scale=self.time_scale)
         if snapshot is not None:

@@ -103,7 +103,7 @@ BAD_SCRIPT = "raise RuntimeError('no parts for this task')\n"
 
 
 @pytest.mark.slow
-def test_glue_start_job_run_sync_waits_and_fails_with_the_run(local_stack):
+def test_glue_start_job_run_sync_waits_and_fails_with_the_run(local_stack, glue_role):
     s3, glue, sfn = (local_stack.client(n) for n in ("s3", "glue", "stepfunctions"))
     bucket = f"glue-sync-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
@@ -111,7 +111,7 @@ def test_glue_start_job_run_sync_waits_and_fails_with_the_run(local_stack):
     for kind, body in (("good", GOOD_SCRIPT), ("bad", BAD_SCRIPT)):
         s3.put_object(Bucket=bucket, Key=f"{kind}.py", Body=body.encode())
         name = f"sync-{kind}-{uuid.uuid4().hex[:6]}"
-        glue.create_job(Name=name, Role="arn:aws:iam::000000000000:role/glue", Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/{kind}.py"})
+        glue.create_job(Name=name, Role=glue_role, Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/{kind}.py"})
         jobs[kind] = name
     role = f"arn:aws:iam::{local_stack.config.account_id}:role/sfn"
     outcomes = {}

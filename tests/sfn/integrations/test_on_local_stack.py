@@ -9,7 +9,7 @@ import time
 import uuid
 
 
-def test_distributed_map_over_s3_items_calling_the_sample_api(local_stack):
+def test_distributed_map_over_s3_items_calling_the_sample_api(local_stack, make_role):
     s3, events, sfn = (local_stack.client(n) for n in ("s3", "events", "stepfunctions"))
     suffix = uuid.uuid4().hex[:8]
     bucket = f"f-e2e-{suffix}"
@@ -63,7 +63,18 @@ def test_distributed_map_over_s3_items_calling_the_sample_api(local_stack):
             }
         },
     }
-    role = f"arn:aws:iam::{local_stack.config.account_id}:role/f-e2e"
+    account, region = local_stack.config.account_id, local_stack.config.region
+    machine_arn = f"arn:aws:states:{region}:{account}:stateMachine:f-e2e-{suffix}"
+    role = make_role([  # exactly what this workflow uses, as AWS would require
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/in/*"},
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/out/*"},
+        {"Effect": "Allow", "Action": "states:StartExecution", "Resource": machine_arn},
+        {"Effect": "Allow", "Action": "states:InvokeHTTPEndpoint", "Resource": machine_arn,
+         "Condition": {"StringEquals": {"states:HTTPMethod": "GET"}, "StringLike": {"states:HTTPEndpoint": f"{api.url}/*"}}},
+        {"Effect": "Allow", "Action": "events:RetrieveConnectionCredentials", "Resource": connection},
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+         "Resource": f"arn:aws:secretsmanager:{region}:{account}:secret:events!connection/*"},
+    ])
     machine = sfn.create_state_machine(name=f"f-e2e-{suffix}", definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
     arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"api": api.url}))["executionArn"]
     deadline = time.monotonic() + 60
