@@ -27,7 +27,7 @@ from urllib.parse import unquote
 import boto3
 from botocore.exceptions import ClientError
 
-from toolkit import aws, workflows
+from toolkit import aws, layout, workflows
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 
@@ -38,9 +38,7 @@ __all__ = [
 ]
 
 SCRIPT_PATH = Path(__file__).resolve().parent.parent / "glue" / "consolidate.py"
-SCRIPT_KEY = "scripts/consolidate.py"
-PARTS_PREFIX = "parts/"
-MAP_RUNS_PREFIX = "map-runs/"  # the aggregator's Distributed Map ResultWriter prefix
+SCRIPT_KEY = layout.SCRIPT_KEY
 # Parts are the input of reruns; after this long the task is settled and they can go.
 PARTS_EXPIRE_DAYS = 14
 GLUE_TIMEOUT_MINUTES = 60
@@ -113,7 +111,7 @@ def bucket_settings(cfg: StackConfig, bucket: str) -> dict[str, Any]:
         rules.append({
             "ID": "expire-parts",
             "Status": "Enabled",
-            "Filter": {"Prefix": PARTS_PREFIX},
+            "Filter": {"Prefix": layout.PARTS_PREFIX},
             "Expiration": {"Days": PARTS_EXPIRE_DAYS},
         })
     return {
@@ -176,11 +174,11 @@ def states_policy(cfg: StackConfig) -> dict[str, Any]:
              "Resource": tables},
             {"Sid": "Objects", "Effect": "Allow",
              "Action": ["s3:GetObject", "s3:PutObject"],
-             "Resource": [f"arn:{cfg.partition}:s3:::{cfg.work_bucket}/{PARTS_PREFIX}*",
-                          f"arn:{cfg.partition}:s3:::{cfg.output_bucket}/consolidated/*"]},
+             "Resource": [f"arn:{cfg.partition}:s3:::{cfg.work_bucket}/{layout.PARTS_PREFIX}*",
+                          f"arn:{cfg.partition}:s3:::{cfg.output_bucket}/{layout.CONSOLIDATED_PREFIX}*"]},
             {"Sid": "MapRunResults", "Effect": "Allow",
              "Action": ["s3:GetObject", "s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
-             "Resource": [f"arn:{cfg.partition}:s3:::{cfg.work_bucket}/{MAP_RUNS_PREFIX}*"]},
+             "Resource": [f"arn:{cfg.partition}:s3:::{cfg.work_bucket}/{layout.MAP_RUNS_PREFIX}*"]},
             {"Sid": "Workflows", "Effect": "Allow",
              "Action": ["states:StartExecution", "states:StartSyncExecution"],
              "Resource": [cfg.state_machine_arn(m) for m in machines]},
@@ -222,7 +220,7 @@ def glue_policy(cfg: StackConfig) -> dict[str, Any]:
             {"Sid": "ReadWork", "Effect": "Allow",
              "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], "Resource": [f"{work}/*"]},
             {"Sid": "WriteOutput", "Effect": "Allow",
-             "Action": ["s3:GetObject", "s3:PutObject"], "Resource": [f"{out}/consolidated/*"]},
+             "Action": ["s3:GetObject", "s3:PutObject"], "Resource": [f"{out}/{layout.CONSOLIDATED_PREFIX}*"]},
             {"Sid": "Logs", "Effect": "Allow",
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
              "Resource": [_arn(cfg, "logs", "log-group:/aws-glue/*")]},

@@ -9,6 +9,7 @@ against AWS and the local stack.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -16,14 +17,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from decimal import Decimal
-
 import boto3
 import pandas as pd
 
 from toolkit import aws
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
+from toolkit.layout import TaskRecord
 
 __all__ = [
     "RunError",
@@ -44,7 +44,6 @@ __all__ = [
     "redrive",
 ]
 
-ACTIVE_TASK_STATUSES = ("RUNNING", "CONSOLIDATING")
 _UNSUCCESSFUL = ("FAILED", "TIMED_OUT", "ABORTED")
 TERMINAL_EXECUTION_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -116,9 +115,9 @@ def start_run(
     """
     if not force:
         latest = latest_task(config, task_id, session=session)
-        if latest is not None and latest.get("status") in ACTIVE_TASK_STATUSES:
-            raise RunError(f"task_id: task {task_id!r} is still {latest['status']} "
-                           f"({latest.get('execution_arn')}); pass force=True to start another run")
+        if latest is not None and latest.active:
+            raise RunError(f"task_id: task {task_id!r} is still {latest.status} "
+                           f"({latest.execution_arn}); pass force=True to start another run")
     payload: dict[str, Any] = {"task_id": task_id}
     if locations is not None:
         if not locations:
@@ -200,16 +199,14 @@ def watch(
 def list_tasks(config: StackConfig, *, limit: int = 50, session: boto3.Session | None = None) -> pd.DataFrame:
     """Recent task runs of the stack, newest first: status, duration, rows, failures, output."""
     client = aws.client(config, "dynamodb", session)
-    items = [reconcile_task(config, _plain(item), session=session)
-             for page in client.get_paginator("scan").paginate(TableName=config.tasks_table)
-             for item in page.get("Items", [])]
+    records = [reconcile_task(config, TaskRecord.from_item(item), session=session)
+               for page in client.get_paginator("scan").paginate(TableName=config.tasks_table)
+               for item in page.get("Items", [])]
     columns = ["task_id", "created_at", "status", "locations_total", "locations_failed", "rows",
                "duration_seconds", "output_uri", "error", "rerun_locations", "redriven_locations",
                "execution_arn"]
-    frame = pd.DataFrame(items)
-    for column in columns:
-        if column not in frame.columns:
-            frame[column] = None
+    frame = pd.DataFrame([_row(record) for record in records], columns=[f.name for f in _RECORD_FIELDS])
+    frame["duration_seconds"] = None
     if not frame.empty:
         created = pd.to_datetime(frame["created_at"], utc=True, errors="coerce", format="ISO8601")
         finished = pd.to_datetime(frame.get("finished_at"), utc=True, errors="coerce", format="ISO8601")
@@ -218,8 +215,8 @@ def list_tasks(config: StackConfig, *, limit: int = 50, session: boto3.Session |
     return frame[columns].reset_index(drop=True)
 
 
-def latest_task(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> dict[str, Any] | None:
-    """The newest record of ``task_id`` in the tasks table, as plain values, or None."""
+def latest_task(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> TaskRecord | None:
+    """The newest record of ``task_id`` in the tasks table, or None."""
     client = aws.client(config, "dynamodb", session)
     response = client.query(
         TableName=config.tasks_table,
@@ -230,18 +227,18 @@ def latest_task(config: StackConfig, task_id: str, *, session: boto3.Session | N
         ConsistentRead=True,
     )
     items = response.get("Items", [])
-    return reconcile_task(config, _plain(items[0]), session=session) if items else None
+    return reconcile_task(config, TaskRecord.from_item(items[0]), session=session) if items else None
 
 
-def reconcile_task(config: StackConfig, task: dict[str, Any], *, session: boto3.Session | None = None) -> dict[str, Any]:
+def reconcile_task(config: StackConfig, task: TaskRecord, *, session: boto3.Session | None = None) -> TaskRecord:
     """A task record made true to its execution: one still RUNNING or CONSOLIDATING whose
     execution has ended unsuccessfully (a Map Run beyond its tolerated failures fails the
     execution uncaught, so that it can be redriven) is marked FAILED with the execution's error,
     in the table too. A redrive that succeeds records the final status over it."""
-    if task.get("status") not in ACTIVE_TASK_STATUSES or not task.get("execution_arn"):
+    if not task.active or not task.execution_arn:
         return task
     sfn = aws.client(config, "stepfunctions", session)
-    execution = sfn.describe_execution(executionArn=task["execution_arn"])
+    execution = sfn.describe_execution(executionArn=task.execution_arn)
     if execution["status"] not in _UNSUCCESSFUL:
         return task
     error = f"{execution.get('error') or execution['status']}: {(execution.get('cause') or '')[:1000]}"
@@ -249,16 +246,16 @@ def reconcile_task(config: StackConfig, task: dict[str, Any], *, session: boto3.
     try:
         client.update_item(
             TableName=config.tasks_table,
-            Key={"task_id": {"S": task["task_id"]}, "created_at": {"S": task["created_at"]}},
+            Key=task.key(),
             UpdateExpression="SET #status = :failed, #error = :error",
             ConditionExpression="#status = :seen",
             ExpressionAttributeNames={"#status": "status", "#error": "error"},
             ExpressionAttributeValues={":failed": {"S": "FAILED"}, ":error": {"S": error},
-                                       ":seen": {"S": task["status"]}},
+                                       ":seen": {"S": task.status}},
         )
     except client.exceptions.ConditionalCheckFailedException:
         pass  # the workflow recorded an outcome meanwhile
-    return {**task, "status": "FAILED", "error": error}
+    return dataclasses.replace(task, status="FAILED", error=error)
 
 
 def history(config: StackConfig, execution_arn: str, *, session: boto3.Session | None = None) -> pd.DataFrame:
@@ -354,10 +351,9 @@ def rerun(
         latest = latest_task(config, task_id, session=session)
         if latest is None:
             raise RunError(f"task_id: task {task_id!r} has never run")
-        failed = json.loads(latest.get("failed_locations") or "[]")
-        locations = [f["location_id"] for f in failed if f.get("location_id")]
+        locations = latest.failed_location_ids
         if not locations:
-            raise RunError(f"task_id: the latest run of task {task_id!r} ({latest.get('status')}) "
+            raise RunError(f"task_id: the latest run of task {task_id!r} ({latest.status}) "
                            "lost no location; name the locations to rerun")
     return start_run(config, task_id, locations=locations, session=session, **options)
 
@@ -384,7 +380,7 @@ def redrive(run: Run, *, session: boto3.Session | None = None) -> Run:
 
 def _record_redrive(run: Run, locations: list[str], session: boto3.Session | None) -> None:
     task = latest_task(run.config, run.task_id, session=session)
-    if task is None or task.get("execution_arn") != run.execution_arn:
+    if task is None or task.execution_arn != run.execution_arn:
         return  # a newer run of the task owns the latest record; the execution's history tells
     values: dict[str, Any] = {
         ":one": {"N": "1"}, ":zero": {"N": "0"},
@@ -396,7 +392,7 @@ def _record_redrive(run: Run, locations: list[str], session: boto3.Session | Non
         expression += ", redriven_locations = :locations"
     aws.client(run.config, "dynamodb", session).update_item(
         TableName=run.config.tasks_table,
-        Key={"task_id": {"S": task["task_id"]}, "created_at": {"S": task["created_at"]}},
+        Key=task.key(),
         UpdateExpression=expression,
         ExpressionAttributeValues=values,
     )
@@ -458,20 +454,12 @@ def _finished_totals(sfn: Any, map_run_arn: str, cache: dict[str, tuple[int, int
     return sum(p for p, _ in cache.values()), sum(r for _, r in cache.values())
 
 
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    """A DynamoDB item as plain Python values."""
-    from boto3.dynamodb.types import TypeDeserializer
+_RECORD_FIELDS = dataclasses.fields(TaskRecord)
 
-    deserializer = TypeDeserializer()
-    out = {}
-    for key, value in item.items():
-        plain = deserializer.deserialize(value)
-        if isinstance(plain, Decimal):
-            plain = int(plain) if plain == int(plain) else float(plain)
-        if isinstance(plain, set):
-            plain = sorted(plain)
-        out[key] = plain
-    return out
+
+def _row(record: TaskRecord) -> dict[str, Any]:
+    """A record as one row of list_tasks: lists the record leaves empty show as missing."""
+    return {name: (None if value == [] else value) for name, value in record.as_dict().items()}
 
 
 class _TerminalBar:

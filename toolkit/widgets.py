@@ -24,9 +24,10 @@ import ipywidgets as w
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
-from toolkit import aws, locations, results, runs
+from toolkit import aws, layout, locations, results, runs
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
+from toolkit.layout import TaskRecord
 
 __all__ = ["Launcher", "RunMonitor", "FailureBrowser", "ResultsExplorer", "Dashboard", "error_line"]
 
@@ -159,7 +160,7 @@ class RunMonitor:
         self.on_done = on_done
         self.run: runs.Run | None = None
         self.last: runs.RunProgress | None = None
-        self.task_record: dict[str, Any] | None = None
+        self.task_record: TaskRecord | None = None
         self._thread: threading.Thread | None = None
         self._generation = 0
         self.heading = w.HTML(f"<h3>{html.escape(title)}</h3>")
@@ -267,16 +268,16 @@ class RunMonitor:
         self.stop_button.disabled = True
         self.overall.bar_style = "success" if final.status == "SUCCEEDED" and not final.failed else "warning"
         record = runs.latest_task(self.config, run.task_id)
-        if record is not None and record.get("execution_arn") == run.execution_arn:
+        if record is not None and record.execution_arn == run.execution_arn:
             self.task_record = record
         text = f"Run {final.status}"
         if self.task_record is not None:
-            text += (f" · task {self.task_record.get('status')}: {self.task_record.get('locations_failed', 0)} "
-                     f"of {self.task_record.get('locations_total', 0)} location(s) failed, "
-                     f"{self.task_record.get('rows', 0)} rows")
+            text += (f" · task {self.task_record.status}: {self.task_record.locations_failed or 0} "
+                     f"of {self.task_record.locations_total or 0} location(s) failed, "
+                     f"{self.task_record.rows or 0} rows")
         if final.error:
             text += f" · {final.error}: {final.cause or ''}"
-        task_status = (self.task_record or {}).get("status")
+        task_status = self.task_record.status if self.task_record is not None else None
         kind = "error"
         if final.status == "SUCCEEDED":
             kind = "ok" if task_status == "SUCCEEDED" else "warn"
@@ -366,7 +367,8 @@ class FailureBrowser:
         self.monitor.close()
 
     def _rerun_done(self, run: runs.Run, final: runs.RunProgress) -> None:
-        task_status = (self.monitor.task_record or {}).get("status", "unknown")
+        record = self.monitor.task_record
+        task_status = record.status if record is not None else "unknown"
         self.status.value = _message(f"Rerun ended {final.status}; task {run.task_id} is now {task_status}.",
                                      "ok" if task_status == "SUCCEEDED" else "warn")
         self.show(run)
@@ -386,7 +388,7 @@ class ResultsExplorer:
     def __init__(self, config: StackConfig, task_id: str = "", *, fmt: str = "parquet"):
         self.config = config
         self.fmt = fmt
-        self.output = pd.DataFrame(columns=results.OUTPUT_COLUMNS)
+        self.output = pd.DataFrame(columns=list(layout.OUTPUT_COLUMNS))
         self.task = w.Text(value=task_id, description="Task")
         self.load_button = w.Button(description="Load output", icon="download")
         self.load_button.add_class("dsa-load-output")

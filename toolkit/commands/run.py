@@ -14,6 +14,7 @@ import typer
 
 from toolkit.commands.tables import print_fields, print_frame, print_json
 from toolkit.config import StackConfig
+from toolkit.layout import TaskRecord
 
 app = typer.Typer(help="Start, watch and inspect task runs; rerun or redrive failed locations.",
                   no_args_is_help=True)
@@ -75,7 +76,7 @@ def status(
         return
     run = _find_run(cfg, task_id, None)
     snapshot = runs.progress(run)
-    record = runs.latest_task(cfg, task_id) or {}
+    record = runs.latest_task(cfg, task_id)
     print_fields(_status_fields(task_id, record, snapshot), as_json=as_json)
 
 
@@ -146,9 +147,9 @@ def _find_run(cfg: StackConfig, task_id: str, execution_arn: Optional[str]):
     if execution_arn:
         return runs.Run(task_id=task_id, execution_arn=execution_arn, config=cfg)
     record = runs.latest_task(cfg, task_id)
-    if record is None or not record.get("execution_arn"):
+    if record is None or not record.execution_arn:
         raise runs.RunError(f"task_id: task {task_id!r} has no run in {cfg.tasks_table}")
-    return runs.Run(task_id=task_id, execution_arn=record["execution_arn"], config=cfg)
+    return runs.Run(task_id=task_id, execution_arn=record.execution_arn, config=cfg)
 
 
 def _started_or_watch(run, no_watch: bool, interval: float, as_json: bool) -> None:
@@ -165,17 +166,18 @@ def _watch(run, interval: float, as_json: bool) -> None:
     from toolkit import runs
 
     snapshot = runs.watch(run, interval=interval, show_progress=not as_json)
-    record = runs.latest_task(run.config, run.task_id) or {}
+    record = runs.latest_task(run.config, run.task_id)
     print_fields(_status_fields(run.task_id, record, snapshot), as_json=as_json)
     if snapshot.done and snapshot.status != "SUCCEEDED":
         raise runs.RunError(f"execution: the run ended {snapshot.status}: {snapshot.error or ''} {snapshot.cause or ''}"
                             .strip())
 
 
-def _status_fields(task_id: str, record: dict, snapshot) -> dict:
+def _status_fields(task_id: str, record: TaskRecord | None, snapshot) -> dict:
+    record = record or TaskRecord(task_id=task_id, created_at="", status="")
     return {
         "task_id": task_id,
-        "task_status": record.get("status"),
+        "task_status": record.status or None,
         "execution_status": snapshot.status,
         "locations": snapshot.locations_total,
         "succeeded": snapshot.succeeded,
@@ -183,9 +185,9 @@ def _status_fields(task_id: str, record: dict, snapshot) -> dict:
         "running": snapshot.running,
         "pending": snapshot.pending,
         "pages": snapshot.pages,
-        "rows": record.get("rows", snapshot.rows),
+        "rows": snapshot.rows if record.rows is None else record.rows,
         "elapsed_seconds": round(snapshot.elapsed_seconds, 1),
-        "output_uri": record.get("output_uri"),
-        "rerun_locations": record.get("rerun_locations"),
-        "execution_arn": record.get("execution_arn"),
+        "output_uri": record.output_uri,
+        "rerun_locations": record.rerun_locations or None,
+        "execution_arn": record.execution_arn,
     }
