@@ -10,11 +10,11 @@ from typing import Optional
 
 import typer
 
+from toolkit.commands.common import ConfigOption
 from toolkit.config import StackConfig
 
 app = typer.Typer(help="Provision, tear down or export the stack.")
 
-ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (else DSA_CONFIG / defaults).")
 
 
 def _print(change) -> None:

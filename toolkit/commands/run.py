@@ -12,15 +12,13 @@ from typing import List, Optional
 
 import typer
 
-from toolkit.commands.tables import print_fields, print_frame, print_json
+from toolkit.commands.common import ConfigOption, JsonOption, frame_records, print_fields, print_frame, print_json
 from toolkit.config import StackConfig
 from toolkit.layout import TaskRecord
 
 app = typer.Typer(help="Start, watch and inspect task runs; rerun or redrive failed locations.",
                   no_args_is_help=True)
 
-ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (else DSA_CONFIG / defaults).")
-JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 TaskArgument = typer.Argument(..., help="The task id.")
 ExecutionOption = typer.Option(None, "--execution-arn", help="A run other than the task's latest.")
 NoWatchOption = typer.Option(False, "--no-watch", help="Return once started; do not show progress.")
@@ -101,8 +99,6 @@ def failures(task_id: str = TaskArgument, execution_arn: Optional[str] = Executi
     table = runs.failures(run)
     counts = runs.failure_counts(table)
     if as_json:
-        from toolkit.commands.tables import frame_records
-
         print_json({"failures": frame_records(table), "classes": frame_records(counts)})
         return
     shown = table.drop(columns=["execution_arn", "extraction_arn"])

@@ -1,7 +1,8 @@
-"""How the operator commands print results: a rich table for people, ``--json`` for scripts.
+"""What the ``dsa`` command groups share: the ``--config`` and ``--json`` options and how results print.
 
-Shared by ``dsa locations``, ``dsa run`` and ``dsa results`` so every table looks the same and
-every ``--json`` is a list of records (or one object) that ``json.loads`` reads back.
+A rich table for people, ``--json`` for scripts: every table looks the same and every ``--json``
+is a list of records (or one object) that ``json.loads`` reads back. Errors are not printed
+here: they reach ``toolkit.cli.main``, the CLI's one place for rendering them.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import json
 from typing import Any
 
 import pandas as pd
+import typer
 from rich.console import Console
 from rich.table import Table
 
+ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (else DSA_CONFIG / defaults).")
+JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 CELL_WIDTH = 80  # long causes and messages are cut in tables (never in --json)
 
 
