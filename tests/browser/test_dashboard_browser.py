@@ -27,8 +27,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from toolkit import dashboard, deploy, locations, runs
 from toolkit.config import StackConfig
-from toolkit.commands.local import read_state
-from toolkit.notebook import SampleApiAdmin
+from toolkit.local.state import read_state
+from toolkit.target import SampleApiAdmin
 
 pytestmark = pytest.mark.slow
 
