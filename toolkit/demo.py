@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from toolkit import deploy, locations, results, runs
+from toolkit.commands.common import watch_run
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 from toolkit.layout import TaskRecord
@@ -60,7 +61,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
         t = _step(f"Running task {task_id}")
         run = runs.start_run(config, task_id, session=stack.session())
-        final = runs.watch(run, interval=1.0, session=stack.session())
+        final = watch_run(run, interval=1.0, session=stack.session())
         if not final.done:
             print("    stopped watching; the run goes on in the stack, which is now shutting down")
             return 130

@@ -15,7 +15,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import boto3
 import pandas as pd
@@ -31,10 +31,13 @@ __all__ = [
     "RunProgress",
     "start_run",
     "progress",
+    "follow",
     "watch",
+    "task_records",
     "list_tasks",
     "latest_task",
     "reconcile_task",
+    "reconcile_tasks",
     "history",
     "FAILURE_CLASSES",
     "classify_error",
@@ -115,6 +118,8 @@ def start_run(
     """
     if not force:
         latest = latest_task(config, task_id, session=session)
+        if latest is not None:
+            latest = reconcile_task(config, latest, session=session)
         if latest is not None and latest.active:
             raise RunError(f"task_id: task {task_id!r} is still {latest.status} "
                            f"({latest.execution_arn}); pass force=True to start another run")
@@ -164,44 +169,54 @@ def progress(run: Run, *, session: boto3.Session | None = None,
     return snapshot
 
 
+def follow(run: Run, *, interval: float = 2.0, session: boto3.Session | None = None) -> Iterator[RunProgress]:
+    """Snapshots of the run, one every ``interval`` seconds, ending with the one where it is done.
+
+    Drawing them is the caller's job (the CLI's progress bar, the widgets' run monitor).
+    """
+    cache: dict[str, tuple[int, int]] = {}
+    while True:
+        snapshot = progress(run, session=session, _cache=cache)
+        yield snapshot
+        if snapshot.done:
+            return
+        time.sleep(interval)
+
+
 def watch(
     run: Run,
     *,
     interval: float = 2.0,
     on_update: Callable[[RunProgress], None] | None = None,
-    show_progress: bool = True,
     session: boto3.Session | None = None,
 ) -> RunProgress:
-    """Poll the run until it ends, showing a progress bar in a terminal; return the last snapshot.
+    """Poll the run until it ends, passing each snapshot to ``on_update``; return the last one.
 
     Ctrl-C stops watching, not the run: the last snapshot is returned.
     """
-    cache: dict[str, tuple[int, int]] = {}
-    bar = _TerminalBar(run) if show_progress and on_update is None else None
-    snapshot = progress(run, session=session, _cache=cache)
+    last: RunProgress | None = None
     try:
-        while True:
-            if bar is not None:
-                bar.update(snapshot)
+        for last in follow(run, interval=interval, session=session):
             if on_update is not None:
-                on_update(snapshot)
-            if snapshot.done:
-                return snapshot
-            time.sleep(interval)
-            snapshot = progress(run, session=session, _cache=cache)
+                on_update(last)
     except KeyboardInterrupt:
-        return snapshot
-    finally:
-        if bar is not None:
-            bar.close()
+        if last is None:
+            raise
+    assert last is not None  # follow yields at least once
+    return last
+
+
+def task_records(config: StackConfig, *, session: boto3.Session | None = None) -> list[TaskRecord]:
+    """Every record of the tasks table, as stored (reads only)."""
+    client = aws.client(config, "dynamodb", session)
+    return [TaskRecord.from_item(item)
+            for page in client.get_paginator("scan").paginate(TableName=config.tasks_table)
+            for item in page.get("Items", [])]
 
 
 def list_tasks(config: StackConfig, *, limit: int = 50, session: boto3.Session | None = None) -> pd.DataFrame:
-    """Recent task runs of the stack, newest first: status, duration, rows, failures, output."""
-    client = aws.client(config, "dynamodb", session)
-    records = [reconcile_task(config, TaskRecord.from_item(item), session=session)
-               for page in client.get_paginator("scan").paginate(TableName=config.tasks_table)
-               for item in page.get("Items", [])]
+    """Recent task runs of the stack, newest first: status, duration, rows, failures, output (reads only)."""
+    records = task_records(config, session=session)
     columns = ["task_id", "created_at", "status", "locations_total", "locations_failed", "rows",
                "duration_seconds", "output_uri", "error", "rerun_locations", "redriven_locations",
                "execution_arn"]
@@ -216,7 +231,7 @@ def list_tasks(config: StackConfig, *, limit: int = 50, session: boto3.Session |
 
 
 def latest_task(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> TaskRecord | None:
-    """The newest record of ``task_id`` in the tasks table, or None."""
+    """The newest record of ``task_id`` in the tasks table, as stored, or None (reads only)."""
     client = aws.client(config, "dynamodb", session)
     response = client.query(
         TableName=config.tasks_table,
@@ -227,14 +242,18 @@ def latest_task(config: StackConfig, task_id: str, *, session: boto3.Session | N
         ConsistentRead=True,
     )
     items = response.get("Items", [])
-    return reconcile_task(config, TaskRecord.from_item(items[0]), session=session) if items else None
+    return TaskRecord.from_item(items[0]) if items else None
 
 
 def reconcile_task(config: StackConfig, task: TaskRecord, *, session: boto3.Session | None = None) -> TaskRecord:
-    """A task record made true to its execution: one still RUNNING or CONSOLIDATING whose
-    execution has ended unsuccessfully (a Map Run beyond its tolerated failures fails the
-    execution uncaught, so that it can be redriven) is marked FAILED with the execution's error,
-    in the table too. A redrive that succeeds records the final status over it."""
+    """Make a task record true to its execution, in the table too; return the record as it now is.
+
+    A record still RUNNING or CONSOLIDATING whose execution has ended unsuccessfully (a Map Run
+    beyond its tolerated failures fails the execution uncaught, so that it can be redriven) is
+    marked FAILED with the execution's error; any other record is returned as it is. A redrive
+    that succeeds records the final status over it. Reads never do this: call it where a write
+    is meant (``dsa run status|watch``, the dashboard, before starting a run).
+    """
     if not task.active or not task.execution_arn:
         return task
     sfn = aws.client(config, "stepfunctions", session)
@@ -256,6 +275,11 @@ def reconcile_task(config: StackConfig, task: TaskRecord, *, session: boto3.Sess
     except client.exceptions.ConditionalCheckFailedException:
         pass  # the workflow recorded an outcome meanwhile
     return dataclasses.replace(task, status="FAILED", error=error)
+
+
+def reconcile_tasks(config: StackConfig, *, session: boto3.Session | None = None) -> list[TaskRecord]:
+    """:func:`reconcile_task` on every record of the tasks table; return the records as they now are."""
+    return [reconcile_task(config, record, session=session) for record in task_records(config, session=session)]
 
 
 def history(config: StackConfig, execution_arn: str, *, session: boto3.Session | None = None) -> pd.DataFrame:
@@ -460,30 +484,3 @@ _RECORD_FIELDS = dataclasses.fields(TaskRecord)
 def _row(record: TaskRecord) -> dict[str, Any]:
     """A record as one row of list_tasks: lists the record leaves empty show as missing."""
     return {name: (None if value == [] else value) for name, value in record.as_dict().items()}
-
-
-class _TerminalBar:
-    """A rich progress bar for a run: locations done out of total, pages, rows, failures."""
-
-    def __init__(self, run: Run):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} locations"),
-            TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(),
-            transient=False,
-        )
-        self._task = self._progress.add_task(run.task_id, total=None, detail="starting")
-        self._progress.start()
-
-    def update(self, snapshot: RunProgress) -> None:
-        detail = (f"failed {snapshot.failed} | running {snapshot.running} | pages {snapshot.pages} | "
-                  f"rows {snapshot.rows} | {snapshot.status}")
-        total = snapshot.locations_total or None
-        self._progress.update(self._task, total=total, completed=snapshot.locations_done, detail=detail)
-
-    def close(self) -> None:
-        self._progress.stop()

@@ -5,8 +5,8 @@ Each panel is a small class with a ``.widget`` to display, built only from the f
 pipeline logic of their own, so a notebook, the Voilà dashboard and the tests (which set
 values and click buttons from Python) all exercise the same calls as the CLI.
 
-The run monitor polls from a background thread (:func:`toolkit.runs.watch` with a callback),
-so it refreshes in JupyterLab and in Voilà alike without blocking the kernel. Bars in the
+The run monitor polls from a background thread (:func:`toolkit.runs.watch` with a callback that
+draws each snapshot), so it refreshes in JupyterLab and in Voilà alike without blocking the kernel. Bars in the
 results explorer are drawn as HTML rather than with matplotlib: an HTML widget redraws in place
 when a filter changes (no figure to clear and re-render through an Output widget), renders the
 same in Voilà, and keeps its labels and numbers as text a test or a screen reader can read.
@@ -235,7 +235,7 @@ class RunMonitor:
             self.show(snapshot)
 
         try:
-            final = runs.watch(run, interval=self.interval, on_update=update, show_progress=False)
+            final = runs.watch(run, interval=self.interval, on_update=update)
             self._finish(run, final)
         except _StopWatching:
             return
@@ -268,6 +268,8 @@ class RunMonitor:
         self.stop_button.disabled = True
         self.overall.bar_style = "success" if final.status == "SUCCEEDED" and not final.failed else "warning"
         record = runs.latest_task(self.config, run.task_id)
+        if record is not None:
+            record = runs.reconcile_task(self.config, record)
         if record is not None and record.execution_arn == run.execution_arn:
             self.task_record = record
         text = f"Run {final.status}"

@@ -76,7 +76,7 @@ def test_a_location_failing_beyond_retries_is_partial_and_a_rerun_completes_it(p
 
     pipeline.stack.sample_api.set_faults(None)
     rerun = runs.rerun(pipeline.config, "partial")
-    final = runs.watch(rerun, interval=0.5, show_progress=False)
+    final = runs.watch(rerun, interval=0.5)
     assert final.status == "SUCCEEDED", (final.error, final.cause)
     task = runs.latest_task(pipeline.config, "partial")
     assert task.status == "SUCCEEDED"
@@ -129,9 +129,12 @@ def test_a_map_run_beyond_its_tolerance_fails_the_execution_and_a_redrive_comple
     run, final = pipeline.run("strict", tolerated_failure_percentage=0)
     assert final.status == "FAILED"
     assert final.error == "States.ExceedToleratedFailureThreshold"
-    task = runs.latest_task(pipeline.config, "strict")  # reconciled: the workflow could not record it
+    stored = runs.latest_task(pipeline.config, "strict")  # the workflow could not record the outcome
+    assert stored.status == "RUNNING"  # and reading does not write it
+    task = runs.reconcile_task(pipeline.config, stored)
     assert task.status == "FAILED"
     assert task.error.startswith("States.ExceedToleratedFailureThreshold")
+    assert runs.latest_task(pipeline.config, "strict") == task
     assert broken in list(runs.failures(run)["location_id"])
     sfn = pipeline.stack.client("stepfunctions")
     succeeded_before = {
@@ -142,7 +145,7 @@ def test_a_map_run_beyond_its_tolerance_fails_the_execution_and_a_redrive_comple
     api.set_faults(None)
     api.reset_counts()
     runs.redrive(run)
-    final = runs.watch(run, interval=0.5, show_progress=False)
+    final = runs.watch(run, interval=0.5)
     assert final.status == "SUCCEEDED", (final.error, final.cause)
     task = runs.latest_task(pipeline.config, "strict")
     assert task.status == "SUCCEEDED"

@@ -8,12 +8,15 @@ here: they reach ``toolkit.cli.main``, the CLI's one place for rendering them.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from toolkit.runs import Run, RunProgress
 
 ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (else DSA_CONFIG / defaults).")
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
@@ -61,3 +64,45 @@ def _cell(value: Any) -> str:
         return ""
     text = str(value).replace("\n", " | ")
     return text if len(text) <= CELL_WIDTH else text[:CELL_WIDTH - 1] + "…"
+
+
+class ProgressBar:
+    """A rich progress bar for a run: locations done out of total, pages, rows, failures."""
+
+    def __init__(self, label: str):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} locations"),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            transient=False,
+        )
+        self._task = self._progress.add_task(label, total=None, detail="starting")
+
+    def __enter__(self) -> "ProgressBar":
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def update(self, snapshot: "RunProgress") -> None:
+        """Draw one snapshot of the run."""
+        detail = (f"failed {snapshot.failed} | running {snapshot.running} | pages {snapshot.pages} | "
+                  f"rows {snapshot.rows} | {snapshot.status}")
+        total = snapshot.locations_total or None
+        self._progress.update(self._task, total=total, completed=snapshot.locations_done, detail=detail)
+
+
+def watch_run(run: "Run", *, interval: float, draw: bool = True, session: Any = None) -> "RunProgress":
+    """Follow a run until it ends (Ctrl-C stops watching, not the run), drawing a progress bar
+    unless ``draw`` is False; return the last snapshot."""
+    from toolkit import runs
+
+    if not draw:
+        return runs.watch(run, interval=interval, session=session)
+    with ProgressBar(run.task_id) as bar:
+        return runs.watch(run, interval=interval, on_update=bar.update, session=session)

@@ -12,7 +12,8 @@ from typing import List, Optional
 
 import typer
 
-from toolkit.commands.common import ConfigOption, JsonOption, frame_records, print_fields, print_frame, print_json
+from toolkit.commands.common import (ConfigOption, JsonOption, frame_records, print_fields, print_frame, print_json,
+                                     watch_run)
 from toolkit.config import StackConfig
 from toolkit.layout import TaskRecord
 
@@ -70,11 +71,12 @@ def status(
 
     cfg = StackConfig.load(config)
     if task_id is None:
+        runs.reconcile_tasks(cfg)
         print_frame(runs.list_tasks(cfg, limit=limit), title="recent runs", as_json=as_json)
         return
     run = _find_run(cfg, task_id, None)
     snapshot = runs.progress(run)
-    record = runs.latest_task(cfg, task_id)
+    record = _reconciled(cfg, task_id)
     print_fields(_status_fields(task_id, record, snapshot), as_json=as_json)
 
 
@@ -161,12 +163,20 @@ def _started_or_watch(run, no_watch: bool, interval: float, as_json: bool) -> No
 def _watch(run, interval: float, as_json: bool) -> None:
     from toolkit import runs
 
-    snapshot = runs.watch(run, interval=interval, show_progress=not as_json)
-    record = runs.latest_task(run.config, run.task_id)
+    snapshot = watch_run(run, interval=interval, draw=not as_json)
+    record = _reconciled(run.config, run.task_id)
     print_fields(_status_fields(run.task_id, record, snapshot), as_json=as_json)
     if snapshot.done and snapshot.status != "SUCCEEDED":
         raise runs.RunError(f"execution: the run ended {snapshot.status}: {snapshot.error or ''} {snapshot.cause or ''}"
                             .strip())
+
+
+def _reconciled(cfg: StackConfig, task_id: str) -> TaskRecord | None:
+    """The task's latest record, made true to its execution first (``runs.reconcile_task``)."""
+    from toolkit import runs
+
+    record = runs.latest_task(cfg, task_id)
+    return runs.reconcile_task(cfg, record) if record is not None else None
 
 
 def _status_fields(task_id: str, record: TaskRecord | None, snapshot) -> dict:
