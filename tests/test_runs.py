@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from toolkit import runs
-from toolkit.deploy import table_definitions
+from toolkit.spec import table_definitions
 from toolkit.layout import TaskRecord
 
 FAILING = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Map.Exceeded", "Cause": "too many"}}}
