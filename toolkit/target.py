@@ -1,11 +1,11 @@
 """Where the toolkit works: open the target (local stack or AWS) a notebook's parameters cell names.
 
-The library's one entry point for notebooks and the dashboard (the CLI takes its target from
-StackConfig instead); it finds a running local stack through its state file (toolkit.local.state).
+The library's one entry point for notebooks and the dashboard; the CLI takes its target from
+StackConfig instead.
 
 ``open_target("local")`` reuses a running local stack, so that every runbook notebook works on
 the same deployment: first one started with ``dsa local up`` (or ``make lab``), found through
-its state file; else one answering at the default endpoint (started by another kernel); else it
+its state file (toolkit.local.state); else one answering at the default endpoint (started by another kernel); else it
 starts the embedded stack inside this kernel, where it lives as long as the kernel.
 ``open_target("aws", ...)`` uses a profile, region and stack name and has no sample API.
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import threading
-from typing import Any, Callable
+from typing import Callable
 
 import ipywidgets as w
 import pandas as pd
