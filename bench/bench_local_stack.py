@@ -68,6 +68,7 @@ def throughput() -> dict[str, float]:
     from botocore.config import Config
     from moto.server import ThreadedMotoServer
 
+    from toolkit.aws import LOCAL_CREDENTIALS
     from toolkit.local.stack import LocalStack
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
@@ -79,7 +80,7 @@ def throughput() -> dict[str, float]:
             host, port = moto_server.get_host_and_port()
             clients = {}
             for name, url in (("gateway", stack.endpoint_url), ("moto ThreadedMotoServer", f"http://{host}:{port}")):
-                session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+                session = boto3.Session(region_name="us-east-1", **LOCAL_CREDENTIALS)
                 pair = (session.client("s3", endpoint_url=url, config=config),
                         session.client("dynamodb", endpoint_url=url, config=config))
                 for client in pair:  # the same moto account the gateway uses

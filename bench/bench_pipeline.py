@@ -75,7 +75,7 @@ def pipeline_run(config, stack, api_url: str, location_ids: list[str], concurren
     frame = pd.DataFrame({"task_id": task_id, "location_id": location_ids, "api_url": api_url})
     locations.load_locations(config, frame, session=stack.session())
     run = runs.start_run(config, task_id, max_concurrency=concurrency, session=stack.session())
-    final = runs.watch(run, interval=1.0, show_progress=False, session=stack.session())
+    final = runs.watch(run, interval=1.0, session=stack.session())
     if final.status != "SUCCEEDED":
         raise SystemExit(f"run for {len(location_ids)} locations ended {final.status}: {final.error} {final.cause}")
     events = runs.history(config, run.execution_arn, session=stack.session())

@@ -1,4 +1,4 @@
-"""One test per defect of the original AWS sample (design.md), each able to catch it again.
+"""One test per defect of the original AWS sample (docs/design.md), each able to catch it again.
 
 Static checks read our workflow templates; runtime checks run small state machines on the
 local stack. The Glue script's defects (first 1,000 parts only, driver-side reads, deleting
@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from toolkit.config import StackConfig
-from toolkit.deploy import table_definitions
+from toolkit.spec import table_definitions
 from toolkit.workflows import WORKFLOWS
 
 

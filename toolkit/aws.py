@@ -18,11 +18,18 @@ from botocore.config import Config
 
 from toolkit.config import StackConfig
 
-__all__ = ["LOCAL_CREDENTIALS", "client_config", "session", "client", "endpoint_for", "configure_wrangler",
+__all__ = ["LOCAL_CREDENTIALS", "local_credentials_env", "client_config", "session", "client", "endpoint_for", "configure_wrangler",
            "wrangler_endpoints"]
 
-# Dummy credentials for the local stack: it checks signatures' shape, not their secret.
+# Dummy credentials for the local stack: it checks signatures' shape, not their secret. The one
+# place they are set: sessions here, the environment of processes pointed at the stack below.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+def local_credentials_env() -> dict[str, str]:
+    """The dummy credentials as the environment variables botocore and the AWS CLI read."""
+    return {"AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"]}
 
 # awswrangler keeps one endpoint per service in its global config.
 _WRANGLER_ENDPOINTS = {

@@ -6,7 +6,6 @@ the command line) shows the traceback instead.
 
 from __future__ import annotations
 
-import json
 import sys
 import traceback
 
@@ -81,11 +80,6 @@ def _is_expected(exc: BaseException) -> bool:
     from botocore.exceptions import BotoCoreError, ClientError
 
     return isinstance(exc, (ToolkitError, ClientError, BotoCoreError, OSError))
-
-
-def print_json(value: object) -> None:
-    """Print a value as JSON for scripts (``--json`` options use this)."""
-    print(json.dumps(value, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Export the stack :mod:`toolkit.deploy` provisions as one CloudFormation template.
 
-The template is built from the same wanted-state functions deploy uses (tables, bucket
-settings, IAM policies, the Glue job, the workflow definitions), so the two cannot drift.
+The template is built from the same spec deploy reconciles (toolkit.spec: tables, bucket
+settings, IAM roles and policies, the Glue job, the connection, the state machines), so the two
+cannot drift.
 The API key is a ``NoEcho`` parameter, or a ``{{resolve:secretsmanager:...}}`` dynamic
 reference when a secret ARN is given: the template itself never holds it. CloudFormation
 cannot upload files, so the Glue script must be copied to the work bucket after the stack
@@ -16,9 +17,10 @@ from typing import Any
 
 import yaml
 
-from toolkit import deploy, workflows
+from toolkit import workflows
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
+from toolkit.spec import StackSpec, stack_spec
 
 __all__ = ["template", "render_template", "write_template"]
 
@@ -29,42 +31,42 @@ def _logical_id(*words: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words)
 
 
-def _tags(cfg: StackConfig) -> list[dict[str, str]]:
-    return [{"Key": deploy.STACK_TAG, "Value": cfg.stack_name}]
+def _tag_list(spec: StackSpec) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in spec.tags.items()]
 
 
 def template(cfg: StackConfig, api_key_secret_arn: str = "") -> dict[str, Any]:
     """The stack as a CloudFormation template (a dict ready to dump as YAML or JSON)."""
+    spec = stack_spec(cfg)
     resources: dict[str, Any] = {}
-    for role_id, name, service, policy in (
-        ("StatesRole", cfg.states_role, "states", deploy.states_policy(cfg)),
-        ("GlueRole", cfg.glue_role, "glue", deploy.glue_policy(cfg)),
-    ):
-        resources[role_id] = {"Type": "AWS::IAM::Role", "Properties": {
-            "RoleName": name,
-            "AssumeRolePolicyDocument": deploy.trust_policy(cfg, service),
-            "Policies": [{"PolicyName": f"{name}-policy", "PolicyDocument": policy}],
-            "Tags": _tags(cfg),
+    role_ids = {cfg.states_role: "StatesRole", cfg.glue_role: "GlueRole"}
+    for role in spec.roles:
+        resources[role_ids[role.name]] = {"Type": "AWS::IAM::Role", "Properties": {
+            "RoleName": role.name,
+            "AssumeRolePolicyDocument": role.trust_policy,
+            "Policies": [{"PolicyName": role.policy_name, "PolicyDocument": role.policy}],
+            "Tags": _tag_list(spec),
         }}
-    for table_id, (name, params) in zip(("LocationsTable", "TasksTable"), deploy.table_definitions(cfg).items()):
-        resources[table_id] = {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain",
-                               "UpdateReplacePolicy": "Retain",
-                               "Properties": {**params, "Tags": _tags(cfg)}}
-    for bucket_id, name in (("WorkBucket", cfg.work_bucket), ("OutputBucket", cfg.output_bucket)):
-        settings = deploy.bucket_settings(cfg, name)
-        resources[bucket_id] = {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
-                                "UpdateReplacePolicy": "Retain", "Properties": {
-            "BucketName": name,
+    table_ids = {cfg.locations_table: "LocationsTable", cfg.tasks_table: "TasksTable"}
+    for table in spec.tables:
+        resources[table_ids[table.name]] = {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain",
+                                            "UpdateReplacePolicy": "Retain",
+                                            "Properties": {**table.params, "Tags": _tag_list(spec)}}
+    bucket_ids = {cfg.work_bucket: "WorkBucket", cfg.output_bucket: "OutputBucket"}
+    for bucket in spec.buckets:
+        resources[bucket_ids[bucket.name]] = {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
+                                              "UpdateReplacePolicy": "Retain", "Properties": {
+            "BucketName": bucket.name,
             "BucketEncryption": {"ServerSideEncryptionConfiguration": [
                 {"ServerSideEncryptionByDefault": r["ApplyServerSideEncryptionByDefault"],
-                 "BucketKeyEnabled": r["BucketKeyEnabled"]} for r in settings["encryption"]["Rules"]]},
-            "PublicAccessBlockConfiguration": settings["public_access_block"],
-            "LifecycleConfiguration": {"Rules": [_lifecycle_rule(r) for r in settings["lifecycle"]["Rules"]]},
-            "Tags": _tags(cfg),
+                 "BucketKeyEnabled": r["BucketKeyEnabled"]} for r in bucket.encryption["Rules"]]},
+            "PublicAccessBlockConfiguration": bucket.public_access_block,
+            "LifecycleConfiguration": {"Rules": [_lifecycle_rule(r) for r in bucket.lifecycle["Rules"]]},
+            "Tags": _tag_list(spec),
         }}
-    job = deploy.glue_job_definition(cfg)
+    job = spec.job.definition
     resources["ConsolidateJob"] = {"Type": "AWS::Glue::Job", "Properties": {
-        "Name": cfg.glue_job,
+        "Name": spec.job.name,
         "Role": {"Fn::GetAtt": ["GlueRole", "Arn"]},
         "Command": job["Command"],
         "DefaultArguments": job["DefaultArguments"],
@@ -74,26 +76,29 @@ def template(cfg: StackConfig, api_key_secret_arn: str = "") -> dict[str, Any]:
         "Timeout": job["Timeout"],
         "MaxRetries": job["MaxRetries"],
         "ExecutionProperty": job["ExecutionProperty"],
-        "Tags": {deploy.STACK_TAG: cfg.stack_name},
+        "Tags": dict(spec.tags),
     }}
     key_value = (f"{{{{resolve:secretsmanager:{api_key_secret_arn}}}}}" if api_key_secret_arn
                  else {"Ref": "ApiKey"})
     resources["ApiConnection"] = {"Type": "AWS::Events::Connection", "Properties": {
-        "Name": cfg.connection_name,
+        "Name": spec.connection.name,
         "AuthorizationType": "API_KEY",
-        "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": cfg.api_key_header, "ApiKeyValue": key_value}},
+        "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": spec.connection.api_key_header,
+                                                    "ApiKeyValue": key_value}},
     }}
     # Children first, as in deploy; the connection ARN is substituted by CloudFormation.
+    definitions = workflows.render_definitions(cfg, _CONNECTION_TOKEN)
     previous: list[str] = []
-    for workflow, definition in zip(workflows.WORKFLOWS, workflows.render_definitions(cfg, _CONNECTION_TOKEN).values()):
-        machine_id = _logical_id(*workflow.name_field.split("_"))
+    for machine in spec.state_machines:
+        machine_id = _logical_id(*machine.workflow.name_field.split("_"))
+        definition = definitions[machine.name]
         resources[machine_id] = {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
-            "StateMachineName": workflow.name(cfg),
-            "StateMachineType": workflow.type,
+            "StateMachineName": machine.name,
+            "StateMachineType": machine.type,
             "RoleArn": {"Fn::GetAtt": ["StatesRole", "Arn"]},
             "DefinitionString": definition,
             "DefinitionSubstitutions": {"ConnectionArn": {"Fn::GetAtt": ["ApiConnection", "Arn"]}},
-            "Tags": [{"Key": deploy.STACK_TAG, "Value": cfg.stack_name}],
+            "Tags": _tag_list(spec),
         }}
         if previous:
             resources[machine_id]["DependsOn"] = list(previous)
@@ -107,7 +112,7 @@ def template(cfg: StackConfig, api_key_secret_arn: str = "") -> dict[str, Any]:
         "Resources": resources,
         "Outputs": {
             "GlueScriptLocation": {"Description": "Copy glue/consolidate.py here after creating the stack",
-                                   "Value": job["Command"]["ScriptLocation"]},
+                                   "Value": spec.script.uri},
             "AggregatorStateMachineArn": {"Value": {"Ref": "AggregatorStateMachine"}},
             "OutputBucket": {"Value": {"Ref": "OutputBucket"}},
         },

@@ -1,6 +1,6 @@
 """The operator dashboard as a web page: preparing its target, and the Voilà server that shows it.
 
-``notebooks/dashboard.ipynb`` opens its target with :func:`toolkit.notebook.open_target` (as every
+``notebooks/dashboard.ipynb`` opens its target with :func:`toolkit.target.open_target` (as every
 runbook notebook does: a running ``dsa local up`` stack is reused, else one is started in the
 kernel), calls :func:`prepare`, and displays a :class:`toolkit.widgets.Dashboard`.
 :func:`serve` (``dsa dashboard serve``) renders that notebook with Voilà, so an operator gets the
@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 from toolkit import deploy, locations
 from toolkit.errors import ToolkitError
-from toolkit.notebook import SAMPLE_LOCATIONS_CSV, Target
+from toolkit.target import SAMPLE_LOCATIONS_CSV, Target
 
 __all__ = ["NOTEBOOK", "DEFAULT_PORT", "DEFAULT_TASK", "DashboardError", "task_from_query", "prepare",
            "serve_command", "serve"]

@@ -17,8 +17,10 @@ import time
 from pathlib import Path
 
 from toolkit import deploy, locations, results, runs
+from toolkit.commands.common import watch_run
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
+from toolkit.layout import TaskRecord
 from toolkit.local.stack import LocalStack
 from toolkit.local.sample_api import read_locations_csv
 
@@ -59,7 +61,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
         t = _step(f"Running task {task_id}")
         run = runs.start_run(config, task_id, session=stack.session())
-        final = runs.watch(run, interval=1.0, session=stack.session())
+        final = watch_run(run, interval=1.0, session=stack.session())
         if not final.done:
             print("    stopped watching; the run goes on in the stack, which is now shutting down")
             return 130
@@ -73,7 +75,7 @@ def run_demo(args: argparse.Namespace) -> int:
         check = results.compare_with_ground_truth(output, expected)
         print(f"    {check.summary()}")
 
-        task = runs.latest_task(config, task_id, session=stack.session()) or {}
+        task = runs.latest_task(config, task_id, session=stack.session())
         manifest = results.load_manifest(config, task_id, session=stack.session())
         _print_summary(task, manifest, final, run_seconds, time.monotonic() - started)
         if not check.ok:
@@ -91,10 +93,10 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(task: dict, manifest: dict, final: runs.RunProgress, run_seconds: float, total: float) -> None:
+def _print_summary(task: TaskRecord | None, manifest: dict, final: runs.RunProgress, run_seconds: float, total: float) -> None:
     ok = final.succeeded
     print("\nSummary")
-    print(f"  task status      {task.get('status')}")
+    print(f"  task status      {task.status if task else None}")
     print(f"  locations        {ok} ok, {final.failed} failed, {final.locations_total} in all")
     for data_type, rows in sorted(manifest.get("rows_by_data_type", {}).items()):
         print(f"  rows {data_type:<11} {rows}")

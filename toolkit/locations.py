@@ -7,7 +7,7 @@ private or link-local address, duplicates) and returns a report with one row per
 nothing is written unless ``partial=True``. ``dry_run=True`` returns the same report and writes
 nothing.
 
-Table layout (design.md): partition key ``task_id``, sort key ``location_id``; attributes
+Table layout (docs/design.md): partition key ``task_id``, sort key ``location_id``; attributes
 ``api_url``, ``name``, ``enabled`` and ``tags`` (every other column, as strings).
 """
 

@@ -1,7 +1,7 @@
 """Consolidated output of a task, for analysts: awswrangler loaders, summaries, diffs, checks.
 
-The Glue job writes, under the output bucket's ``consolidated/{task_id}/``, one CSV, a Parquet
-copy and ``manifest.json`` (rows per location and data type, part files read, quarantined
+The Glue job writes, under the output bucket's ``consolidated/{task_id}/`` (toolkit.layout), one
+CSV, a Parquet copy and ``manifest.json`` (rows per location and data type, part files read, quarantined
 files, URIs). These functions read them through awswrangler, pointed at AWS or the local stack
 by the same StackConfig.
 """
@@ -18,9 +18,9 @@ import pandas as pd
 from toolkit import aws
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
+from toolkit import layout
 
 __all__ = [
-    "OUTPUT_COLUMNS",
     "ResultsError",
     "GroundTruthCheck",
     "output_prefix",
@@ -32,9 +32,9 @@ __all__ = [
     "compare_with_ground_truth",
 ]
 
-OUTPUT_COLUMNS = ["discount_code", "error_message", "status", "location_id", "data_type", "task_id"]
-KEY_COLUMNS = ["location_id", "data_type", "discount_code"]
-_DTYPES = {column: "string" for column in OUTPUT_COLUMNS}
+_COLUMNS = list(layout.OUTPUT_COLUMNS)
+_KEYS = list(layout.KEY_COLUMNS)
+_DTYPES = {column: "string" for column in _COLUMNS}
 
 
 class ResultsError(ToolkitError):
@@ -42,13 +42,14 @@ class ResultsError(ToolkitError):
 
 
 def output_prefix(config: StackConfig, task_id: str) -> str:
-    return f"s3://{config.output_bucket}/consolidated/{task_id}/"
+    """The S3 URI under which a task's consolidated output lives."""
+    return f"s3://{config.output_bucket}/{layout.output_prefix(task_id)}"
 
 
 def load_manifest(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> dict:
     """The consolidation manifest of a task, as a dict."""
     s3 = aws.client(config, "s3", session)
-    key = f"consolidated/{task_id}/manifest.json"
+    key = layout.manifest_key(task_id)
     try:
         body = s3.get_object(Bucket=config.output_bucket, Key=key)["Body"].read()
     except s3.exceptions.NoSuchKey:
@@ -76,10 +77,10 @@ def load_output(
         else:
             frame = wr.s3.read_csv(manifest["csv_uri"], boto3_session=boto_session, dtype=str,
                                    keep_default_na=False, encoding="utf-8")
-    missing = [c for c in OUTPUT_COLUMNS if c not in frame.columns]
+    missing = [c for c in _COLUMNS if c not in frame.columns]
     if missing:
         raise ResultsError(f"output: the {fmt} file lacks column(s) {', '.join(missing)}")
-    return frame[OUTPUT_COLUMNS].fillna("").astype(_DTYPES)
+    return frame[_COLUMNS].fillna("").astype(_DTYPES)
 
 
 def summary(output: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
@@ -141,11 +142,11 @@ def compare_with_ground_truth(output: pd.DataFrame, ground_truth: pd.DataFrame) 
     """Compare output rows with the ground truth as sets keyed by location, data type and code."""
     expected = expected_rows(ground_truth)
     found = output[list(expected.columns)].astype("string")
-    duplicated = int(found.duplicated(KEY_COLUMNS).sum())
-    merged = expected.merge(found.drop_duplicates(KEY_COLUMNS), on=KEY_COLUMNS, how="outer",
+    duplicated = int(found.duplicated(_KEYS).sum())
+    merged = expected.merge(found.drop_duplicates(_KEYS), on=_KEYS, how="outer",
                             suffixes=("_expected", "_found"), indicator=True)
-    missing = merged[merged["_merge"] == "left_only"][KEY_COLUMNS]
-    extra = merged[merged["_merge"] == "right_only"][KEY_COLUMNS]
+    missing = merged[merged["_merge"] == "left_only"][_KEYS]
+    extra = merged[merged["_merge"] == "right_only"][_KEYS]
     both = merged[merged["_merge"] == "both"]
     changed_mask = ((both["error_message_expected"] != both["error_message_found"])
                     | (both["status_expected"] != both["status_found"]))

@@ -9,14 +9,13 @@ against AWS and the local stack.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-from decimal import Decimal
+from typing import Any, Callable, Iterator
 
 import boto3
 import pandas as pd
@@ -24,6 +23,7 @@ import pandas as pd
 from toolkit import aws
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
+from toolkit.layout import TaskRecord
 
 __all__ = [
     "RunError",
@@ -31,10 +31,13 @@ __all__ = [
     "RunProgress",
     "start_run",
     "progress",
+    "follow",
     "watch",
+    "task_records",
     "list_tasks",
     "latest_task",
     "reconcile_task",
+    "reconcile_tasks",
     "history",
     "FAILURE_CLASSES",
     "classify_error",
@@ -44,7 +47,6 @@ __all__ = [
     "redrive",
 ]
 
-ACTIVE_TASK_STATUSES = ("RUNNING", "CONSOLIDATING")
 _UNSUCCESSFUL = ("FAILED", "TIMED_OUT", "ABORTED")
 TERMINAL_EXECUTION_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -116,9 +118,11 @@ def start_run(
     """
     if not force:
         latest = latest_task(config, task_id, session=session)
-        if latest is not None and latest.get("status") in ACTIVE_TASK_STATUSES:
-            raise RunError(f"task_id: task {task_id!r} is still {latest['status']} "
-                           f"({latest.get('execution_arn')}); pass force=True to start another run")
+        if latest is not None:
+            latest = reconcile_task(config, latest, session=session)
+        if latest is not None and latest.active:
+            raise RunError(f"task_id: task {task_id!r} is still {latest.status} "
+                           f"({latest.execution_arn}); pass force=True to start another run")
     payload: dict[str, Any] = {"task_id": task_id}
     if locations is not None:
         if not locations:
@@ -165,51 +169,59 @@ def progress(run: Run, *, session: boto3.Session | None = None,
     return snapshot
 
 
+def follow(run: Run, *, interval: float = 2.0, session: boto3.Session | None = None) -> Iterator[RunProgress]:
+    """Snapshots of the run, one every ``interval`` seconds, ending with the one where it is done.
+
+    Drawing them is the caller's job (the CLI's progress bar, the widgets' run monitor).
+    """
+    cache: dict[str, tuple[int, int]] = {}
+    while True:
+        snapshot = progress(run, session=session, _cache=cache)
+        yield snapshot
+        if snapshot.done:
+            return
+        time.sleep(interval)
+
+
 def watch(
     run: Run,
     *,
     interval: float = 2.0,
     on_update: Callable[[RunProgress], None] | None = None,
-    show_progress: bool = True,
     session: boto3.Session | None = None,
 ) -> RunProgress:
-    """Poll the run until it ends, showing a progress bar in a terminal; return the last snapshot.
+    """Poll the run until it ends, passing each snapshot to ``on_update``; return the last one.
 
     Ctrl-C stops watching, not the run: the last snapshot is returned.
     """
-    cache: dict[str, tuple[int, int]] = {}
-    bar = _TerminalBar(run) if show_progress and on_update is None else None
-    snapshot = progress(run, session=session, _cache=cache)
+    last: RunProgress | None = None
     try:
-        while True:
-            if bar is not None:
-                bar.update(snapshot)
+        for last in follow(run, interval=interval, session=session):
             if on_update is not None:
-                on_update(snapshot)
-            if snapshot.done:
-                return snapshot
-            time.sleep(interval)
-            snapshot = progress(run, session=session, _cache=cache)
+                on_update(last)
     except KeyboardInterrupt:
-        return snapshot
-    finally:
-        if bar is not None:
-            bar.close()
+        if last is None:
+            raise
+    assert last is not None  # follow yields at least once
+    return last
+
+
+def task_records(config: StackConfig, *, session: boto3.Session | None = None) -> list[TaskRecord]:
+    """Every record of the tasks table, as stored (reads only)."""
+    client = aws.client(config, "dynamodb", session)
+    return [TaskRecord.from_item(item)
+            for page in client.get_paginator("scan").paginate(TableName=config.tasks_table)
+            for item in page.get("Items", [])]
 
 
 def list_tasks(config: StackConfig, *, limit: int = 50, session: boto3.Session | None = None) -> pd.DataFrame:
-    """Recent task runs of the stack, newest first: status, duration, rows, failures, output."""
-    client = aws.client(config, "dynamodb", session)
-    items = [reconcile_task(config, _plain(item), session=session)
-             for page in client.get_paginator("scan").paginate(TableName=config.tasks_table)
-             for item in page.get("Items", [])]
+    """Recent task runs of the stack, newest first: status, duration, rows, failures, output (reads only)."""
+    records = task_records(config, session=session)
     columns = ["task_id", "created_at", "status", "locations_total", "locations_failed", "rows",
                "duration_seconds", "output_uri", "error", "rerun_locations", "redriven_locations",
                "execution_arn"]
-    frame = pd.DataFrame(items)
-    for column in columns:
-        if column not in frame.columns:
-            frame[column] = None
+    frame = pd.DataFrame([_row(record) for record in records], columns=[f.name for f in _RECORD_FIELDS])
+    frame["duration_seconds"] = None
     if not frame.empty:
         created = pd.to_datetime(frame["created_at"], utc=True, errors="coerce", format="ISO8601")
         finished = pd.to_datetime(frame.get("finished_at"), utc=True, errors="coerce", format="ISO8601")
@@ -218,8 +230,8 @@ def list_tasks(config: StackConfig, *, limit: int = 50, session: boto3.Session |
     return frame[columns].reset_index(drop=True)
 
 
-def latest_task(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> dict[str, Any] | None:
-    """The newest record of ``task_id`` in the tasks table, as plain values, or None."""
+def latest_task(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> TaskRecord | None:
+    """The newest record of ``task_id`` in the tasks table, as stored, or None (reads only)."""
     client = aws.client(config, "dynamodb", session)
     response = client.query(
         TableName=config.tasks_table,
@@ -230,18 +242,22 @@ def latest_task(config: StackConfig, task_id: str, *, session: boto3.Session | N
         ConsistentRead=True,
     )
     items = response.get("Items", [])
-    return reconcile_task(config, _plain(items[0]), session=session) if items else None
+    return TaskRecord.from_item(items[0]) if items else None
 
 
-def reconcile_task(config: StackConfig, task: dict[str, Any], *, session: boto3.Session | None = None) -> dict[str, Any]:
-    """A task record made true to its execution: one still RUNNING or CONSOLIDATING whose
-    execution has ended unsuccessfully (a Map Run beyond its tolerated failures fails the
-    execution uncaught, so that it can be redriven) is marked FAILED with the execution's error,
-    in the table too. A redrive that succeeds records the final status over it."""
-    if task.get("status") not in ACTIVE_TASK_STATUSES or not task.get("execution_arn"):
+def reconcile_task(config: StackConfig, task: TaskRecord, *, session: boto3.Session | None = None) -> TaskRecord:
+    """Make a task record true to its execution, in the table too; return the record as it now is.
+
+    A record still RUNNING or CONSOLIDATING whose execution has ended unsuccessfully (a Map Run
+    beyond its tolerated failures fails the execution uncaught, so that it can be redriven) is
+    marked FAILED with the execution's error; any other record is returned as it is. A redrive
+    that succeeds records the final status over it. Reads never do this: call it where a write
+    is meant (``dsa run status|watch``, the dashboard, before starting a run).
+    """
+    if not task.active or not task.execution_arn:
         return task
     sfn = aws.client(config, "stepfunctions", session)
-    execution = sfn.describe_execution(executionArn=task["execution_arn"])
+    execution = sfn.describe_execution(executionArn=task.execution_arn)
     if execution["status"] not in _UNSUCCESSFUL:
         return task
     error = f"{execution.get('error') or execution['status']}: {(execution.get('cause') or '')[:1000]}"
@@ -249,16 +265,21 @@ def reconcile_task(config: StackConfig, task: dict[str, Any], *, session: boto3.
     try:
         client.update_item(
             TableName=config.tasks_table,
-            Key={"task_id": {"S": task["task_id"]}, "created_at": {"S": task["created_at"]}},
+            Key=task.key(),
             UpdateExpression="SET #status = :failed, #error = :error",
             ConditionExpression="#status = :seen",
             ExpressionAttributeNames={"#status": "status", "#error": "error"},
             ExpressionAttributeValues={":failed": {"S": "FAILED"}, ":error": {"S": error},
-                                       ":seen": {"S": task["status"]}},
+                                       ":seen": {"S": task.status}},
         )
     except client.exceptions.ConditionalCheckFailedException:
         pass  # the workflow recorded an outcome meanwhile
-    return {**task, "status": "FAILED", "error": error}
+    return dataclasses.replace(task, status="FAILED", error=error)
+
+
+def reconcile_tasks(config: StackConfig, *, session: boto3.Session | None = None) -> list[TaskRecord]:
+    """:func:`reconcile_task` on every record of the tasks table; return the records as they now are."""
+    return [reconcile_task(config, record, session=session) for record in task_records(config, session=session)]
 
 
 def history(config: StackConfig, execution_arn: str, *, session: boto3.Session | None = None) -> pd.DataFrame:
@@ -354,10 +375,9 @@ def rerun(
         latest = latest_task(config, task_id, session=session)
         if latest is None:
             raise RunError(f"task_id: task {task_id!r} has never run")
-        failed = json.loads(latest.get("failed_locations") or "[]")
-        locations = [f["location_id"] for f in failed if f.get("location_id")]
+        locations = latest.failed_location_ids
         if not locations:
-            raise RunError(f"task_id: the latest run of task {task_id!r} ({latest.get('status')}) "
+            raise RunError(f"task_id: the latest run of task {task_id!r} ({latest.status}) "
                            "lost no location; name the locations to rerun")
     return start_run(config, task_id, locations=locations, session=session, **options)
 
@@ -384,7 +404,7 @@ def redrive(run: Run, *, session: boto3.Session | None = None) -> Run:
 
 def _record_redrive(run: Run, locations: list[str], session: boto3.Session | None) -> None:
     task = latest_task(run.config, run.task_id, session=session)
-    if task is None or task.get("execution_arn") != run.execution_arn:
+    if task is None or task.execution_arn != run.execution_arn:
         return  # a newer run of the task owns the latest record; the execution's history tells
     values: dict[str, Any] = {
         ":one": {"N": "1"}, ":zero": {"N": "0"},
@@ -396,7 +416,7 @@ def _record_redrive(run: Run, locations: list[str], session: boto3.Session | Non
         expression += ", redriven_locations = :locations"
     aws.client(run.config, "dynamodb", session).update_item(
         TableName=run.config.tasks_table,
-        Key={"task_id": {"S": task["task_id"]}, "created_at": {"S": task["created_at"]}},
+        Key=task.key(),
         UpdateExpression=expression,
         ExpressionAttributeValues=values,
     )
@@ -458,44 +478,9 @@ def _finished_totals(sfn: Any, map_run_arn: str, cache: dict[str, tuple[int, int
     return sum(p for p, _ in cache.values()), sum(r for _, r in cache.values())
 
 
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    """A DynamoDB item as plain Python values."""
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserializer = TypeDeserializer()
-    out = {}
-    for key, value in item.items():
-        plain = deserializer.deserialize(value)
-        if isinstance(plain, Decimal):
-            plain = int(plain) if plain == int(plain) else float(plain)
-        if isinstance(plain, set):
-            plain = sorted(plain)
-        out[key] = plain
-    return out
+_RECORD_FIELDS = dataclasses.fields(TaskRecord)
 
 
-class _TerminalBar:
-    """A rich progress bar for a run: locations done out of total, pages, rows, failures."""
-
-    def __init__(self, run: Run):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} locations"),
-            TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(),
-            transient=False,
-        )
-        self._task = self._progress.add_task(run.task_id, total=None, detail="starting")
-        self._progress.start()
-
-    def update(self, snapshot: RunProgress) -> None:
-        detail = (f"failed {snapshot.failed} | running {snapshot.running} | pages {snapshot.pages} | "
-                  f"rows {snapshot.rows} | {snapshot.status}")
-        total = snapshot.locations_total or None
-        self._progress.update(self._task, total=total, completed=snapshot.locations_done, detail=detail)
-
-    def close(self) -> None:
-        self._progress.stop()
+def _row(record: TaskRecord) -> dict[str, Any]:
+    """A record as one row of list_tasks: lists the record leaves empty show as missing."""
+    return {name: (None if value == [] else value) for name, value in record.as_dict().items()}

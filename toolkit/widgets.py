@@ -5,8 +5,8 @@ Each panel is a small class with a ``.widget`` to display, built only from the f
 pipeline logic of their own, so a notebook, the Voilà dashboard and the tests (which set
 values and click buttons from Python) all exercise the same calls as the CLI.
 
-The run monitor polls from a background thread (:func:`toolkit.runs.watch` with a callback),
-so it refreshes in JupyterLab and in Voilà alike without blocking the kernel. Bars in the
+The run monitor polls from a background thread (:func:`toolkit.runs.watch` with a callback that
+draws each snapshot), so it refreshes in JupyterLab and in Voilà alike without blocking the kernel. Bars in the
 results explorer are drawn as HTML rather than with matplotlib: an HTML widget redraws in place
 when a filter changes (no figure to clear and re-render through an Output widget), renders the
 same in Voilà, and keeps its labels and numbers as text a test or a screen reader can read.
@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import html
 import threading
-from typing import Any, Callable
+from typing import Callable
 
 import ipywidgets as w
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
-from toolkit import aws, locations, results, runs
+from toolkit import aws, layout, locations, results, runs
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
+from toolkit.layout import TaskRecord
 
 __all__ = ["Launcher", "RunMonitor", "FailureBrowser", "ResultsExplorer", "Dashboard", "error_line"]
 
@@ -159,7 +160,7 @@ class RunMonitor:
         self.on_done = on_done
         self.run: runs.Run | None = None
         self.last: runs.RunProgress | None = None
-        self.task_record: dict[str, Any] | None = None
+        self.task_record: TaskRecord | None = None
         self._thread: threading.Thread | None = None
         self._generation = 0
         self.heading = w.HTML(f"<h3>{html.escape(title)}</h3>")
@@ -234,7 +235,7 @@ class RunMonitor:
             self.show(snapshot)
 
         try:
-            final = runs.watch(run, interval=self.interval, on_update=update, show_progress=False)
+            final = runs.watch(run, interval=self.interval, on_update=update)
             self._finish(run, final)
         except _StopWatching:
             return
@@ -267,16 +268,18 @@ class RunMonitor:
         self.stop_button.disabled = True
         self.overall.bar_style = "success" if final.status == "SUCCEEDED" and not final.failed else "warning"
         record = runs.latest_task(self.config, run.task_id)
-        if record is not None and record.get("execution_arn") == run.execution_arn:
+        if record is not None:
+            record = runs.reconcile_task(self.config, record)
+        if record is not None and record.execution_arn == run.execution_arn:
             self.task_record = record
         text = f"Run {final.status}"
         if self.task_record is not None:
-            text += (f" · task {self.task_record.get('status')}: {self.task_record.get('locations_failed', 0)} "
-                     f"of {self.task_record.get('locations_total', 0)} location(s) failed, "
-                     f"{self.task_record.get('rows', 0)} rows")
+            text += (f" · task {self.task_record.status}: {self.task_record.locations_failed or 0} "
+                     f"of {self.task_record.locations_total or 0} location(s) failed, "
+                     f"{self.task_record.rows or 0} rows")
         if final.error:
             text += f" · {final.error}: {final.cause or ''}"
-        task_status = (self.task_record or {}).get("status")
+        task_status = self.task_record.status if self.task_record is not None else None
         kind = "error"
         if final.status == "SUCCEEDED":
             kind = "ok" if task_status == "SUCCEEDED" else "warn"
@@ -366,7 +369,8 @@ class FailureBrowser:
         self.monitor.close()
 
     def _rerun_done(self, run: runs.Run, final: runs.RunProgress) -> None:
-        task_status = (self.monitor.task_record or {}).get("status", "unknown")
+        record = self.monitor.task_record
+        task_status = record.status if record is not None else "unknown"
         self.status.value = _message(f"Rerun ended {final.status}; task {run.task_id} is now {task_status}.",
                                      "ok" if task_status == "SUCCEEDED" else "warn")
         self.show(run)
@@ -386,7 +390,7 @@ class ResultsExplorer:
     def __init__(self, config: StackConfig, task_id: str = "", *, fmt: str = "parquet"):
         self.config = config
         self.fmt = fmt
-        self.output = pd.DataFrame(columns=results.OUTPUT_COLUMNS)
+        self.output = pd.DataFrame(columns=list(layout.OUTPUT_COLUMNS))
         self.task = w.Text(value=task_id, description="Task")
         self.load_button = w.Button(description="Load output", icon="download")
         self.load_button.add_class("dsa-load-output")

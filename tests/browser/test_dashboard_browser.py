@@ -27,8 +27,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from toolkit import dashboard, deploy, locations, runs
 from toolkit.config import StackConfig
-from toolkit.commands.local import read_state
-from toolkit.notebook import SampleApiAdmin
+from toolkit.local.state import read_state
+from toolkit.target import SampleApiAdmin
 
 pytestmark = pytest.mark.slow
 
@@ -180,6 +180,6 @@ def test_operator_runs_a_task_sees_the_failed_location_and_reruns_it(stack, dash
         api.set_faults(None)
 
     task = runs.latest_task(stack.config, TASK)
-    assert task["status"] == "SUCCEEDED" and task["rerun_locations"] == [broken]
+    assert task.status == "SUCCEEDED" and task.rerun_locations == [broken]
     assert all((ARTIFACTS / f"{name}.png").stat().st_size > 0
                for name in ("01-dashboard-loaded", "02-run-partial-with-failure", "03-rerun-succeeded"))

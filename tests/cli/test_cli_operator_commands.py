@@ -166,7 +166,7 @@ def test_run_start_watches_until_the_task_ends_partial(cli, partial_run, loaded,
     assert "task_status" in partial_run.stdout and "PARTIAL" in partial_run.stdout
     assert "locations" in partial_run.stdout  # the progress bar's "n/m locations"
     task = runs.latest_task(deployed, TASK)
-    assert task["status"] == "PARTIAL" and task["locations_failed"] == 1
+    assert task.status == "PARTIAL" and task.locations_failed == 1
 
 
 def test_run_start_refuses_bad_input(cli, deployed) -> None:
@@ -282,7 +282,7 @@ def test_run_redrive_completes_a_run_that_failed_at_its_map_run(cli, stack, depl
     finally:
         stack.sample_api.set_faults(None)
     one_line_error(failed, "the run ended FAILED", "States.ExceedToleratedFailureThreshold")
-    execution_arn = runs.latest_task(deployed, "cli-strict")["execution_arn"]
+    execution_arn = runs.latest_task(deployed, "cli-strict").execution_arn
     status = cli.json("run", "redrive", "cli-strict", "--interval", "0.5")
     assert status["execution_arn"] == execution_arn  # the same execution, not a new run
     assert status["execution_status"] == "SUCCEEDED" and status["task_status"] == "SUCCEEDED"

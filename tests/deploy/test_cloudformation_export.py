@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pathlib import Path
 
-from toolkit import cloudformation, deploy
+from toolkit import cloudformation, resources, spec
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 
@@ -54,13 +54,13 @@ def test_template_holds_the_same_resources_as_deploy(cfg):
         res["ConsolidateJob"]["Properties"]["Name"], res["ApiConnection"]["Properties"]["Name"],
         *(r["Properties"]["StateMachineName"] for r in res.values() if r["Type"] == "AWS::StepFunctions::StateMachine"),
     }
-    expected = {r.name for r in deploy.resources(cfg) if not isinstance(r, deploy.Script)}
+    expected = {r.name for r in resources.resources(spec.stack_spec(cfg)) if not isinstance(r, resources.Script)}
     assert names == expected
     assert res["ConsolidateJob"]["Properties"]["NumberOfWorkers"] == 5
-    assert res["StatesRole"]["Properties"]["Policies"][0]["PolicyDocument"] == deploy.states_policy(cfg)
+    assert res["StatesRole"]["Properties"]["Policies"][0]["PolicyDocument"] == spec.states_policy(cfg)
     rules = res["WorkBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert {"Id": "expire-parts", "Status": "Enabled", "Prefix": "parts/",
-            "ExpirationInDays": deploy.PARTS_EXPIRE_DAYS} in rules
+            "ExpirationInDays": spec.PARTS_EXPIRE_DAYS} in rules
     # Children come first; only the workflow with JSONata Map numbers carries the lint exception.
     machines = [k for k, r in res.items() if r["Type"] == "AWS::StepFunctions::StateMachine"]
     assert machines == ["PageFetchStateMachine", "ExtractionStateMachine", "AggregatorStateMachine"]

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from toolkit import deploy
+from toolkit import deploy, resources, spec
 from toolkit.deploy import Change, Clients, DeployError
 
 KEY = "k3y-" + uuid.uuid4().hex
@@ -40,7 +40,7 @@ def test_deploy_creates_everything_then_changes_nothing(cfg, clients):
     again = deploy.deploy(cfg, clients=clients, environ={})  # no key needed when nothing changes
     assert {c.action for c in again} == {"unchanged"}, again
 
-    # The resources are really there, as design.md wants them.
+    # The resources are really there, as docs/design.md wants them.
     table = clients.dynamodb.describe_table(TableName=cfg.locations_table)["Table"]
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["task_id", "location_id"]
     tasks = clients.dynamodb.describe_table(TableName=cfg.tasks_table)["Table"]
@@ -50,7 +50,7 @@ def test_deploy_creates_everything_then_changes_nothing(cfg, clients):
     block = clients.s3.get_public_access_block(Bucket=cfg.output_bucket)["PublicAccessBlockConfiguration"]
     assert all(block.values())
     script = clients.s3.get_object(Bucket=cfg.work_bucket, Key="scripts/consolidate.py")["Body"].read()
-    assert script == deploy.SCRIPT_PATH.read_bytes()
+    assert script == spec.SCRIPT_PATH.read_bytes()
     job = clients.glue.get_job(JobName=cfg.glue_job)["Job"]
     assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == ("5.0", cfg.glue_worker_type,
                                                                                 cfg.glue_workers)
@@ -58,7 +58,7 @@ def test_deploy_creates_everything_then_changes_nothing(cfg, clients):
     connection = clients.events.describe_connection(Name=cfg.connection_name)
     assert connection["AuthParameters"]["ApiKeyAuthParameters"]["ApiKeyName"] == cfg.api_key_header
     policy = clients.iam.get_role_policy(RoleName=cfg.states_role, PolicyName=f"{cfg.states_role}-policy")
-    document = json.dumps(deploy._policy_doc(policy["PolicyDocument"]))
+    document = json.dumps(resources.policy_document(policy["PolicyDocument"]))
     assert f"table/{cfg.locations_table}" in document and '"*"' not in document
     for name, kind in ((cfg.page_fetch_state_machine, "EXPRESS"), (cfg.aggregator_state_machine, "STANDARD")):
         machine = clients.stepfunctions.describe_state_machine(stateMachineArn=cfg.state_machine_arn(name))
@@ -138,3 +138,16 @@ def test_teardown_leaves_other_stacks_alone(local_stack, cfg, clients):
     other_clients = Clients.create(other, local_stack.session())
     assert {c.action for c in deploy.plan(other, clients=other_clients)} == {"unchanged"}
     deploy.teardown(other, clients=other_clients)
+
+
+def test_a_table_with_other_keys_stops_the_plan_and_names_the_keys_needed(cfg, clients):
+    clients.dynamodb.create_table(
+        TableName=cfg.tasks_table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "task_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "task_id", "KeyType": "HASH"}])
+    try:
+        with pytest.raises(DeployError, match=rf"^dynamodb-table {cfg.tasks_table}: exists with keys task_id \(HASH\), "
+                                              r"needs task_id \(HASH\), created_at \(RANGE\) "):
+            deploy.plan(cfg, clients=clients)
+    finally:
+        clients.dynamodb.delete_table(TableName=cfg.tasks_table)

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from toolkit import deploy, workflows
+from toolkit import deploy, layout, resources, spec, workflows
 from toolkit.config import StackConfig
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -57,7 +57,7 @@ def test_fresh_account_deploy_sends_valid_requests(cfg, clients):
     for bucket in (cfg.work_bucket, cfg.output_bucket):
         stub["s3"].add_client_error("head_bucket", "404", http_status_code=404, expected_params={"Bucket": bucket})
     stub["s3"].add_client_error("get_object", "NoSuchBucket", http_status_code=404,
-                                expected_params={"Bucket": cfg.work_bucket, "Key": deploy.SCRIPT_KEY})
+                                expected_params={"Bucket": cfg.work_bucket, "Key": layout.SCRIPT_KEY})
     stub["glue"].add_client_error("get_job", "EntityNotFoundException", expected_params={"JobName": cfg.glue_job})
     stub["events"].add_client_error("describe_connection", "ResourceNotFoundException",
                                     expected_params={"Name": cfg.connection_name})
@@ -66,19 +66,19 @@ def test_fresh_account_deploy_sends_valid_requests(cfg, clients):
                                                expected_params={"stateMachineArn": w.arn(cfg)})
 
     # Creation, in dependency order within each service.
-    for role, service, policy in ((cfg.states_role, "states", deploy.states_policy(cfg)),
-                                  (cfg.glue_role, "glue", deploy.glue_policy(cfg))):
+    for role, service, policy in ((cfg.states_role, "states", spec.states_policy(cfg)),
+                                  (cfg.glue_role, "glue", spec.glue_policy(cfg))):
         stub["iam"].add_response("create_role", _role(cfg, role), {
-            "RoleName": role, "AssumeRolePolicyDocument": json.dumps(deploy.trust_policy(cfg, service)),
-            "Description": ANY, "Tags": [{"Key": deploy.STACK_TAG, "Value": cfg.stack_name}]})
+            "RoleName": role, "AssumeRolePolicyDocument": json.dumps(spec.trust_policy(cfg, service)),
+            "Description": ANY, "Tags": [{"Key": spec.STACK_TAG, "Value": cfg.stack_name}]})
         stub["iam"].add_response("put_role_policy", {}, {
             "RoleName": role, "PolicyName": f"{role}-policy", "PolicyDocument": json.dumps(policy)})
-    for table, params in deploy.table_definitions(cfg).items():
+    for table, params in spec.table_definitions(cfg).items():
         stub["dynamodb"].add_response("create_table", {}, {**params, "Tags": ANY})
         stub["dynamodb"].add_response("describe_table", {"Table": {"TableName": table, "TableStatus": "ACTIVE"}},
                                       {"TableName": table})
     for bucket in (cfg.work_bucket, cfg.output_bucket):
-        settings = deploy.bucket_settings(cfg, bucket)
+        settings = spec.bucket_settings(cfg, bucket)
         stub["s3"].add_response("create_bucket", {}, {
             "Bucket": bucket, "CreateBucketConfiguration": {"LocationConstraint": cfg.region}})
         stub["s3"].add_response("put_public_access_block", {}, {
@@ -89,10 +89,10 @@ def test_fresh_account_deploy_sends_valid_requests(cfg, clients):
             "Bucket": bucket, "LifecycleConfiguration": settings["lifecycle"]})
         stub["s3"].add_response("put_bucket_tagging", {}, {"Bucket": bucket, "Tagging": ANY})
     stub["s3"].add_response("put_object", {}, {
-        "Bucket": cfg.work_bucket, "Key": deploy.SCRIPT_KEY, "Body": deploy.SCRIPT_PATH.read_bytes(),
+        "Bucket": cfg.work_bucket, "Key": layout.SCRIPT_KEY, "Body": spec.SCRIPT_PATH.read_bytes(),
         "ContentType": "text/x-python", "Metadata": ANY})
     stub["glue"].add_response("create_job", {"Name": cfg.glue_job}, {
-        "Name": cfg.glue_job, "Tags": {deploy.STACK_TAG: cfg.stack_name}, **deploy.glue_job_definition(cfg)})
+        "Name": cfg.glue_job, "Tags": {spec.STACK_TAG: cfg.stack_name}, **spec.glue_job_definition(cfg)})
     stub["events"].add_response("create_connection", {"ConnectionArn": conn_arn}, {
         "Name": cfg.connection_name, "AuthorizationType": "API_KEY", "Description": ANY,
         "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": cfg.api_key_header, "ApiKeyValue": KEY}}})
@@ -124,7 +124,7 @@ def test_key_from_a_secret_arn_is_read_with_get_secret_value(cfg, clients):
 
 
 def test_policies_name_only_this_stacks_resources(cfg):
-    for policy in (deploy.states_policy(cfg), deploy.glue_policy(cfg)):
+    for policy in (spec.states_policy(cfg), spec.glue_policy(cfg)):
         for statement in policy["Statement"]:
             for resource in statement["Resource"]:
                 assert resource != "*"
@@ -138,5 +138,16 @@ def test_rotating_the_key_sends_update_connection_with_it(cfg, clients):
     stub["events"].add_response("update_connection", {}, {
         "Name": cfg.connection_name, "AuthorizationType": "API_KEY",
         "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": cfg.api_key_header, "ApiKeyValue": "new-key"}}})
-    deploy.Connection(cfg, lambda: "new-key").update(c, current={})
+    stack = spec.stack_spec(cfg)
+    resources.Connection(cfg, stack.connection, stack.tags).with_api_key("new-key").update(c, current={})
+    stub["events"].assert_no_pending_responses()
+
+
+def test_a_connection_without_the_key_refuses_to_write_and_names_the_variable(cfg, clients):
+    c, stub = clients
+    stack = spec.stack_spec(cfg)
+    connection = resources.Connection(cfg, stack.connection, stack.tags)
+    for write in (lambda: connection.create(c), lambda: connection.update(c, current={})):
+        with pytest.raises(deploy.DeployError, match=f"^{cfg.api_key_env}: not set; needed to create or update "):
+            write()
     stub["events"].assert_no_pending_responses()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from toolkit import deploy, workflows
+from toolkit import spec, workflows
 from toolkit.config import StackConfig
 
 IAM_SERVICE = {"sfn": "states", "states": "states", "dynamodb": "dynamodb", "s3": "s3", "glue": "glue"}
@@ -42,7 +42,7 @@ def _required_action(resource: str) -> str:
 
 def test_every_integration_is_allowed():
     cfg = StackConfig.load(environ={})
-    allowed = _actions(deploy.states_policy(cfg))
+    allowed = _actions(spec.states_policy(cfg))
     needed = {_required_action(node["Resource"]) for t in _templates() for node in _walk(t)
               if isinstance(node.get("Resource"), str) and node["Resource"].startswith("arn:aws:states:::")}
     assert needed, "no integrations found in the templates"
@@ -52,7 +52,7 @@ def test_every_integration_is_allowed():
 def test_every_s3_prefix_is_allowed():
     cfg = StackConfig.load(environ={})
     buckets = {"${WorkBucket}": cfg.work_bucket, "${OutputBucket}": cfg.output_bucket}
-    resources = {r for s in deploy.states_policy(cfg)["Statement"] if "s3:PutObject" in s["Action"]
+    resources = {r for s in spec.states_policy(cfg)["Statement"] if "s3:PutObject" in s["Action"]
                  for r in s["Resource"]}
     found = 0
     for template in _templates():

@@ -12,6 +12,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from toolkit.aws import LOCAL_CREDENTIALS
+
 DSA = str(Path(sys.executable).with_name("dsa"))
 
 
@@ -52,10 +54,11 @@ def test_up_detach_status_env_second_up_down(run_dir):
 
     env = _dsa("env", run_dir=run_dir)
     exports = dict(line.removeprefix("export ").split("=", 1) for line in env.stdout.splitlines())
-    assert exports["AWS_ENDPOINT_URL"] == endpoint and exports["AWS_ACCESS_KEY_ID"] == "test"
+    assert exports["AWS_ENDPOINT_URL"] == endpoint
+    assert exports["AWS_ACCESS_KEY_ID"] == LOCAL_CREDENTIALS["aws_access_key_id"]
     assert exports["AWS_DEFAULT_REGION"] == exports["AWS_REGION"]
     sts = boto3.client("sts", endpoint_url=exports["AWS_ENDPOINT_URL"], region_name=exports["AWS_REGION"],
-                       aws_access_key_id="test", aws_secret_access_key="test")
+                       **LOCAL_CREDENTIALS)
     assert sts.get_caller_identity()["Account"]
 
     second = _dsa("up", "--port", "0", run_dir=run_dir)
@@ -165,8 +168,7 @@ def test_data_dir_survives_down_and_up(run_dir, tmp_path):
 
     def s3():
         endpoint = _state(run_dir)["endpoint_url"]
-        return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **LOCAL_CREDENTIALS)
 
     assert _dsa(*args, run_dir=run_dir).returncode == 0
     s3().create_bucket(Bucket="kept-bucket")

@@ -2,7 +2,7 @@
 
 The stack is started the way an operator starts it (``dsa local up --detach``, as ``make lab``
 does) with its state file in a temporary ``XDG_STATE_HOME``; each notebook's kernel gets that
-environment, so :func:`toolkit.notebook.open_target` finds and shares the stack. A notebook that
+environment, so :func:`toolkit.target.open_target` finds and shares the stack. A notebook that
 raises fails its test; the assertions that matter are the notebooks' own last cells (output equal
 to the sample API's ground truth, zero failed locations after the rerun, nothing left after
 teardown). Parameters are injected after the ``parameters`` cell, as papermill does.

@@ -26,7 +26,7 @@ class Pipeline:
 
     def run(self, task_id: str, **options) -> tuple[runs.Run, runs.RunProgress]:
         run = runs.start_run(self.config, task_id, **options)
-        return run, runs.watch(run, interval=0.5, show_progress=False)
+        return run, runs.watch(run, interval=0.5)
 
     def output(self, task_id: str) -> pd.DataFrame:
         return results.load_output(self.config, task_id)

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from toolkit import results, runs
+from toolkit import layout, results, runs
 
 pytestmark = pytest.mark.slow
 
@@ -25,11 +25,11 @@ def test_default_dataset_output_equals_the_ground_truth(pipeline) -> None:
     assert check.ok, check.summary()
     assert check.expected > 10_000
     task = runs.latest_task(pipeline.config, "full")
-    assert task["status"] == "SUCCEEDED"
-    assert task["locations_total"] == 25 and task["locations_failed"] == 0
-    assert task["rows"] == check.expected
-    assert task["output_uri"].endswith("/consolidated/full/full.csv")
-    assert task["execution_arn"] == run.execution_arn
+    assert task.status == "SUCCEEDED"
+    assert task.locations_total == 25 and task.locations_failed == 0
+    assert task.rows == check.expected
+    assert task.output_uri.endswith("/consolidated/full/full.csv")
+    assert task.execution_arn == run.execution_arn
 
 
 def test_faults_within_the_retry_budget_lose_nothing(pipeline, faults) -> None:
@@ -43,7 +43,7 @@ def test_faults_within_the_retry_budget_lose_nothing(pipeline, faults) -> None:
     ]})
     _, final = pipeline.run("flaky")
     assert final.status == "SUCCEEDED", (final.error, final.cause)
-    assert runs.latest_task(pipeline.config, "flaky")["status"] == "SUCCEEDED"
+    assert runs.latest_task(pipeline.config, "flaky").status == "SUCCEEDED"
     check = pipeline.check("flaky", ids)
     assert check.ok, check.summary()
 
@@ -57,9 +57,9 @@ def test_a_location_failing_beyond_retries_is_partial_and_a_rerun_completes_it(p
     run, final = pipeline.run("partial")
     assert final.status == "SUCCEEDED"  # the execution succeeds; the task is PARTIAL
     task = runs.latest_task(pipeline.config, "partial")
-    assert task["status"] == "PARTIAL"
-    assert task["locations_failed"] == 1
-    failed = json.loads(task["failed_locations"])
+    assert task.status == "PARTIAL"
+    assert task.locations_failed == 1
+    failed = task.failed_locations
     assert [f["location_id"] for f in failed] == [broken]
     assert failed[0]["error"] == "States.TaskFailed" or "500" in failed[0]["error"]
 
@@ -76,12 +76,12 @@ def test_a_location_failing_beyond_retries_is_partial_and_a_rerun_completes_it(p
 
     pipeline.stack.sample_api.set_faults(None)
     rerun = runs.rerun(pipeline.config, "partial")
-    final = runs.watch(rerun, interval=0.5, show_progress=False)
+    final = runs.watch(rerun, interval=0.5)
     assert final.status == "SUCCEEDED", (final.error, final.cause)
     task = runs.latest_task(pipeline.config, "partial")
-    assert task["status"] == "SUCCEEDED"
-    assert task["rerun_locations"] == [broken]
-    assert task["locations_total"] == 1
+    assert task.status == "SUCCEEDED"
+    assert task.rerun_locations == [broken]
+    assert task.locations_total == 1
     check = pipeline.check("partial", ids)
     assert check.ok, check.summary()  # complete, and nothing duplicated
 
@@ -111,8 +111,8 @@ def test_unknown_location_fails_the_task_with_a_named_cause(pipeline) -> None:
     assert final.status == "FAILED"
     assert final.error == "Task.AllLocationsFailed"
     task = runs.latest_task(pipeline.config, "ghost")
-    assert task["status"] == "FAILED"
-    assert task["error"].startswith("Task.AllLocationsFailed: all 1 locations failed")
+    assert task.status == "FAILED"
+    assert task.error.startswith("Task.AllLocationsFailed: all 1 locations failed")
     table = runs.failures(run)
     assert table.loc[0, "location_id"] == "not-in-table"
     assert table.loc[0, "error"] == "Location.NotFound"
@@ -129,9 +129,12 @@ def test_a_map_run_beyond_its_tolerance_fails_the_execution_and_a_redrive_comple
     run, final = pipeline.run("strict", tolerated_failure_percentage=0)
     assert final.status == "FAILED"
     assert final.error == "States.ExceedToleratedFailureThreshold"
-    task = runs.latest_task(pipeline.config, "strict")  # reconciled: the workflow could not record it
-    assert task["status"] == "FAILED"
-    assert task["error"].startswith("States.ExceedToleratedFailureThreshold")
+    stored = runs.latest_task(pipeline.config, "strict")  # the workflow could not record the outcome
+    assert stored.status == "RUNNING"  # and reading does not write it
+    task = runs.reconcile_task(pipeline.config, stored)
+    assert task.status == "FAILED"
+    assert task.error.startswith("States.ExceedToleratedFailureThreshold")
+    assert runs.latest_task(pipeline.config, "strict") == task
     assert broken in list(runs.failures(run)["location_id"])
     sfn = pipeline.stack.client("stepfunctions")
     succeeded_before = {
@@ -142,11 +145,11 @@ def test_a_map_run_beyond_its_tolerance_fails_the_execution_and_a_redrive_comple
     api.set_faults(None)
     api.reset_counts()
     runs.redrive(run)
-    final = runs.watch(run, interval=0.5, show_progress=False)
+    final = runs.watch(run, interval=0.5)
     assert final.status == "SUCCEEDED", (final.error, final.cause)
     task = runs.latest_task(pipeline.config, "strict")
-    assert task["status"] == "SUCCEEDED"
-    assert broken in task["redriven_locations"] and task["redrive_count"] == 1
+    assert task.status == "SUCCEEDED"
+    assert broken in task.redriven_locations and task.redrive_count == 1
     check = pipeline.check("strict", ids)
     assert check.ok, check.summary()
     counts = api.request_counts()
@@ -161,12 +164,12 @@ def test_a_quarantined_part_makes_the_task_partial_and_is_reported(pipeline) -> 
     ids = pipeline.stack.sample_api.location_ids()[:1]
     pipeline.load("corrupt", ids)
     s3 = pipeline.stack.client("s3")
-    bad_key = f"parts/corrupt/{ids[0]}/failed/999900.json"
+    bad_key = layout.part_key("corrupt", ids[0], "failed", 999900)
     s3.put_object(Bucket=pipeline.config.work_bucket, Key=bad_key, Body=b'{"rows": [truncated')
     _, final = pipeline.run("corrupt")
     assert final.status == "SUCCEEDED"
     task = runs.latest_task(pipeline.config, "corrupt")
-    assert task["status"] == "PARTIAL"
+    assert task.status == "PARTIAL"
     manifest = results.load_manifest(pipeline.config, "corrupt")
     assert manifest["part_files_quarantined"] == 1
     assert [q["key"] for q in manifest["quarantined"]] == [bad_key]

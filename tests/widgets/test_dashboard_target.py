@@ -10,7 +10,7 @@ from toolkit import dashboard, locations
 from toolkit.commands.dashboard import app as dashboard_app
 from toolkit.dashboard import DashboardError
 from toolkit.local.sample_api import read_locations_csv
-from toolkit.notebook import SAMPLE_LOCATIONS_CSV, SampleApiAdmin, Target
+from toolkit.target import SAMPLE_LOCATIONS_CSV, SampleApiAdmin, Target
 
 
 def _target(deployed, with_sample_api: bool = True) -> Target:

@@ -39,7 +39,7 @@ def test_launch_watch_failures_rerun_and_explore(deployed) -> None:
         assert final.status == "SUCCEEDED"
         assert (final.succeeded, final.failed, final.locations_total) == (3, 1, 4)
         assert board.monitor.overall_label.value == "100 %"
-        assert board.monitor.task_record["status"] == "PARTIAL"
+        assert board.monitor.task_record.status == "PARTIAL"
         assert "task PARTIAL: 1 of 4 location(s) failed" in board.monitor.outcome.value
 
         browser = board.failures
@@ -57,7 +57,7 @@ def test_launch_watch_failures_rerun_and_explore(deployed) -> None:
         assert rerun_final is not None and rerun_final.status == "SUCCEEDED"
         assert (rerun_final.succeeded, rerun_final.locations_total) == (1, 1)
         task = runs.latest_task(deployed.config, "flow")
-        assert task["status"] == "SUCCEEDED" and task["rerun_locations"] == [broken]
+        assert task.status == "SUCCEEDED" and task.rerun_locations == [broken]
         assert "task SUCCEEDED" in browser.monitor.outcome.value
         assert browser.table.empty and "No failed locations" in browser.summary.value
         assert "task flow is now SUCCEEDED" in browser.status.value

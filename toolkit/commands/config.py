@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from toolkit.commands.common import ConfigOption, JsonOption, print_json
 from toolkit.config import StackConfig
 
 app = typer.Typer(help="Show the stack configuration (names, region, target).", no_args_is_help=True)
@@ -14,12 +15,10 @@ app = typer.Typer(help="Show the stack configuration (names, region, target).", 
 
 @app.command("show")
 def show(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file."),
-    json_output: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    config: Optional[Path] = ConfigOption,
+    json_output: bool = JsonOption,
 ) -> None:
     """Print every resolved setting: defaults < YAML < DSA_* environment."""
-    from toolkit.cli import print_json
-
     cfg = StackConfig.load(config)
     if json_output:
         print_json(cfg.as_dict())

@@ -10,11 +10,11 @@ from typing import Optional
 
 import typer
 
+from toolkit.commands.common import ConfigOption
 from toolkit.config import StackConfig
 
 app = typer.Typer(help="Provision, tear down or export the stack.")
 
-ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (else DSA_CONFIG / defaults).")
 
 
 def _print(change) -> None:
@@ -74,9 +74,9 @@ def export_cfn_command(
     config: Optional[Path] = ConfigOption,
 ) -> None:
     """Write the same stack as a CloudFormation template."""
-    from toolkit import cloudformation
+    from toolkit import cloudformation, layout
 
     cfg = StackConfig.load(config)
     path = cloudformation.write_template(cfg, out, api_key_secret_arn)
     typer.echo(f"wrote {path}; after creating the stack, copy glue/consolidate.py to "
-               f"s3://{cfg.work_bucket}/scripts/consolidate.py")
+               f"s3://{cfg.work_bucket}/{layout.SCRIPT_KEY}")

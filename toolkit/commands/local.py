@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
@@ -37,64 +37,13 @@ from toolkit.local.stack import (
     probe_components,
     stack_env,
 )
+from toolkit.local.state import STATE_FILE, StackState, alive, default_run_dir, read_state, write_state
 
 app = typer.Typer(help="Run the embedded local stack (no AWS account needed).", no_args_is_help=True)
 
-STATE_FILE = "stack.json"
 LOG_FILE = "stack.log"
 DETACH_TIMEOUT_SECONDS = 90.0
 DOWN_TIMEOUT_SECONDS = 90.0
-
-
-@dataclass
-class StackState:
-    """What a running stack records about itself for ``down``, ``status`` and ``env``."""
-
-    pid: int
-    started: float  # the process's create time: tells our pid from a reused one
-    endpoint_url: str
-    port: int
-    sample_api_url: str | None
-    sample_api_port: int | None
-    data_dir: str | None
-
-
-def default_run_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "dsa" / "local"
-
-
-def read_state(run_dir: Path) -> StackState | None:
-    """The state of the stack running from ``run_dir``; None (and a stale file removed) if none."""
-    path = run_dir / STATE_FILE
-    try:
-        state = StackState(**json.loads(path.read_text()))
-    except FileNotFoundError:
-        return None
-    except (ValueError, TypeError):
-        path.unlink(missing_ok=True)
-        return None
-    if not _alive(state.pid, state.started):
-        path.unlink(missing_ok=True)
-        return None
-    return state
-
-
-def _alive(pid: int, started: float) -> bool:
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        return abs(proc.create_time() - started) < 1.0 and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _write_state(run_dir: Path, state: StackState) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(asdict(state)))
-    tmp.replace(run_dir / STATE_FILE)
 
 
 def _refuse_if_running(run_dir: Path) -> None:
@@ -138,7 +87,7 @@ def up(
 
         me = psutil.Process()
         sample_url = stack.sample_api.url if stack.sample_api is not None else None
-        _write_state(run_dir, StackState(
+        write_state(run_dir, StackState(
             pid=me.pid, started=me.create_time(), endpoint_url=stack.endpoint_url,
             port=int(stack.endpoint_url.rsplit(":", 1)[1]), sample_api_url=sample_url,
             sample_api_port=stack.sample_api.port if stack.sample_api is not None else None,
@@ -207,7 +156,7 @@ def down(run_dir: Optional[Path] = _RUN_DIR) -> None:
         return
     os.kill(state.pid, signal.SIGTERM)
     deadline = time.monotonic() + DOWN_TIMEOUT_SECONDS
-    while _alive(state.pid, state.started):
+    while alive(state.pid, state.started):
         if time.monotonic() > deadline:
             os.kill(state.pid, signal.SIGKILL)
             (run_dir / STATE_FILE).unlink(missing_ok=True)

@@ -11,13 +11,11 @@ from typing import List, Optional
 
 import typer
 
-from toolkit.commands.tables import print_fields, print_frame
+from toolkit.commands.common import ConfigOption, JsonOption, print_fields, print_frame
 from toolkit.config import StackConfig
 
 app = typer.Typer(help="Load, list, disable and remove a task's locations.", no_args_is_help=True)
 
-ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (else DSA_CONFIG / defaults).")
-JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 TaskArgument = typer.Argument(..., help="The task whose locations these are.")
 LocationsArgument = typer.Argument(..., help="One or more location ids.")
 

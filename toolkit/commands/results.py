@@ -10,13 +10,11 @@ from typing import List, Optional
 
 import typer
 
-from toolkit.commands.tables import frame_records, print_frame, print_json
+from toolkit.commands.common import ConfigOption, JsonOption, frame_records, print_frame, print_json
 from toolkit.config import StackConfig
 
 app = typer.Typer(help="Show, export and compare tasks' consolidated output.", no_args_is_help=True)
 
-ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (else DSA_CONFIG / defaults).")
-JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 FORMATS = ("parquet", "csv")
 
 

@@ -12,14 +12,14 @@ from typing import List, Optional
 
 import typer
 
-from toolkit.commands.tables import print_fields, print_frame, print_json
+from toolkit.commands.common import (ConfigOption, JsonOption, frame_records, print_fields, print_frame, print_json,
+                                     watch_run)
 from toolkit.config import StackConfig
+from toolkit.layout import TaskRecord
 
 app = typer.Typer(help="Start, watch and inspect task runs; rerun or redrive failed locations.",
                   no_args_is_help=True)
 
-ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (else DSA_CONFIG / defaults).")
-JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 TaskArgument = typer.Argument(..., help="The task id.")
 ExecutionOption = typer.Option(None, "--execution-arn", help="A run other than the task's latest.")
 NoWatchOption = typer.Option(False, "--no-watch", help="Return once started; do not show progress.")
@@ -71,11 +71,12 @@ def status(
 
     cfg = StackConfig.load(config)
     if task_id is None:
+        runs.reconcile_tasks(cfg)
         print_frame(runs.list_tasks(cfg, limit=limit), title="recent runs", as_json=as_json)
         return
     run = _find_run(cfg, task_id, None)
     snapshot = runs.progress(run)
-    record = runs.latest_task(cfg, task_id) or {}
+    record = _reconciled(cfg, task_id)
     print_fields(_status_fields(task_id, record, snapshot), as_json=as_json)
 
 
@@ -100,8 +101,6 @@ def failures(task_id: str = TaskArgument, execution_arn: Optional[str] = Executi
     table = runs.failures(run)
     counts = runs.failure_counts(table)
     if as_json:
-        from toolkit.commands.tables import frame_records
-
         print_json({"failures": frame_records(table), "classes": frame_records(counts)})
         return
     shown = table.drop(columns=["execution_arn", "extraction_arn"])
@@ -146,9 +145,9 @@ def _find_run(cfg: StackConfig, task_id: str, execution_arn: Optional[str]):
     if execution_arn:
         return runs.Run(task_id=task_id, execution_arn=execution_arn, config=cfg)
     record = runs.latest_task(cfg, task_id)
-    if record is None or not record.get("execution_arn"):
+    if record is None or not record.execution_arn:
         raise runs.RunError(f"task_id: task {task_id!r} has no run in {cfg.tasks_table}")
-    return runs.Run(task_id=task_id, execution_arn=record["execution_arn"], config=cfg)
+    return runs.Run(task_id=task_id, execution_arn=record.execution_arn, config=cfg)
 
 
 def _started_or_watch(run, no_watch: bool, interval: float, as_json: bool) -> None:
@@ -164,18 +163,27 @@ def _started_or_watch(run, no_watch: bool, interval: float, as_json: bool) -> No
 def _watch(run, interval: float, as_json: bool) -> None:
     from toolkit import runs
 
-    snapshot = runs.watch(run, interval=interval, show_progress=not as_json)
-    record = runs.latest_task(run.config, run.task_id) or {}
+    snapshot = watch_run(run, interval=interval, draw=not as_json)
+    record = _reconciled(run.config, run.task_id)
     print_fields(_status_fields(run.task_id, record, snapshot), as_json=as_json)
     if snapshot.done and snapshot.status != "SUCCEEDED":
         raise runs.RunError(f"execution: the run ended {snapshot.status}: {snapshot.error or ''} {snapshot.cause or ''}"
                             .strip())
 
 
-def _status_fields(task_id: str, record: dict, snapshot) -> dict:
+def _reconciled(cfg: StackConfig, task_id: str) -> TaskRecord | None:
+    """The task's latest record, made true to its execution first (``runs.reconcile_task``)."""
+    from toolkit import runs
+
+    record = runs.latest_task(cfg, task_id)
+    return runs.reconcile_task(cfg, record) if record is not None else None
+
+
+def _status_fields(task_id: str, record: TaskRecord | None, snapshot) -> dict:
+    record = record or TaskRecord(task_id=task_id, created_at="", status="")
     return {
         "task_id": task_id,
-        "task_status": record.get("status"),
+        "task_status": record.status or None,
         "execution_status": snapshot.status,
         "locations": snapshot.locations_total,
         "succeeded": snapshot.succeeded,
@@ -183,9 +191,9 @@ def _status_fields(task_id: str, record: dict, snapshot) -> dict:
         "running": snapshot.running,
         "pending": snapshot.pending,
         "pages": snapshot.pages,
-        "rows": record.get("rows", snapshot.rows),
+        "rows": snapshot.rows if record.rows is None else record.rows,
         "elapsed_seconds": round(snapshot.elapsed_seconds, 1),
-        "output_uri": record.get("output_uri"),
-        "rerun_locations": record.get("rerun_locations"),
-        "execution_arn": record.get("execution_arn"),
+        "output_uri": record.output_uri,
+        "rerun_locations": record.rerun_locations or None,
+        "execution_arn": record.execution_arn,
     }

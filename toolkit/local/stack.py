@@ -243,8 +243,7 @@ def stack_env(endpoint_url: str, region: str) -> dict[str, str]:
     """The environment a client needs to talk to a stack at ``endpoint_url``."""
     return {
         "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
+        **aws.local_credentials_env(),
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
         "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",  # keep "sync-" etc. off the loopback host

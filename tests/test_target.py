@@ -1,10 +1,10 @@
-"""``toolkit.notebook.open_target``: the choice a notebook's parameters cell makes, without a stack."""
+"""``toolkit.target.open_target``: the choice a notebook's parameters cell makes, without a stack."""
 
 from __future__ import annotations
 
 import pytest
 
-from toolkit.notebook import SampleApiAdmin, TargetError, open_target
+from toolkit.target import SampleApiAdmin, TargetError, open_target
 
 
 def test_an_unknown_target_is_refused_by_name() -> None:

@@ -1,8 +1,11 @@
-"""The notebooks' one entry point: open the target chosen in a notebook's parameters cell.
+"""Where the toolkit works: open the target (local stack or AWS) a notebook's parameters cell names.
+
+The library's one entry point for notebooks and the dashboard; the CLI takes its target from
+StackConfig instead.
 
 ``open_target("local")`` reuses a running local stack, so that every runbook notebook works on
 the same deployment: first one started with ``dsa local up`` (or ``make lab``), found through
-its state file; else one answering at the default endpoint (started by another kernel); else it
+its state file (toolkit.local.state); else one answering at the default endpoint (started by another kernel); else it
 starts the embedded stack inside this kernel, where it lives as long as the kernel.
 ``open_target("aws", ...)`` uses a profile, region and stack name and has no sample API.
 
@@ -28,6 +31,7 @@ import pandas as pd
 from toolkit import aws
 from toolkit.config import DEFAULT_LOCAL_ENDPOINT, StackConfig
 from toolkit.errors import ToolkitError
+from toolkit.local.state import default_run_dir, read_state
 
 __all__ = ["Target", "TargetError", "SampleApiAdmin", "open_target", "SAMPLE_LOCATIONS_CSV"]
 
@@ -105,7 +109,6 @@ def open_target(target: str = "local", *, profile: str = "", region: str = "", s
 def _local_stack(run_dir: Path | None) -> tuple[str, str | None, str]:
     """(endpoint, sample API URL, origin) of the stack to use, starting one if none answers."""
     global _kernel_stack
-    from toolkit.commands.local import default_run_dir, read_state
     from toolkit.local.stack import DEFAULT_SAMPLE_API_PORT, LocalStack, probe_components
 
     state = read_state(run_dir or default_run_dir())

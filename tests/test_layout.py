@@ -1,0 +1,142 @@
+"""toolkit.layout is the pipeline's contract: the asl/ templates and the standalone Glue script,
+which keep their own copies of its names, are held to it here, and the task record reads and
+writes the tasks table's items."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+import jsonata
+import pytest
+
+from toolkit import layout
+from toolkit.layout import TaskRecord, TaskRecordError
+
+ROOT = Path(__file__).resolve().parent.parent
+ASL = ROOT / "asl"
+TASK, LOCATION, DATA_TYPE, OFFSET = "task-7", "loc-003", "failed", 200
+
+
+def _glue_script():
+    spec = importlib.util.spec_from_file_location("consolidate_under_test", ROOT / "glue" / "consolidate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    return module
+
+
+def _states(name: str) -> dict:
+    return json.loads((ASL / name).read_text())["States"]
+
+
+def _expression(template: str) -> str:
+    match = re.fullmatch(r"\{%(.*)%\}", template.strip(), re.S)
+    assert match, f"not a JSONata template: {template!r}"
+    return match.group(1)
+
+
+def _evaluate(template: str, bindings: dict) -> object:
+    return jsonata.Jsonata(_expression(template)).evaluate(None, bindings)
+
+
+# ----------------------------------------------------------------------------- the Glue script
+
+
+def test_the_glue_script_reads_and_writes_where_the_layout_says() -> None:
+    glue = _glue_script()
+    args = glue.JobArgs(task_id=TASK, work_bucket="work", output_bucket="out")
+    part = layout.part_key(TASK, LOCATION, DATA_TYPE, OFFSET)
+    assert tuple(glue.COLUMNS) == layout.OUTPUT_COLUMNS
+    assert args.parts_prefix == layout.parts_prefix(TASK)
+    assert args.output_prefix == layout.output_prefix(TASK)
+    assert glue.quarantine_key(args, part) == layout.quarantine_key(part)
+    key, location, data_type, offset, _, problem = glue.parse_part(part, b'{"rows": []}', TASK)
+    assert (key, location, data_type, offset, problem) == (part, LOCATION, DATA_TYPE, OFFSET, "")
+    source = (ROOT / "glue" / "consolidate.py").read_text()
+    assert f'f"{layout.archive_key("{key}")}"' in source
+    assert f"{{args.output_prefix}}{layout.MANIFEST_NAME}" in source
+    assert layout.csv_key(TASK) == f"{args.output_prefix}{TASK}.csv"
+    assert layout.parquet_key(TASK) == f"{args.output_prefix}{TASK}.parquet"
+
+
+# ----------------------------------------------------------------------------- the workflows
+
+
+def test_page_fetch_writes_each_page_at_its_part_key_with_the_output_columns() -> None:
+    write = _states("page-fetch.asl.json")["Write Part"]["Arguments"]
+    request = {"task_id": TASK, "location_id": LOCATION, "data_type": DATA_TYPE, "offset": OFFSET}
+    assert _evaluate(write["Key"], {"request": request}) == layout.part_key(TASK, LOCATION, DATA_TYPE, OFFSET)
+    fetch = next(s for s in _states("page-fetch.asl.json").values() if "rows" in s.get("Assign", {}))
+    response = {"result": {"ResponseBody": {"results": [
+        {"resourceKey": "K1", "errors": [{"message": "m"}], "state": DATA_TYPE}]}}}
+    rows = _evaluate(fetch["Assign"]["rows"], {"states": response})
+    # The Glue job adds the part's location_id, data_type and task_id to each row.
+    assert set(rows[0]) | {"location_id", "data_type", "task_id"} == set(layout.OUTPUT_COLUMNS)
+
+
+def test_the_aggregator_uses_the_layouts_prefixes() -> None:
+    states = _states("aggregator.asl.json")
+    prefix = states["Extract Locations"]["ResultWriter"]["Arguments"]["Prefix"]
+    assert _evaluate(prefix, {"taskId": TASK}) == layout.map_runs_prefix(TASK)
+    manifest = states["Read Output Manifest"]["Arguments"]["Key"]
+    assert _evaluate(manifest, {"taskId": TASK}) == layout.manifest_key(TASK)
+
+
+def test_the_aggregator_writes_only_task_record_fields() -> None:
+    fields = {f.name for f in dataclasses.fields(TaskRecord)}
+    written: set[str] = set()
+    for state in _states("aggregator.asl.json").values():
+        arguments = state.get("Arguments")
+        if not isinstance(arguments, dict) or arguments.get("TableName") != "${TasksTable}":
+            continue
+        if "Item" in arguments:  # PutItem: a JSONata $merge of typed attributes
+            written |= set(re.findall(r"'(\w+)': \{ '(?:S|N|SS)'", arguments["Item"]))
+        if "UpdateExpression" in arguments:
+            assert set(arguments["Key"]) == {"task_id", "created_at"}
+            names = arguments.get("ExpressionAttributeNames", {})
+            for target in re.findall(r"([#\w]+) = ", arguments["UpdateExpression"].removeprefix("SET ")):
+                written.add(names.get(target, target))
+    assert {"task_id", "created_at", "status", "rows", "error", "failed_locations"} <= written
+    assert written <= fields, written - fields
+
+
+# ----------------------------------------------------------------------------- the task record
+
+
+def _item(**changes: dict) -> dict:
+    item = {
+        "task_id": {"S": TASK}, "created_at": {"S": "2026-12-02T12:00:00.000Z"}, "status": {"S": "PARTIAL"},
+        "execution_arn": {"S": "arn:aws:states:us-east-1:000000000000:execution:agg:run-1"},
+        "locations_total": {"N": "3"}, "locations_failed": {"N": "1"}, "rows": {"N": "120"},
+        "rerun_locations": {"SS": ["b", "a"]},
+        "failed_locations": {"S": json.dumps([{"location_id": "a", "error": "E", "cause": "c"}])},
+    }
+    item.update(changes)
+    return item
+
+
+def test_a_task_record_reads_an_item_and_writes_it_back() -> None:
+    record = TaskRecord.from_item(_item(future_field={"S": "ignored"}))
+    assert (record.status, record.rows, record.locations_failed) == ("PARTIAL", 120, 1)
+    assert record.rerun_locations == ["a", "b"] and record.failed_location_ids == ["a"]
+    assert record.redriven_locations == [] and record.redrive_count == 0 and not record.active
+    assert record.key() == {"task_id": {"S": TASK}, "created_at": {"S": "2026-12-02T12:00:00.000Z"}}
+    assert TaskRecord.from_item(record.to_item()) == record
+    assert "redriven_locations" not in record.to_item() and "error" not in record.to_item()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"status": None}, "status: missing"),
+    ({"rows": {"N": "1.5"}}, "rows: must be a whole number"),
+    ({"failed_locations": {"S": "{not json"}}, "failed_locations: not a JSON list"),
+    ({"output_uri": {"N": "3"}}, "output_uri: must be a string"),
+])
+def test_a_malformed_item_is_named_by_its_field(changes: dict, message: str) -> None:
+    item = {k: v for k, v in _item(**changes).items() if v is not None}
+    with pytest.raises(TaskRecordError, match=message):
+        TaskRecord.from_item(item)

@@ -1,0 +1,108 @@
+"""What the ``dsa`` command groups share: the ``--config`` and ``--json`` options and how results print.
+
+A rich table for people, ``--json`` for scripts: every table looks the same and every ``--json``
+is a list of records (or one object) that ``json.loads`` reads back. Errors are not printed
+here: they reach ``toolkit.cli.main``, the CLI's one place for rendering them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from toolkit.runs import Run, RunProgress
+
+ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (else DSA_CONFIG / defaults).")
+JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
+CELL_WIDTH = 80  # long causes and messages are cut in tables (never in --json)
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A DataFrame as JSON-ready records: timestamps as ISO text, missing values as null."""
+    return json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))
+
+
+def print_json(value: Any) -> None:
+    """Print a value as indented JSON on stdout."""
+    print(json.dumps(value, indent=2, default=str))
+
+
+def print_frame(frame: pd.DataFrame, *, title: str | None = None, as_json: bool = False) -> None:
+    """Print a DataFrame as a table (or as JSON records)."""
+    if as_json:
+        print_json(frame_records(frame))
+        return
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in frame.columns:
+        table.add_column(str(column), overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_cell(value) for value in row))
+    console = Console(width=max(Console().width, 120))
+    console.print(table)
+    if frame.empty:
+        console.print("(no rows)")
+
+
+def print_fields(values: dict[str, Any], *, as_json: bool = False) -> None:
+    """Print one record as aligned ``name value`` lines (or as a JSON object)."""
+    if as_json:
+        print_json(values)
+        return
+    width = max((len(k) for k in values), default=0)
+    for key, value in values.items():
+        print(f"{key:<{width}}  {_cell(value)}")
+
+
+def _cell(value: Any) -> str:
+    if value is None or (not isinstance(value, (list, dict, tuple)) and pd.isna(value)):
+        return ""
+    text = str(value).replace("\n", " | ")
+    return text if len(text) <= CELL_WIDTH else text[:CELL_WIDTH - 1] + "…"
+
+
+class ProgressBar:
+    """A rich progress bar for a run: locations done out of total, pages, rows, failures."""
+
+    def __init__(self, label: str):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} locations"),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            transient=False,
+        )
+        self._task = self._progress.add_task(label, total=None, detail="starting")
+
+    def __enter__(self) -> "ProgressBar":
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def update(self, snapshot: "RunProgress") -> None:
+        """Draw one snapshot of the run."""
+        detail = (f"failed {snapshot.failed} | running {snapshot.running} | pages {snapshot.pages} | "
+                  f"rows {snapshot.rows} | {snapshot.status}")
+        total = snapshot.locations_total or None
+        self._progress.update(self._task, total=total, completed=snapshot.locations_done, detail=detail)
+
+
+def watch_run(run: "Run", *, interval: float, draw: bool = True, session: Any = None) -> "RunProgress":
+    """Follow a run until it ends (Ctrl-C stops watching, not the run), drawing a progress bar
+    unless ``draw`` is False; return the last snapshot."""
+    from toolkit import runs
+
+    if not draw:
+        return runs.watch(run, interval=interval, session=session)
+    with ProgressBar(run.task_id) as bar:
+        return runs.watch(run, interval=interval, on_update=bar.update, session=session)

@@ -1,0 +1,207 @@
+"""The pipeline's contract in one place: where data lives in S3, the output's columns, the task record.
+
+Every part of the pipeline agrees on these names: the page-fetch workflow writes parts at
+:func:`part_key`, the Glue job reads them under :func:`parts_prefix` and writes the task's
+output under :func:`output_prefix`, the aggregator records each run as a :class:`TaskRecord` in
+the tasks table, and the toolkit reads all of it back. The ``asl/`` templates and the
+standalone Glue script (which runs on AWS Glue without this package) keep their own copies of
+the names; ``tests/test_layout.py`` holds them to this module. See docs/design.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from toolkit.errors import ToolkitError
+
+__all__ = [
+    "PARTS_PREFIX", "CONSOLIDATED_PREFIX", "QUARANTINE_PREFIX", "ARCHIVE_PREFIX", "MAP_RUNS_PREFIX",
+    "SCRIPTS_PREFIX", "SCRIPT_KEY", "MANIFEST_NAME",
+    "part_key", "parts_prefix", "output_prefix", "manifest_key", "csv_key", "parquet_key",
+    "quarantine_key", "archive_key", "map_runs_prefix",
+    "OUTPUT_COLUMNS", "KEY_COLUMNS",
+    "TASK_STATUSES", "ACTIVE_TASK_STATUSES", "TaskRecordError", "TaskRecord",
+]
+
+# ----------------------------------------------------------------------------- S3 keys
+
+PARTS_PREFIX = "parts/"              # work bucket: one JSON file per fetched page
+CONSOLIDATED_PREFIX = "consolidated/"  # output bucket: CSV, Parquet and manifest per task
+QUARANTINE_PREFIX = "quarantine/"    # work bucket: copies of parts the Glue job could not read
+ARCHIVE_PREFIX = "archive/"          # work bucket: parts moved aside by --parts_action archive
+MAP_RUNS_PREFIX = "map-runs/"        # work bucket: the aggregator's Distributed Map ResultWriter
+SCRIPTS_PREFIX = "scripts/"          # work bucket: the Glue job's script
+SCRIPT_KEY = f"{SCRIPTS_PREFIX}consolidate.py"
+MANIFEST_NAME = "manifest.json"
+
+
+def parts_prefix(task_id: str) -> str:
+    """Where the parts of one task live in the work bucket."""
+    return f"{PARTS_PREFIX}{task_id}/"
+
+
+def part_key(task_id: str, location_id: str, data_type: str, offset: int) -> str:
+    """The key of one page of one data type of one location: deterministic, so a rerun overwrites it."""
+    return f"{parts_prefix(task_id)}{location_id}/{data_type}/{offset}.json"
+
+
+def output_prefix(task_id: str) -> str:
+    """Where the consolidated output of one task lives in the output bucket."""
+    return f"{CONSOLIDATED_PREFIX}{task_id}/"
+
+
+def manifest_key(task_id: str) -> str:
+    return f"{output_prefix(task_id)}{MANIFEST_NAME}"
+
+
+def csv_key(task_id: str) -> str:
+    return f"{output_prefix(task_id)}{task_id}.csv"
+
+
+def parquet_key(task_id: str) -> str:
+    return f"{output_prefix(task_id)}{task_id}.parquet"
+
+
+def quarantine_key(part: str) -> str:
+    """Where the Glue job copies an unreadable part (``part`` is the part's own key)."""
+    return f"{QUARANTINE_PREFIX}{part[len(PARTS_PREFIX):]}"
+
+
+def archive_key(part: str) -> str:
+    """Where ``--parts_action archive`` moves a part."""
+    return f"{ARCHIVE_PREFIX}{part}"
+
+
+def map_runs_prefix(task_id: str) -> str:
+    """The aggregator's ResultWriter prefix for one task's Map Runs."""
+    return f"{MAP_RUNS_PREFIX}{task_id}"
+
+
+# ----------------------------------------------------------------------------- output rows
+
+OUTPUT_COLUMNS = ("discount_code", "error_message", "status", "location_id", "data_type", "task_id")
+KEY_COLUMNS = ("location_id", "data_type", "discount_code")  # one output row per key
+
+
+# ----------------------------------------------------------------------------- tasks table
+
+TASK_STATUSES = ("RUNNING", "CONSOLIDATING", "SUCCEEDED", "PARTIAL", "FAILED")
+ACTIVE_TASK_STATUSES = ("RUNNING", "CONSOLIDATING")
+
+
+class TaskRecordError(ToolkitError):
+    """An item of the tasks table is not a task record."""
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One run of a task, as the aggregator records it in the tasks table (key: task_id, created_at).
+
+    The aggregator writes task_id, created_at, status, execution_arn and rerun_locations when it
+    starts; locations_total and locations_failed before consolidating; rows, output_uri,
+    finished_at and failed_locations at the end, or error on failure. A redrive adds
+    redriven_locations, redrive_count and redriven_at (toolkit.runs.redrive).
+    """
+
+    task_id: str
+    created_at: str
+    status: str
+    execution_arn: str | None = None
+    locations_total: int | None = None
+    locations_failed: int | None = None
+    rows: int | None = None
+    output_uri: str | None = None
+    finished_at: str | None = None
+    error: str | None = None
+    failed_locations: list[dict[str, Any]] = field(default_factory=list)  # stored as a JSON string
+    rerun_locations: list[str] = field(default_factory=list)              # stored as a string set
+    redriven_locations: list[str] = field(default_factory=list)           # stored as a string set
+    redrive_count: int = 0
+    redriven_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether the record says the run is still going (RUNNING or CONSOLIDATING)."""
+        return self.status in ACTIVE_TASK_STATUSES
+
+    @property
+    def failed_location_ids(self) -> list[str]:
+        """The ids of the locations the run lost, in the order the aggregator recorded them."""
+        return [f["location_id"] for f in self.failed_locations if f.get("location_id")]
+
+    def key(self) -> dict[str, dict[str, str]]:
+        """The record's primary key as DynamoDB wants it."""
+        return {"task_id": {"S": self.task_id}, "created_at": {"S": self.created_at}}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as plain values (one row of ``runs.list_tasks``)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> "TaskRecord":
+        """A record from a DynamoDB item (typed, as the low-level client returns it).
+
+        Attributes this toolkit does not know are ignored, so a newer workflow can add some.
+        """
+        from boto3.dynamodb.types import TypeDeserializer
+
+        deserializer = TypeDeserializer()
+        plain = {name: deserializer.deserialize(value) for name, value in item.items()}
+        values: dict[str, Any] = {}
+        for spec in dataclasses.fields(cls):
+            if spec.name not in plain:
+                if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                    raise TaskRecordError(f"{spec.name}: missing from a tasks table item ({_describe(plain)})")
+                continue
+            values[spec.name] = _field_value(spec.name, plain[spec.name])
+        return cls(**values)
+
+    def to_item(self) -> dict[str, Any]:
+        """The record as a DynamoDB item (typed); unset fields are left out."""
+        from boto3.dynamodb.types import TypeSerializer
+
+        serializer = TypeSerializer()
+        item: dict[str, Any] = {}
+        for spec in dataclasses.fields(self):
+            value = getattr(self, spec.name)
+            if value is None or value == [] or (spec.name == "redrive_count" and value == 0):
+                continue  # unset: the aggregator leaves such attributes out too
+            if spec.name == "failed_locations":
+                value = json.dumps(value)
+            elif spec.name in _STRING_SETS:
+                value = set(value)
+            item[spec.name] = serializer.serialize(value)
+        return item
+
+
+_INTEGERS = ("locations_total", "locations_failed", "rows", "redrive_count")
+_STRING_SETS = ("rerun_locations", "redriven_locations")
+
+
+def _field_value(name: str, value: Any) -> Any:
+    """One attribute's value as the TaskRecord field holds it."""
+    if name in _INTEGERS:
+        if not isinstance(value, Decimal) or value != int(value):
+            raise TaskRecordError(f"{name}: must be a whole number, got {value!r}")
+        return int(value)
+    if name in _STRING_SETS:
+        return sorted(value)
+    if name == "failed_locations":
+        try:
+            failures = json.loads(value or "[]")
+        except (TypeError, ValueError):
+            raise TaskRecordError(f"failed_locations: not a JSON list: {str(value)[:80]!r}") from None
+        if not isinstance(failures, list):
+            raise TaskRecordError(f"failed_locations: not a JSON list: {str(value)[:80]!r}")
+        return failures
+    if not isinstance(value, str):
+        raise TaskRecordError(f"{name}: must be a string, got {value!r}")
+    return value
+
+
+def _describe(plain: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={plain[k]!r}" for k in ("task_id", "created_at") if k in plain) or "no key"

@@ -1,0 +1,70 @@
+"""The record a running local stack leaves for other processes: its state file in a run directory.
+
+``dsa local up`` writes it (pid, ports, endpoint); ``dsa local down|status|env`` and the
+notebooks' target (toolkit.target) read it to find the stack. The run directory is
+``--run-dir``, else ``$XDG_STATE_HOME/dsa/local``, else ``~/.local/state/dsa/local``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+__all__ = ["STATE_FILE", "StackState", "default_run_dir", "read_state", "write_state", "alive"]
+
+STATE_FILE = "stack.json"
+
+
+@dataclass
+class StackState:
+    """What a running stack records about itself for ``down``, ``status`` and ``env``."""
+
+    pid: int
+    started: float  # the process's create time: tells our pid from a reused one
+    endpoint_url: str
+    port: int
+    sample_api_url: str | None
+    sample_api_port: int | None
+    data_dir: str | None
+
+
+def default_run_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "dsa" / "local"
+
+
+def read_state(run_dir: Path) -> StackState | None:
+    """The state of the stack running from ``run_dir``; None (and a stale file removed) if none."""
+    path = run_dir / STATE_FILE
+    try:
+        state = StackState(**json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError):
+        path.unlink(missing_ok=True)
+        return None
+    if not alive(state.pid, state.started):
+        path.unlink(missing_ok=True)
+        return None
+    return state
+
+
+def alive(pid: int, started: float) -> bool:
+    """Whether the process ``pid``, created at ``started``, still runs."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return abs(proc.create_time() - started) < 1.0 and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def write_state(run_dir: Path, state: StackState) -> None:
+    """Record ``state`` atomically (readers never see half a file)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(asdict(state)))
+    tmp.replace(run_dir / STATE_FILE)
