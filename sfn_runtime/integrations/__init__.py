@@ -5,6 +5,8 @@ HTTP Task with EventBridge connections, ``aws-sdk:*``, the optimised DynamoDB, G
 Functions integrations, the Distributed Map runner, the Map Run API operations (ListMapRuns,
 DescribeMapRun, UpdateMapRun) and RedriveExecution (with the redrive fields of
 DescribeExecution and ListExecutions). AWS calls go to ``service.endpoint_url`` (the local stack).
+``http_settings`` tells the HTTP Task which extra CA to trust and whether plain http is allowed
+(a local opt-in; by default it calls HTTPS only, as AWS does).
 Call it inside the service's event loop, and ``await integrations.close()`` after
 ``service.close()`` to release the HTTP connection pool and the worker threads.
 """
@@ -19,12 +21,12 @@ from sfn_runtime.integrations.clients import AwsClients
 from sfn_runtime.integrations.connections import ConnectionResolver
 from sfn_runtime.integrations.dynamodb import DynamoDbIntegration
 from sfn_runtime.integrations.glue import GlueIntegration
-from sfn_runtime.integrations.http import HttpInvoke
+from sfn_runtime.integrations.http import HttpInvoke, HttpTaskSettings
 from sfn_runtime.integrations.states import SfnSdkIntegration, StartExecutionIntegration
 from sfn_runtime.distributed.map_run import DistributedMapRunner, MapRuns
 from sfn_runtime.distributed.redrive import Redrives
 
-__all__ = ["Integrations", "register_all"]
+__all__ = ["Integrations", "HttpTaskSettings", "register_all"]
 
 
 @dataclass
@@ -42,11 +44,12 @@ class Integrations:
         self.clients.close()
 
 
-def register_all(service: Any, *, max_http_connections: int = 1000, max_aws_workers: int = 16) -> Integrations:
+def register_all(service: Any, *, max_http_connections: int = 1000, max_aws_workers: int = 16,
+                 http_settings: HttpTaskSettings | None = None) -> Integrations:
     """Register every integration and the Distributed Map runner with ``service``."""
     clients = AwsClients(region=service.region, endpoint_url=service.endpoint_url, max_workers=max_aws_workers)
     sdk = AwsSdkIntegration(clients)
-    http = HttpInvoke(ConnectionResolver(clients), max_connections=max_http_connections)
+    http = HttpInvoke(ConnectionResolver(clients), max_connections=max_http_connections, settings=http_settings)
     # Later registrations win: the generic aws-sdk first, then the more specific ones.
     service.register_resource(sdk)
     service.register_resource(SfnSdkIntegration(service))

@@ -12,6 +12,8 @@ The connection's InvocationHttpParameters (headers, query string, body) are adde
 and win over the task's own values for the same key, as AWS documents for the HTTP Task.
 
 Secrets stay inside this module: nothing here logs them or puts them into an error cause.
+The OAuth token endpoint is held to the HTTP Task's rules: HTTPS only (unless the runtime's local
+plain-http opt-in is on) and no redirects followed, so the client secret goes to that host only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from botocore.exceptions import ClientError
@@ -30,7 +33,9 @@ from botocore.exceptions import ClientError
 from sfn_runtime.engine.errors import StatesError
 from sfn_runtime.integrations.clients import AwsClients
 
-__all__ = ["HttpParameter", "OAuthSettings", "Connection", "ConnectionResolver", "OutgoingRequest"]
+__all__ = [
+    "HttpParameter", "OAuthSettings", "Connection", "ConnectionResolver", "OutgoingRequest", "https_problem",
+]
 
 # How long a connection read from the APIs is reused before it is read again.
 CONNECTION_CACHE_SECONDS = 30.0
@@ -85,6 +90,17 @@ class OutgoingRequest:
     headers: dict[str, str] = field(default_factory=dict)
     query: list[tuple[str, str]] = field(default_factory=list)
     body: Any = None  # a JSON object when the connection's body parameters may be merged
+
+
+def https_problem(url: str, allow_plain_http: bool = False) -> str | None:
+    """Why ``url`` may not be called (the HTTP Task calls HTTPS only), or None when it may.
+
+    ``allow_plain_http`` is the local opt-in that also admits ``http://``.
+    """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "https" or (scheme == "http" and allow_plain_http):
+        return None
+    return f"must use https (the HTTP Task calls HTTPS endpoints only), got {scheme or 'no scheme'}://"
 
 
 def _norm(key: str) -> str:
@@ -224,7 +240,8 @@ class ConnectionResolver:
         for key in [k for k in self._tokens if k[0] == arn]:
             del self._tokens[key]
 
-    async def apply(self, connection: Connection, request: OutgoingRequest, session: aiohttp.ClientSession) -> None:
+    async def apply(self, connection: Connection, request: OutgoingRequest, session: aiohttp.ClientSession,
+                    *, allow_plain_http: bool = False) -> None:
         """Add the connection's authorization and invocation parameters to ``request``."""
         if connection.authorization_type == "API_KEY":
             _set_header(request.headers, connection.api_key_name, connection.api_key_value)
@@ -232,7 +249,7 @@ class ConnectionResolver:
             pair = f"{connection.username}:{connection.password}".encode()
             _set_header(request.headers, "Authorization", "Basic " + base64.b64encode(pair).decode())
         elif connection.oauth is not None:
-            token = await self._token(connection, session)
+            token = await self._token(connection, session, allow_plain_http)
             _set_header(request.headers, "Authorization", f"{token.token_type} {token.value}")
         for p in connection.headers:
             _set_header(request.headers, p.key, p.value)
@@ -246,7 +263,7 @@ class ConnectionResolver:
             if isinstance(request.body, dict):
                 request.body = {**request.body, **{p.key: p.value for p in connection.body}}
 
-    async def _token(self, connection: Connection, session: aiohttp.ClientSession) -> _Token:
+    async def _token(self, connection: Connection, session: aiohttp.ClientSession, allow_plain_http: bool) -> _Token:
         oauth = connection.oauth
         assert oauth is not None
         key = (connection.arn, oauth.client_id)
@@ -257,7 +274,7 @@ class ConnectionResolver:
             token = self._tokens.get(key)
             if token and token.expires_at > time.monotonic():
                 return token
-            token = await _request_token(connection.arn, oauth, session)
+            token = await _request_token(connection.arn, oauth, session, allow_plain_http)
             self._tokens[key] = token
             return token
 
@@ -276,15 +293,19 @@ def _connection_name(arn: str) -> str:
     return match.group(1)
 
 
-async def _request_token(arn: str, oauth: OAuthSettings, session: aiohttp.ClientSession) -> _Token:
-    """Ask the authorization endpoint for a client-credentials token."""
+async def _request_token(arn: str, oauth: OAuthSettings, session: aiohttp.ClientSession,
+                         allow_plain_http: bool) -> _Token:
+    """Ask the authorization endpoint for a client-credentials token (HTTPS, no redirects)."""
+    problem = https_problem(oauth.endpoint, allow_plain_http)
+    if problem is not None:
+        raise StatesError("States.Runtime", f"connection {arn}: the AuthorizationEndpoint {problem}")
     pair = f"{oauth.client_id}:{oauth.client_secret}".encode()
     headers = {"Authorization": "Basic " + base64.b64encode(pair).decode()}
     headers.update({p.key: p.value for p in oauth.headers})
     query = [(p.key, p.value) for p in oauth.query]
     form = {"grant_type": "client_credentials", "client_id": oauth.client_id, "client_secret": oauth.client_secret}
     form.update({p.key: p.value for p in oauth.body})
-    kwargs: dict[str, Any] = {"headers": headers, "params": query}
+    kwargs: dict[str, Any] = {"headers": headers, "params": query, "allow_redirects": False}
     if oauth.method == "GET":
         kwargs["params"] = query + [(k, v) for k, v in form.items() if k != "client_secret"]
     else:
