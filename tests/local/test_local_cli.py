@@ -54,6 +54,10 @@ def test_up_detach_status_env_second_up_down(run_dir):
     exports = dict(line.removeprefix("export ").split("=", 1) for line in env.stdout.splitlines())
     assert exports["AWS_ENDPOINT_URL"] == endpoint and exports["AWS_ACCESS_KEY_ID"] == "test"
     assert exports["AWS_DEFAULT_REGION"] == exports["AWS_REGION"]
+    # The sample API serves HTTPS; its CA sits in the run directory and env points at it.
+    assert names["sample-api"]["address"].startswith("https://127.0.0.1:")
+    assert exports["DSA_SAMPLE_API_CA"] == str(run_dir / "sample-api-ca.pem")
+    assert (run_dir / "sample-api-ca.pem").read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
     sts = boto3.client("sts", endpoint_url=exports["AWS_ENDPOINT_URL"], region_name=exports["AWS_REGION"],
                        aws_access_key_id="test", aws_secret_access_key="test")
     assert sts.get_caller_identity()["Account"]

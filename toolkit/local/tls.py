@@ -14,10 +14,17 @@ from pathlib import Path
 
 import trustme
 
-__all__ = ["LocalCa", "LOOPBACK_NAMES"]
+__all__ = ["LocalCa", "LOOPBACK_NAMES", "SAMPLE_API_CA_ENV", "sample_api_context"]
 
 # The names a loopback server may be reached by; the certificate covers all of them.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+# Where clients outside the stack's process find the sample API's CA (PEM path).
+SAMPLE_API_CA_ENV = "DSA_SAMPLE_API_CA"
+
+
+def sample_api_context(ca_file: Path | str | None) -> ssl.SSLContext | None:
+    """A verifying client context trusting ``ca_file`` (None without one: the system's CAs)."""
+    return ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
 
 
 @dataclass
