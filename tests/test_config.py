@@ -88,6 +88,8 @@ def test_data_types_from_env_string() -> None:
         ({"max_concurrency": "many"}, "max_concurrency"),
         ({"tolerated_failure_percentage": 101}, "tolerated_failure_percentage"),
         ({"page_limit": 0}, "page_limit"),
+        ({"page_limit": 1001}, "page_limit"),
+        ({"page_limit": 10_000}, "page_limit"),
         ({"data_types": []}, "data_types"),
         ({"api_key_header": "bad header"}, "api_key_header"),
         ({"glue_worker_type": "G.3X"}, "glue_worker_type"),
