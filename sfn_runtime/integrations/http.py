@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import ssl
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -65,6 +66,14 @@ class HttpTaskSettings:
     allow_plain_http: bool = False
     max_response_bytes: int = MAX_RESPONSE_BYTES
     request_timeout_seconds: float = REQUEST_TIMEOUT_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.ca_file is not None and not os.path.isfile(self.ca_file):
+            raise ValueError(f"ca_file: {self.ca_file} is not a file")
+        if self.max_response_bytes < 1:
+            raise ValueError(f"max_response_bytes: must be at least 1, got {self.max_response_bytes}")
+        if self.request_timeout_seconds <= 0:
+            raise ValueError(f"request_timeout_seconds: must be greater than 0, got {self.request_timeout_seconds}")
 
     def ssl_context(self) -> ssl.SSLContext:
         """A verifying client context: the system's CAs plus ``ca_file``."""
@@ -106,8 +115,8 @@ def parse_request(arguments: Any, *, allow_plain_http: bool = False) -> HttpTask
     if not isinstance(arguments, dict):
         raise _fail("the arguments must be a JSON object")
     endpoint = arguments.get("ApiEndpoint")
-    if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https") or not urlsplit(endpoint).hostname:
-        raise _fail("ApiEndpoint must be an https URL")
+    if not isinstance(endpoint, str) or not urlsplit(endpoint).hostname:
+        raise _fail("ApiEndpoint must be an absolute https URL")
     if (problem := https_problem(endpoint, allow_plain_http)) is not None:
         raise _fail(f"ApiEndpoint {problem}")
     method = arguments.get("Method")

@@ -96,6 +96,34 @@ def test_oauth_token_endpoint_must_be_https(aws, moto_url, plain, echo):
     assert plain.tokens_issued == before and "csecret" not in error.cause
 
 
+@pytest.mark.parametrize("changes, field", [
+    ({"ca_file": "/nonexistent/ca.pem"}, "ca_file"),
+    ({"max_response_bytes": 0}, "max_response_bytes"),
+    ({"request_timeout_seconds": 0}, "request_timeout_seconds"),
+])
+def test_bad_settings_are_one_line_errors_naming_the_field(changes, field):
+    with pytest.raises(ValueError) as caught:
+        HttpTaskSettings(**changes)
+    assert str(caught.value).startswith(f"{field}: ") and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://example.com/x", "https:///no-host", "/relative"])
+def test_endpoints_that_are_not_https_urls_name_the_field(moto_url, connection, endpoint):
+    [error] = invoke(moto_url, [call(endpoint, connection)])
+    assert error.error == "States.Runtime" and "ApiEndpoint" in error.cause
+
+
+def test_an_http_endpoint_fails_the_execution_through_the_api(stack, connection, plain):
+    before = len(plain.received)
+    definition = {"QueryLanguage": "JSONata", "StartAt": "Fetch", "States": {"Fetch": {
+        "Type": "Task", "Resource": "arn:aws:states:::http:invoke", "End": True,
+        "Arguments": call(plain.url + "/echo", connection)}}}
+    described = stack.run(stack.machine("http-plain-refused", definition))
+    assert described["status"] == "FAILED" and described["error"] == "States.Runtime"
+    assert "must use https" in described["cause"]
+    assert len(plain.received) == before
+
+
 def test_a_body_just_under_the_cap_is_returned(moto_url, connection, echo):
     size = MAX_RESPONSE_BYTES - 10
     [result] = invoke(moto_url, [call(f"{echo.url}/big?bytes={size}", connection)])
