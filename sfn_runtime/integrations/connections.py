@@ -35,6 +35,7 @@ from sfn_runtime.integrations.clients import AwsClients
 
 __all__ = [
     "HttpParameter", "OAuthSettings", "Connection", "ConnectionResolver", "OutgoingRequest", "https_problem",
+    "read_at_most",
 ]
 
 # How long a connection read from the APIs is reused before it is read again.
@@ -42,6 +43,9 @@ CONNECTION_CACHE_SECONDS = 30.0
 # Refresh an OAuth token this many seconds before the provider says it expires.
 TOKEN_EXPIRY_MARGIN_SECONDS = 10.0
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
+# A token answer is a small JSON object; anything larger is refused rather than held in memory.
+MAX_TOKEN_ANSWER_BYTES = 64 * 1024
+READ_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,25 @@ def https_problem(url: str, allow_plain_http: bool = False) -> str | None:
     if scheme == "https" or (scheme == "http" and allow_plain_http):
         return None
     return f"must use https (the HTTP Task calls HTTPS endpoints only), got {scheme or 'no scheme'}://"
+
+
+async def read_at_most(response: aiohttp.ClientResponse, cap: int) -> bytes | None:
+    """The body read chunk by chunk, or None (and the connection dropped) once it passes ``cap`` bytes.
+
+    Memory stays bounded by ``cap`` plus one chunk whatever the server sends.
+    """
+    if response.content_length is not None and response.content_length > cap:
+        response.close()
+        return None
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in response.content.iter_chunked(READ_CHUNK_BYTES):
+        total += len(chunk)
+        if total > cap:
+            response.close()
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _norm(key: str) -> str:
@@ -313,10 +336,13 @@ async def _request_token(arn: str, oauth: OAuthSettings, session: aiohttp.Client
     failure = f"OAuth token request for connection {arn} failed"
     try:
         async with session.request(oauth.method, oauth.endpoint, **kwargs) as response:
-            text = await response.text()
+            raw = await read_at_most(response, MAX_TOKEN_ANSWER_BYTES)
             if response.status // 100 != 2:
                 raise StatesError("States.Http.StatusCode.401", f"{failure}: the authorization endpoint answered {response.status}")
-            data = json.loads(text)
+            if raw is None:
+                raise StatesError("States.Http.StatusCode.401",
+                                  f"{failure}: the answer is over {MAX_TOKEN_ANSWER_BYTES} bytes")
+            data = json.loads(raw)
     except StatesError:
         raise
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:

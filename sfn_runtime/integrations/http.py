@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import aiohttp
 
 from sfn_runtime.engine.errors import StatesError
-from sfn_runtime.integrations.connections import ConnectionResolver, OutgoingRequest, https_problem
+from sfn_runtime.integrations.connections import ConnectionResolver, OutgoingRequest, https_problem, read_at_most
 
 __all__ = ["HttpInvoke", "HttpTaskRequest", "HttpTaskSettings", "parse_request", "url_encode"]
 
@@ -51,7 +51,6 @@ ARRAY_FORMATS = ("BRACKETS", "COMMAS", "INDICES", "REPEAT")
 REQUEST_TIMEOUT_SECONDS = 60.0
 # The result has to fit in a state's payload (256 KiB), so no body beyond that can succeed.
 MAX_RESPONSE_BYTES = 256 * 1024
-READ_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -269,26 +268,15 @@ class HttpInvoke:
 
 
 async def _read_capped(response: aiohttp.ClientResponse, cap: int, spec: HttpTaskRequest) -> bytes:
-    """The body, read chunk by chunk; ``States.DataLimitExceeded`` once it passes ``cap`` bytes."""
-
-    def too_large(detail: str) -> StatesError:
-        response.close()  # drop the connection: the rest of the body is never read
-        return StatesError(
+    """The body; ``States.DataLimitExceeded`` once it passes ``cap`` bytes (nothing more is read)."""
+    raw = await read_at_most(response, cap)
+    if raw is None:
+        declared = f" (Content-Length {response.content_length})" if response.content_length is not None else ""
+        raise StatesError(
             "States.DataLimitExceeded",
-            f"{spec.method} {spec.endpoint}: the response body {detail} exceeds the {cap} bytes a task result may hold",
+            f"{spec.method} {spec.endpoint}: the response body{declared} exceeds the {cap} bytes a task result may hold",
         )
-
-    declared = response.content_length
-    if declared is not None and declared > cap:
-        raise too_large(f"of {declared} bytes (Content-Length)")
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.content.iter_chunked(READ_CHUNK_BYTES):
-        total += len(chunk)
-        if total > cap:
-            raise too_large("read so far")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return raw
 
 
 def _default_header(headers: dict[str, str], name: str, value: str) -> None:

@@ -124,6 +124,14 @@ def test_an_http_endpoint_fails_the_execution_through_the_api(stack, connection,
     assert len(plain.received) == before
 
 
+def test_an_oversized_token_answer_is_refused_without_reading_it_all(aws, moto_url, echo):
+    arn = make_connection(aws, "rules-oauth-big", "OAUTH_CLIENT_CREDENTIALS", {"OAuthParameters": {
+        "ClientParameters": {"ClientID": "cid", "ClientSecret": "csecret"},
+        "AuthorizationEndpoint": f"{echo.url}/big?bytes={50 * 1024 * 1024}", "HttpMethod": "GET"}})
+    [error] = invoke(moto_url, [call(echo.url + "/echo", arn)])
+    assert error.error == "States.Http.StatusCode.401" and "over 65536 bytes" in error.cause
+
+
 def test_a_body_just_under_the_cap_is_returned(moto_url, connection, echo):
     size = MAX_RESPONSE_BYTES - 10
     [result] = invoke(moto_url, [call(f"{echo.url}/big?bytes={size}", connection)])
