@@ -104,6 +104,13 @@ def test_each_rule_rejects_with_the_field_named(kwargs, field) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_the_sample_api_ca_variable_is_not_a_config_field() -> None:
+    from toolkit.local.tls import SAMPLE_API_CA_ENV
+
+    cfg = StackConfig.load(environ={SAMPLE_API_CA_ENV: "/run/dsa/sample-api-ca.pem", "DSA_REGION": "eu-west-1"})
+    assert cfg.region == "eu-west-1"
+
+
 def test_unknown_keys_are_rejected_everywhere(tmp_path) -> None:
     with pytest.raises(ConfigError, match="^colour: unknown keyword argument"):
         StackConfig.load(environ=NO_ENV, colour="blue")

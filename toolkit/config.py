@@ -45,6 +45,9 @@ PAGE_ENVELOPE_BYTES = 4 * 1024
 PAGE_ROW_BUDGET_BYTES = 256
 MAX_PAGE_LIMIT = (PAYLOAD_QUOTA_BYTES - PAGE_ENVELOPE_BYTES) // PAGE_ROW_BUDGET_BYTES // 100 * 100
 CONFIG_FILE_ENV = "DSA_CONFIG"
+# DSA_ variables that are not config fields: the config file's path, and the local sample API's
+# CA (toolkit.local.tls.SAMPLE_API_CA_ENV, exported by `dsa local env`).
+_NOT_FIELDS_ENV = frozenset({CONFIG_FILE_ENV, "DSA_SAMPLE_API_CA"})
 
 
 class ConfigError(ToolkitError, ValueError):
@@ -203,7 +206,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_FILE_ENV:
+        if not name.startswith(ENV_PREFIX) or name in _NOT_FIELDS_ENV:
             continue
         key = name[len(ENV_PREFIX):].lower()
         if key == "api_key":  # the secret itself, read by deploy; never stored in the config
