@@ -38,7 +38,10 @@ COLUMNS = ("discount_code", "error_message", "status", "location_id", "data_type
 ROW_FIELDS = ("discount_code", "error_message", "status")
 PARTS_ACTIONS = ("keep", "archive", "delete")
 REQUIRED_ARGS = ("task_id", "work_bucket", "output_bucket")
-OPTIONAL_ARGS = ("parts_action", "partitions", "JOB_NAME", "JOB_RUN_ID")
+OPTIONAL_ARGS = ("parts_action", "partitions", "JOB_NAME")
+# Glue passes --JOB_RUN_ID itself and its parser returns it without being asked; asking for it
+# (or JOB_ID) fails the run on Glue with "RuntimeError: Using reserved arguments --JOB_RUN_ID".
+GLUE_IMPLICIT_ARGS = ("JOB_RUN_ID",)
 FETCH_THREADS = 16
 PARQUET_BATCH = 50_000
 _KEY_PART = re.compile(r"^[A-Za-z0-9_.:@=+-]{1,255}$")
@@ -82,21 +85,29 @@ def _bad(key: str, problem: str) -> PartResult:
 # ------------------------------------------------------------------ arguments
 
 def parse_args(argv: list[str]) -> JobArgs:
-    """Read the job arguments with Glue's parser when present, else argparse with the same names."""
-    present = [name for name in OPTIONAL_ARGS if f"--{name}" in argv]
+    """Read the job arguments with Glue's parser when present, else argparse with the same names.
+
+    Glue's parser requires every option it is asked for, so the optional ones are asked for only
+    when given (``--name value`` or ``--name=value``); the run id is never asked for (reserved).
+    """
+    present = [name for name in OPTIONAL_ARGS if _given(argv, name)]
     try:
         from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
     except ImportError:
         import argparse
 
         parser = argparse.ArgumentParser(prog="consolidate", add_help=False)
-        for name in REQUIRED_ARGS + OPTIONAL_ARGS:
+        for name in REQUIRED_ARGS + OPTIONAL_ARGS + GLUE_IMPLICIT_ARGS:
             parser.add_argument(f"--{name}")  # presence is checked by _job_args, with one-line errors
         known, _ = parser.parse_known_args(argv[1:])
         raw = {k: v for k, v in vars(known).items() if v is not None}
     else:
         raw = getResolvedOptions(argv, list(REQUIRED_ARGS) + present)
     return _job_args(raw)
+
+
+def _given(argv: list[str], name: str) -> bool:
+    return any(arg == f"--{name}" or arg.startswith(f"--{name}=") for arg in argv[1:])
 
 
 def _job_args(raw: dict[str, str]) -> JobArgs:

@@ -1,24 +1,35 @@
 """Our own AWS Step Functions runtime: an Amazon States Language interpreter behind the real API.
 
-A package of its own: it imports nothing from ``toolkit`` (an import-linter contract checks it).
-Names follow AWS's documentation: state machines, executions, states, history events, Map Runs.
+A package of its own: it imports nothing from ``toolkit``. Its packages are layers, each
+importing only those below it: integrations > api > distributed > engine > expressions > errors
+(import-linter contracts in pyproject.toml; no import circle either). Names follow AWS's
+documentation: state machines, executions, states, history events, Map Runs.
 Where each concept lives:
 
+- ``errors``             StatesError (``States.*`` and task errors) and DefinitionError
 - ``engine.definition``  parsing and validation (InvalidDefinition), per-language field rules, compilation
-- ``engine.states``      the state types: Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map (inline)
+- ``engine.machine``     StateMachineRevision: a state machine as an execution started it
+- ``engine.states``      the state types: Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map (inline),
+                         and StateGraph (a machine, a branch or an ItemProcessor)
 - ``engine.choice``      Choice Rules: comparison operators, And/Or/Not, JSONata Condition
 - ``engine.dataflow``    InputPath/Parameters/ResultSelector/ResultPath/OutputPath and Arguments/Output/Assign
 - ``engine.retry``       Retry and Catch: error-name matching and back-off
-- ``engine.execution``   executions, the context object, variable scopes, history recording
+- ``engine.execution``   executions, frames, the context object, variable scopes, history recording,
+                         and redrive (its count and date, why an execution is not redrivable, the restart)
+- ``engine.runtime``     what executions share: the clock, quotas, task tokens, Task resources, the
+                         Map Run runner and the table of executions (the API service owns one)
 - ``engine.history``     history events and their API shape
 - ``engine.resources``   the Task plug-in point (TaskInvocation, TaskResource) and the local test resource
 - ``engine.callbacks``   task tokens for ``.waitForTaskToken`` (SendTaskSuccess/Failure/Heartbeat)
 - ``engine.clock``       the time scale; ``engine.quotas`` the service quotas
 - ``expressions``        JSONata (``jsonata_eval`` with its ``jsonata_fast`` path), ``jsonpath``,
-                         ``intrinsics``, ``payload`` (Parameters-style templates)
-- ``distributed``        Distributed Map: ``map_run`` (Map Runs), ``item_io`` (ItemReader, ResultWriter),
-                         ``redrive`` (RedriveExecution)
-- ``integrations``       HTTP Task, aws-sdk, states, DynamoDB and Glue integrations
-- ``api``                the API operations (``service``), ``teststate``, ``awsjson`` (AWS's JSON
-                         protocol), ``names`` (ARNs and name rules)
+                         ``intrinsics``, ``payload`` (Parameters-style templates), ``functions`` (what
+                         AWS's JSONata functions and the intrinsics share: partition, range, hash, ...)
+- ``distributed``        Distributed Map: ``map_run`` (Map Runs and the runner), ``item_io``
+                         (ItemReader, ResultWriter)
+- ``integrations``       ``http`` (HTTP Task, with EventBridge ``connections``), ``awssdk`` (aws-sdk:*),
+                         ``states``, ``dynamodb`` and ``glue``; ``clients`` (boto3 from asyncio)
+- ``api``                the API operations (``service``; ``map_runs`` for ListMapRuns/DescribeMapRun/
+                         UpdateMapRun), ``teststate``, ``awsjson`` (AWS's JSON protocol), ``pagination``
+                         (maxResults/nextToken), ``names`` (ARNs and name rules)
 """

@@ -2,54 +2,45 @@
 
 :class:`StepFunctionsService` implements the operations boto3's ``stepfunctions`` client calls
 (state machines, executions, history, task tokens, validation, TestState) with AWS's request and
-response shapes and error names. Construct it inside the event loop that serves it: executions
-are asyncio tasks of that loop. Integrations plug in with :meth:`register_resource`, more
-operations (Map Runs) with :meth:`register_operation`, Distributed Map with
-:meth:`set_distributed_map_runner`.
+response shapes and error names, including the Map Run operations and RedriveExecution.
+Construct it inside the event loop that serves it: executions are asyncio tasks of that loop.
+The service owns the engine's :class:`Runtime` (clock, quotas, task tokens, Task resources,
+executions) and the Distributed Map runner; integrations plug in with :meth:`register_resource`
+and give Distributed Map its AWS clients with :meth:`use_aws_clients`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import json
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Callable
 
+from sfn_runtime.api import map_runs as map_run_api
 from sfn_runtime.api.awsjson import ServiceError
-from sfn_runtime.engine.callbacks import TaskTokens, TokenError
-from sfn_runtime.engine.clock import Clock
-from sfn_runtime.engine.definition import StateMachineDefinition, parse_definition, problem_code
-from sfn_runtime.engine.errors import DefinitionError
-from sfn_runtime.engine.execution import RUNNING, Execution
-from sfn_runtime.engine.history import HistoryEvent
 from sfn_runtime.api.names import ArnBuilder, is_machine_arn, name_problem, parse_execution_arn, valid_role_arn
-from sfn_runtime.engine.quotas import Quotas
-from sfn_runtime.engine.resources import LocalTestResource, TaskResource
+from sfn_runtime.api.pagination import page, paged
 from sfn_runtime.api.teststate import run_test_state
+from sfn_runtime.distributed.map_run import AwsCalls, DistributedMapRunner, MapRuns
+from sfn_runtime.engine.callbacks import TokenError
+from sfn_runtime.engine.clock import Clock
+from sfn_runtime.engine.definition import (
+    StateMachineDefinition,
+    invalid_definition_message,
+    parse_definition,
+    problem_code,
+)
+from sfn_runtime.errors import DefinitionError
+from sfn_runtime.engine.execution import MAP_RUN_CHILD_REASON, RUNNING, Execution
+from sfn_runtime.engine.history import HistoryEvent
+from sfn_runtime.engine.machine import DEFAULT_LOGGING, StateMachineRevision
+from sfn_runtime.engine.quotas import Quotas
+from sfn_runtime.engine.resources import TaskResource
+from sfn_runtime.engine.runtime import Runtime
 
-Handler = Callable[[dict], Awaitable[dict]]
-DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
 NAME_REUSE_SECONDS = 90 * 86400
-
-
-@dataclass(frozen=True)
-class StateMachineRevision:
-    """A state machine as it was at one moment; executions keep the revision they started with."""
-
-    arn: str
-    name: str
-    type: str
-    role_arn: str
-    definition_text: str
-    definition: StateMachineDefinition
-    creation_date: float
-    update_date: float
-    revision_id: str
-    logging: dict = field(default_factory=lambda: dict(DEFAULT_LOGGING))
-    tracing: dict = field(default_factory=lambda: {"enabled": False})
+EXECUTION_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 
 
 class StepFunctionsService:
@@ -67,44 +58,31 @@ class StepFunctionsService:
         self.region = region
         self.account_id = account_id
         self.endpoint_url = endpoint_url
-        self.clock = Clock(time_scale)
-        self.quotas = quotas or Quotas()
+        self.runtime = Runtime(region=region, account_id=account_id, clock=Clock(time_scale), quotas=quotas or Quotas())
+        self.clock = self.runtime.clock
+        self.quotas = self.runtime.quotas
+        self.tokens = self.runtime.tokens
+        self.executions: dict[str, Execution] = self.runtime.executions
+        self.map_runs = MapRuns()
+        self.distributed_map = DistributedMapRunner(self.runtime, self.map_runs)
+        self.runtime.distributed_map = self.distributed_map
         self.arns = ArnBuilder(region, account_id)
-        self.tokens = TaskTokens()
         self.machines: dict[str, StateMachineRevision] = {}
-        self.executions: dict[str, Execution] = {}
         self.tags: dict[str, dict[str, str]] = {}  # state machine ARN -> tag key -> value
         self._by_machine: dict[str, list[Execution]] = {}
-        self._running: set[Execution] = set()
-        self._resources: list[TaskResource] = [LocalTestResource()]
-        self._operations: dict[str, Handler] = {}
-        self.distributed_map_runner: Callable[..., Awaitable[Any]] | None = None
         self._loop = asyncio.get_running_loop()
 
     # ------------------------------------------------------------------ extension points
     def register_resource(self, resource: TaskResource) -> None:
         """Add a Task integration; later registrations win for the same service resource."""
-        self._resources.insert(0, resource)
+        self.runtime.register_resource(resource)
 
-    def register_operation(self, name: str, handler: Handler) -> None:
-        """Serve one more API operation (e.g. ListMapRuns) with ``await handler(params) -> dict``."""
-        self._operations[name] = handler
-
-    def set_distributed_map_runner(self, runner: Callable[..., Awaitable[Any]]) -> None:
-        """Run DISTRIBUTED Map states with ``await runner(state, raw_input, effective_input, context, frame)``."""
-        self.distributed_map_runner = runner
-
-    def resource_for(self, service_resource: str) -> TaskResource | None:
-        for resource in self._resources:
-            if resource.handles(service_resource):
-                return resource
-        return None
+    def use_aws_clients(self, clients: AwsCalls) -> None:
+        """Let Distributed Map's ItemReader and ResultWriter call S3 with ``clients``."""
+        self.distributed_map.use_clients(clients)
 
     # ------------------------------------------------------------------ dispatch
     async def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        handler = self._operations.get(operation)
-        if handler is not None:
-            return await handler(params)
         method = getattr(self, "op_" + operation, None)
         if method is None:
             raise ServiceError("UnknownOperationException", f"Operation {operation} is not supported by the local Step Functions runtime")
@@ -112,7 +90,7 @@ class StepFunctionsService:
 
     async def close(self) -> None:
         """Stop every running execution and wait for them to end."""
-        running = list(self._running)
+        running = list(self.runtime.running)
         for execution in running:
             execution.stop("States.Runtime", "The local Step Functions service was closed")
         for execution in running:
@@ -223,9 +201,9 @@ class StepFunctionsService:
 
     async def op_ListStateMachines(self, params: dict) -> dict:
         machines = sorted(self.machines.values(), key=lambda m: m.name)
-        page, token = _page(machines, params, "ListStateMachines")
-        items = [{"stateMachineArn": m.arn, "name": m.name, "type": m.type, "creationDate": m.creation_date} for m in page]
-        return _with_token({"stateMachines": items}, token)
+        listed, token = page(machines, params, "ListStateMachines")
+        items = [{"stateMachineArn": m.arn, "name": m.name, "type": m.type, "creationDate": m.creation_date} for m in listed]
+        return paged("stateMachines", items, token)
 
     async def op_DeleteStateMachine(self, params: dict) -> dict:
         arn = params.get("stateMachineArn")
@@ -298,18 +276,14 @@ class StepFunctionsService:
                 raise ServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
             if existing is not None and existing in self._by_machine.get(existing.machine.arn, []):
                 self._by_machine[existing.machine.arn].remove(existing)
-        execution = Execution(self, machine, arn, name, value, input_text, express=express,
+        execution = Execution(self.runtime, machine, arn, name, value, input_text, express=express,
                               map_run_arn=map_run_arn, parent_arn=parent_arn)
         if not express:
             self.executions[arn] = execution
             self._by_machine.setdefault(machine.arn, []).append(execution)
-        self._running.add(execution)
+        self.runtime.running.add(execution)
         execution.start()
         return execution, True
-
-    def execution_finished(self, execution: Execution) -> None:
-        """Called by an execution as it ends."""
-        self._running.discard(execution)
 
     def _execution(self, arn: Any) -> Execution:
         parsed = parse_execution_arn(arn)
@@ -361,8 +335,11 @@ class StepFunctionsService:
         if (machine_arn is None) == (map_run_arn is None):
             raise ServiceError("ValidationException", "Specify exactly one of stateMachineArn and mapRunArn")
         status = params.get("statusFilter")
-        if status is not None and status not in ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"):
+        if status is not None and status not in EXECUTION_STATUSES:
             raise ServiceError("ValidationException", f"statusFilter: '{status}' is not a valid execution status")
+        redrive_filter = params.get("redriveFilter")
+        if redrive_filter is not None and redrive_filter not in ("REDRIVEN", "NOT_REDRIVEN"):
+            raise ServiceError("ValidationException", "redriveFilter: must be REDRIVEN or NOT_REDRIVEN")
         if machine_arn is not None:
             machine = self._machine(machine_arn)
             if machine.type == "EXPRESS":
@@ -372,9 +349,22 @@ class StepFunctionsService:
             executions = [e for e in self.executions.values() if e.map_run_arn == map_run_arn]
         if status is not None:
             executions = [e for e in executions if e.status == status]
+        if redrive_filter is not None:
+            executions = [e for e in executions if (e.redrive_count > 0) == (redrive_filter == "REDRIVEN")]
         executions.sort(key=lambda e: e.start_time, reverse=True)
-        page, token = _page(executions, params, "ListExecutions")
-        return _with_token({"executions": [e.summary() for e in page]}, token)
+        listed, token = page(executions, params, "ListExecutions")
+        return paged("executions", [e.summary() for e in listed], token)
+
+    async def op_RedriveExecution(self, params: dict) -> dict:
+        arn = params.get("executionArn")
+        if isinstance(arn, str) and ":express:" in arn:
+            raise ServiceError("ExecutionNotRedrivable", "Execution is an EXPRESS execution and cannot be redriven.")
+        execution = self._execution(arn)
+        reason = MAP_RUN_CHILD_REASON if execution.map_run_arn else execution.redrive_blocker()
+        if reason:
+            raise ServiceError("ExecutionNotRedrivable", reason)
+        execution.redrive()
+        return {"redriveDate": execution.redrive_date}
 
     async def op_StopExecution(self, params: dict) -> dict:
         execution = self._execution(params.get("executionArn"))
@@ -390,8 +380,18 @@ class StepFunctionsService:
         events: list[HistoryEvent] = execution.history.events
         count = len(events)
         order = range(count - 1, -1, -1) if params.get("reverseOrder") else range(count)
-        page, token = _page(order, params, "GetExecutionHistory")  # a range: paging copies no events
-        return _with_token({"events": [events[index].to_api(include) for index in page]}, token)
+        listed, token = page(order, params, "GetExecutionHistory")  # a range: paging copies no events
+        return paged("events", [events[index].to_api(include) for index in listed], token)
+
+    # ------------------------------------------------------------------ Map Runs
+    async def op_ListMapRuns(self, params: dict) -> dict:
+        return map_run_api.list_map_runs(self.map_runs, params)
+
+    async def op_DescribeMapRun(self, params: dict) -> dict:
+        return map_run_api.describe_map_run(self.map_runs, params)
+
+    async def op_UpdateMapRun(self, params: dict) -> dict:
+        return map_run_api.update_map_run(self.map_runs, params)
 
     # ------------------------------------------------------------------ task tokens
     async def op_SendTaskSuccess(self, params: dict) -> dict:
@@ -433,7 +433,7 @@ class StepFunctionsService:
         return {"result": "OK", "diagnostics": [], "truncated": False}
 
     async def op_TestState(self, params: dict) -> dict:
-        return await run_test_state(self, params)
+        return await run_test_state(self.runtime, self.arns, params)
 
     # ------------------------------------------------------------------ persistence
     def to_snapshot(self) -> dict:
@@ -460,6 +460,7 @@ class StepFunctionsService:
                 },
                 "input": e.input_text, "status": e.status, "startTime": e.start_time, "stopTime": e.stop_time,
                 "output": e.output_text, "error": e.error, "cause": e.cause, "mapRunArn": e.map_run_arn,
+                "redriveCount": e.redrive_count, "redriveDate": e.redrive_date,
                 "history": [[ev.id, ev.previous_id, ev.type, ev.timestamp, ev.details] for ev in e.history.events],
             })
         return {"version": 1, "stateMachines": machines, "executions": executions}
@@ -472,13 +473,14 @@ class StepFunctionsService:
             self.tags[m["arn"]] = dict(m.get("tags", {}))
         for item in snapshot.get("executions", []):
             machine = self._revision(item["machine"])
-            execution = Execution(self, machine, item["arn"], item["name"], json.loads(item["input"]), item["input"],
+            execution = Execution(self.runtime, machine, item["arn"], item["name"], json.loads(item["input"]), item["input"],
                                   map_run_arn=item.get("mapRunArn"))
             execution.status = item["status"]
             execution.start_time, execution.stop_time = item["startTime"], item["stopTime"]
             execution.output_text = item["output"]
             execution.output = json.loads(item["output"]) if item["output"] is not None else None
             execution.error, execution.cause = item["error"], item["cause"]
+            execution.redrive_count, execution.redrive_date = item.get("redriveCount", 0), item.get("redriveDate")
             execution.history.events = [HistoryEvent(*event) for event in item["history"]]
             execution.done.set()
             self.executions[execution.arn] = execution
@@ -496,39 +498,4 @@ def _name_reusable(execution: Execution, now: float) -> bool:
     return execution.stop_time is not None and now - execution.stop_time > NAME_REUSE_SECONDS
 
 
-def invalid_definition_message(exc: DefinitionError) -> str:
-    """AWS's InvalidDefinition message shape, naming the path."""
-    where = f" at {exc.path}" if exc.path else ""
-    return f"Invalid State Machine Definition: '{problem_code(exc)}: {exc.message}{where}'"
-
-
-def _page(items: Sequence, params: dict, operation: str) -> tuple[Sequence, str | None]:
-    """One page of ``items`` by maxResults/nextToken (opaque tokens, as AWS's)."""
-    size = params.get("maxResults") or 100
-    if not isinstance(size, int) or size < 0 or size > 1000:
-        raise ServiceError("ValidationException", "maxResults: must be between 0 and 1000")
-    size = size or 100
-    start = 0
-    token = params.get("nextToken")
-    if token:
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
-            start = int(decoded["offset"])
-            if decoded["operation"] != operation or start < 0:
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
-            raise ServiceError("InvalidToken", "Invalid Token: the nextToken is not valid") from None
-    end = start + size
-    next_token = None
-    if end < len(items):
-        next_token = base64.urlsafe_b64encode(json.dumps({"operation": operation, "offset": end}).encode()).decode()
-    return items[start:end], next_token
-
-
-def _with_token(body: dict, token: str | None) -> dict:
-    if token:
-        body["nextToken"] = token
-    return body
-
-
-__all__ = ["StepFunctionsService", "StateMachineRevision", "invalid_definition_message"]
+__all__ = ["StepFunctionsService"]

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sfn_runtime.api.awsjson import ServiceError
+from sfn_runtime.api.names import ArnBuilder
 from sfn_runtime.engine.dataflow import NO_RESULT, JsonPathFlow
-from sfn_runtime.engine.definition import parse_single_state
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.engine.definition import invalid_definition_message, parse_single_state
+from sfn_runtime.errors import DefinitionError, StatesError
 from sfn_runtime.engine.execution import Execution, Frame
+from sfn_runtime.engine.machine import StateMachineRevision
 from sfn_runtime.engine.retry import first_match
+from sfn_runtime.engine.runtime import Runtime
 from sfn_runtime.engine.states import Pass, Recoverable, State
-
-if TYPE_CHECKING:  # pragma: no cover
-    from sfn_runtime.api.service import StepFunctionsService
 
 _FAILURE_EVENTS = {"TaskFailed", "TaskTimedOut", "ParallelStateFailed", "MapStateFailed", "EvaluationFailed"}
 MACHINE_NAME = "TestStateMachine"
@@ -30,10 +30,8 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-async def run_test_state(service: "StepFunctionsService", params: dict) -> dict:
-    """The TestState operation."""
-    from sfn_runtime.api.service import StateMachineRevision, invalid_definition_message
-
+async def run_test_state(runtime: Runtime, arns: ArnBuilder, params: dict) -> dict:
+    """The TestState operation, run on the service's ``runtime`` (its integrations and clock)."""
     text = params.get("definition")
     try:
         state = parse_single_state(json.loads(text) if isinstance(text, str) else None)
@@ -52,14 +50,14 @@ async def run_test_state(service: "StepFunctionsService", params: dict) -> dict:
     if retriers:
         state = dataclasses.replace(state, retriers=())
     machine = StateMachineRevision(
-        service.arns.state_machine(MACHINE_NAME), MACHINE_NAME, "STANDARD", params.get("roleArn", ""),
+        arns.state_machine(MACHINE_NAME), MACHINE_NAME, "STANDARD", params.get("roleArn", ""),
         text, None, 0.0, 0.0, "",  # type: ignore[arg-type]  # no definition: one state runs alone
     )
-    execution = Execution(service, machine, service.arns.execution(MACHINE_NAME, "TestState"), "TestState",
+    execution = Execution(runtime, machine, arns.execution(MACHINE_NAME, "TestState"), "TestState",
                           value, params.get("input") or "{}")
     scope = dict(variables)
     frame = Frame(execution, scope, scope, 0)
-    frame.entered_time = service.clock.now()
+    frame.entered_time = runtime.clock.now()
     debug = params.get("inspectionLevel", "INFO") in ("DEBUG", "TRACE")
     try:
         output, next_state = await state.run(frame, value)

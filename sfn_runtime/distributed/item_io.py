@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 
 __all__ = [
     "ReaderConfig",

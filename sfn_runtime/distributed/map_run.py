@@ -12,10 +12,10 @@ ResultWriter to S3 (manifest plus SUCCEEDED/FAILED/PENDING files).
 Names and links follow AWS: the Map Run ARN is
 ``arn:aws:states:REGION:ACCOUNT:mapRun:PARENT_MACHINE/LABEL:MAP_RUN_ID``, the children run the
 state machine ``PARENT_MACHINE/LABEL`` and each child execution has a generated name. The parent
-history shows MapRunStarted and MapRunSucceeded / MapRunFailed / MapRunAborted. The API
-operations ListMapRuns, DescribeMapRun and UpdateMapRun are served from :class:`MapRuns`.
+history shows MapRunStarted and MapRunSucceeded / MapRunFailed / MapRunAborted. :class:`MapRuns`
+holds every Map Run (the API operations ListMapRuns, DescribeMapRun and UpdateMapRun read it).
 
-When the parent execution is redriven (:mod:`.redrive`) and re-enters a Map state whose Map Run
+When the parent execution is redriven (``Execution.redrive``) and re-enters a Map state whose Map Run
 failed or was aborted, that same Map Run is redriven (MapRunRedriven): its succeeded children are
 kept, STANDARD children that did not succeed are redriven themselves, EXPRESS and never-started
 ones start anew.
@@ -28,23 +28,27 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable, Protocol
 
-from sfn_runtime.api.awsjson import ServiceError
 from sfn_runtime.distributed import item_io
 from sfn_runtime.engine.clock import iso_timestamp, to_datetime
 from sfn_runtime.engine.definition import StateMachineDefinition
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.engine.execution import Execution
+from sfn_runtime.engine.machine import StateMachineRevision
+from sfn_runtime.engine.runtime import Runtime
 from sfn_runtime.expressions.jsonata_eval import NOTHING, compile_template
 from sfn_runtime.expressions.jsonpath import compile_path
 from sfn_runtime.expressions.payload import compile_payload
-from sfn_runtime.api.service import StateMachineRevision
 
-if TYPE_CHECKING:  # pragma: no cover
-    from sfn_runtime.integrations.clients import AwsClients
+__all__ = ["MapRun", "MapRuns", "ChildRecord", "DistributedMapRunner", "AwsCalls", "batch_items"]
 
-__all__ = ["MapRun", "MapRuns", "ChildRecord", "DistributedMapRunner", "batch_items"]
+
+class AwsCalls(Protocol):
+    """The boto3 clients Distributed Map reads items and writes results with (``integrations.clients.AwsClients``)."""
+
+    def client(self, service: str) -> Any: ...
+    async def run(self, call: Callable[[], Any]) -> Any: ...
 
 # AWS: a Distributed Map runs at most 10,000 child executions at once (MaxConcurrency 0 = that).
 DEFAULT_MAX_CONCURRENCY = 10_000
@@ -162,6 +166,19 @@ class MapRun:
         percentage = 100.0 * failed / max(1, self.total_items)
         return self.percentage_given and percentage > self.tolerated_failure_percentage
 
+    def update(self, *, max_concurrency: int | None = None, tolerated_failure_count: int | None = None,
+               tolerated_failure_percentage: float | None = None) -> None:
+        """UpdateMapRun: change the settings of a running Map Run (MaxConcurrency 0 means the default)."""
+        if max_concurrency is not None:
+            self.max_concurrency = max_concurrency or DEFAULT_MAX_CONCURRENCY
+            self.concurrency_changed.set()
+        if tolerated_failure_count is not None:
+            self.tolerated_failure_count = tolerated_failure_count
+            self.count_given = True
+        if tolerated_failure_percentage is not None:
+            self.tolerated_failure_percentage = float(tolerated_failure_percentage)
+            self.percentage_given = True
+
     def describe(self) -> dict[str, Any]:
         """DescribeMapRun's answer."""
         answer: dict[str, Any] = {
@@ -196,7 +213,7 @@ class MapRun:
 
 
 class MapRuns:
-    """Every Map Run of one runtime, and the Map Run API operations."""
+    """Every Map Run of one runtime, by ARN and by parent execution."""
 
     def __init__(self) -> None:
         self._runs: dict[str, MapRun] = {}
@@ -206,13 +223,12 @@ class MapRuns:
         self._runs[run.arn] = run
         self._by_execution.setdefault(run.execution_arn, []).append(run)
 
-    def get(self, arn: Any) -> MapRun:
-        if not isinstance(arn, str) or ":mapRun:" not in arn:
-            raise ServiceError("InvalidArn", f"Invalid Arn: '{arn}'")
-        run = self._runs.get(arn)
-        if run is None:
-            raise ServiceError("ResourceNotFound", f"Map Run Does Not Exist: '{arn}'")
-        return run
+    def get(self, arn: str) -> MapRun | None:
+        return self._runs.get(arn)
+
+    def of_execution(self, execution_arn: str) -> list[MapRun]:
+        """The Map Runs an execution started, oldest first."""
+        return self._by_execution.get(execution_arn, [])
 
     def unsuccessful(self, execution_arn: str, state_name: str) -> MapRun | None:
         """The latest Map Run of ``state_name`` in the execution, if it failed or was aborted."""
@@ -220,61 +236,6 @@ class MapRuns:
             if run.state_name == state_name:
                 return run if run.status in ("FAILED", "ABORTED") else None
         return None
-
-    async def list_map_runs(self, params: dict[str, Any]) -> dict[str, Any]:
-        arn = params.get("executionArn")
-        if not isinstance(arn, str) or ":execution:" not in arn:
-            raise ServiceError("InvalidArn", f"Invalid Arn: '{arn}'")
-        runs = self._by_execution.get(arn, [])
-        max_results = int(params.get("maxResults") or 100)
-        if not 0 <= max_results <= 1000:
-            raise ServiceError("ValidationException", "maxResults must be between 0 and 1000")
-        max_results = max_results or 100
-        start = 0
-        token = params.get("nextToken")
-        if token:
-            try:
-                start = int(token)
-            except ValueError:
-                raise ServiceError("InvalidToken", "Invalid Token: the nextToken is not valid") from None
-        page = runs[start:start + max_results]
-        answer: dict[str, Any] = {"mapRuns": [r.summary() for r in page]}
-        if start + max_results < len(runs):
-            answer["nextToken"] = str(start + max_results)
-        return answer
-
-    async def describe_map_run(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self.get(params.get("mapRunArn")).describe()
-
-    async def update_map_run(self, params: dict[str, Any]) -> dict[str, Any]:
-        run = self.get(params.get("mapRunArn"))
-        if run.status != "RUNNING":
-            raise ServiceError("ValidationException", f"Map Run {run.arn} is not running")
-        changes = {k: params[k] for k in ("maxConcurrency", "toleratedFailureCount", "toleratedFailurePercentage") if k in params}
-        if not changes:
-            raise ServiceError(
-                "ValidationException",
-                "at least one of maxConcurrency, toleratedFailureCount, toleratedFailurePercentage is required",
-            )
-        if "maxConcurrency" in changes:
-            value = changes["maxConcurrency"]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ServiceError("ValidationException", "maxConcurrency must be an integer >= 0")
-            run.max_concurrency = value or DEFAULT_MAX_CONCURRENCY
-            run.concurrency_changed.set()
-        if "toleratedFailureCount" in changes:
-            value = changes["toleratedFailureCount"]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ServiceError("ValidationException", "toleratedFailureCount must be an integer >= 0")
-            run.tolerated_failure_count = value
-            run.count_given = True
-        if "toleratedFailurePercentage" in changes:
-            value = changes["toleratedFailurePercentage"]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-                raise ServiceError("ValidationException", "toleratedFailurePercentage must be between 0 and 100")
-            run.tolerated_failure_percentage = float(value)
-            run.percentage_given = True
-        return {}
 
 
 # ------------------------------------------------------------------ batching
@@ -346,21 +307,30 @@ class _Fields:
 
 
 class DistributedMapRunner:
-    """Runs Distributed Map states: registered with the service as its Map Run runner."""
+    """Runs Distributed Map states: the runtime's Map Run runner (``Runtime.distributed_map``).
 
-    def __init__(self, map_runs: MapRuns, clients: "AwsClients", service: Any):
+    ItemReader and ResultWriter call S3 through ``clients``, given once the service integrations
+    are registered (:meth:`use_clients`).
+    """
+
+    def __init__(self, runtime: Runtime, map_runs: MapRuns, clients: AwsCalls | None = None):
         self.map_runs = map_runs
         self._clients = clients
-        self._service = service
-        self._region = service.region
-        self._account_id = service.account_id
-        self.redrives: Any = None  # sfn_runtime.distributed.redrive.Redrives, set by register_all
+        self._runtime = runtime
+        self._region = runtime.region
+        self._account_id = runtime.account_id
         self._machines: dict[str, Any] = {}  # Map Run ARN -> the children's state machine revision
+
+    def use_clients(self, clients: AwsCalls) -> None:
+        """Read items and write results with ``clients`` (the service integrations' boto3 clients)."""
+        self._clients = clients
 
     async def __call__(self, state: Any, raw: Any, data: Any, context: dict, frame: Any) -> Any:
         variables = frame.variables
         fields = _Fields(state, raw, data, context, variables)
         spec = state.spec
+        if self._clients is None and ("ItemReader" in spec or "ResultWriter" in spec):
+            raise StatesError("States.Runtime", "ItemReader and ResultWriter need the service integrations (AWS clients)")
         previous = self._run_to_redrive(state, frame)
         if previous is not None:
             return await self._redrive(previous, spec, fields, frame)
@@ -383,17 +353,15 @@ class DistributedMapRunner:
 
     def _run_to_redrive(self, state: Any, frame: Any) -> MapRun | None:
         """The failed Map Run this state should redrive: only when its execution is being redriven."""
-        if self.redrives is None:
-            return None
-        execution_arn = frame.execution.arn
-        previous = self.map_runs.unsuccessful(execution_arn, state.name)
-        if previous is None or self.redrives.count(execution_arn) <= previous.redrive_count:
+        execution = frame.execution
+        previous = self.map_runs.unsuccessful(execution.arn, state.name)
+        if previous is None or execution.redrive_count <= previous.redrive_count:
             return None
         return previous
 
     async def _redrive(self, run: MapRun, spec: dict, fields: _Fields, frame: Any) -> Any:
         """Run the Map Run's unsuccessful children again; keep what succeeded."""
-        run.redrive_count = self.redrives.count(frame.execution.arn)
+        run.redrive_count = frame.execution.redrive_count
         run.redrive_date = time.time()
         run.status, run.stop_date = "RUNNING", None
         run.failed_item_count = 0
@@ -440,7 +408,7 @@ class DistributedMapRunner:
 
     def _new_run(self, state: Any, frame: Any, context: dict, data: Any, raw: Any, variables: Any, total: int) -> MapRun:
         execution = frame.execution
-        machine_arn = context.get("StateMachine", {}).get("Id") or execution.state_machine_arn
+        machine_arn = execution.machine.arn
         machine_name = machine_arn.rpartition(":")[2]
         label = self._label(state)
         run_id = str(uuid.uuid4())
@@ -454,7 +422,7 @@ class DistributedMapRunner:
             else None
         )
         if percentage is not None and not 0 <= percentage <= 100:
-            raise StatesError("States.Runtime", f"ToleratedFailurePercentage must be between 0 and 100, got {percentage}")
+            raise StatesError("States.Runtime", "ToleratedFailurePercentage must be between 0 and 100.")
         run = MapRun(
             arn=f"{prefix}:mapRun:{machine_name}/{label}:{run_id}",
             execution_arn=execution.arn,
@@ -534,11 +502,11 @@ class DistributedMapRunner:
         """Run one child execution in this loop and record how it ended."""
         run = ctx.run
         express = run.execution_type == "EXPRESS"
-        earlier = self._service.executions.get(record.arn) if record.arn and not express else None
-        if earlier is not None and self.redrives is not None and self.redrives.not_redrivable(earlier) is None:
+        earlier = self._runtime.executions.get(record.arn) if record.arn and not express else None
+        if earlier is not None and earlier.redrive_blocker() is None:
             # A STANDARD child is redriven itself (same ARN, from its failed state), as AWS does.
             record.status = "RUNNING"
-            self.redrives.redrive(earlier)
+            earlier.redrive()
             await self._await_child(run, record, earlier)
             return
         name = str(uuid.uuid4())
@@ -549,11 +517,11 @@ class DistributedMapRunner:
             arn = f"{run.arn.split(':mapRun:')[0]}:execution:{machine_name}:{name}"
         text = json.dumps(record.input, separators=(",", ":"), ensure_ascii=False)
         execution = Execution(
-            self._service, ctx.machine, arn, name, record.input, text,
+            self._runtime, ctx.machine, arn, name, record.input, text,
             express=express, map_run_arn=run.arn, parent_arn=ctx.frame.execution.arn,
         )
         if not express:
-            self._service.executions[arn] = execution
+            self._runtime.executions[arn] = execution
         record.name, record.arn, record.status, record.start_date = name, arn, "RUNNING", execution.start_time
         execution.start()
         await self._await_child(run, record, execution)

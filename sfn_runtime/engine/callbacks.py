@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 
 _MAX_TOKEN_LENGTH = 1024
 _CLOSED_MEMORY = 10_000
@@ -75,7 +75,7 @@ class TaskTokens:
     def fail(self, token: Any, error: str, cause: str) -> None:
         pending = self._find(token)
         if not pending.future.done():
-            pending.future.set_exception(StatesError(error, cause))
+            pending.future.set_exception(StatesError(error, cause, located=True))  # SendTaskFailure's words, as sent
 
     def heartbeat(self, token: Any) -> None:
         pending = self._find(token)

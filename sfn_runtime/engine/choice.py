@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.errors import DefinitionError, StatesError
 from sfn_runtime.expressions.jsonata_eval import NOTHING, compile_jsonata, is_jsonata_template
 from sfn_runtime.expressions.jsonpath import compile_path
 

@@ -10,12 +10,12 @@ compiled here so execution never parses text. Problems raise ``DefinitionError(m
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sfn_runtime.engine.choice import compile_condition, compile_jsonpath_rule, parse_timestamp
 from sfn_runtime.engine.dataflow import JsonataFlow, JsonPathFlow
-from sfn_runtime.engine.errors import DefinitionError
+from sfn_runtime.errors import DefinitionError
 from sfn_runtime.expressions.intrinsics import compile_intrinsic, is_intrinsic
 from sfn_runtime.expressions.jsonata_eval import compile_template
 from sfn_runtime.expressions.jsonpath import compile_path
@@ -30,6 +30,7 @@ from sfn_runtime.engine.states import (
     Parallel,
     Pass,
     State,
+    StateGraph,
     Succeed,
     Task,
     Wait,
@@ -69,9 +70,10 @@ _JSONPATH_ONLY = {
     "ToleratedFailureCountPath", "ToleratedFailurePercentagePath", "Iterator",
 }
 _JSONATA_ONLY = {"Arguments", "Output", "Items"}
+# AWS accepts ToleratedFailureCount/Percentage in an inline Map's definition too (they have no
+# effect there: an inline Map fails on its first failed iteration).
 _DISTRIBUTED_ONLY = {
-    "ItemReader", "ItemBatcher", "ResultWriter", "ToleratedFailureCount", "ToleratedFailureCountPath",
-    "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "Label",
+    "ItemReader", "ItemBatcher", "ResultWriter", "ToleratedFailureCountPath", "ToleratedFailurePercentagePath", "Label",
 }
 _TOP_LEVEL = {"StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"}
 
@@ -89,13 +91,10 @@ def problem_code(exc: DefinitionError) -> str:
     return getattr(exc, "code", "SCHEMA_VALIDATION_FAILED")
 
 
-@dataclass
-class StateGraph:
-    """A set of states with a start: the machine itself, a Parallel branch, or a Map's ItemProcessor."""
-
-    start_at: str
-    states: dict[str, State]
-    spec: dict = field(default_factory=dict)
+def invalid_definition_message(exc: DefinitionError) -> str:
+    """AWS's InvalidDefinition message shape, naming the path."""
+    where = f" at {exc.path}" if exc.path else ""
+    return f"Invalid State Machine Definition: '{problem_code(exc)}: {exc.message}{where}'"
 
 
 @dataclass

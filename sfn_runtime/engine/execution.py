@@ -13,20 +13,21 @@ import json
 import sys
 import time
 from collections import ChainMap
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from sfn_runtime.engine.clock import iso_timestamp
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.engine.history import History, HistoryEvent
-from sfn_runtime.engine.states import Recoverable, State
-
-if TYPE_CHECKING:  # pragma: no cover
-    from sfn_runtime.engine.definition import StateGraph
-    from sfn_runtime.api.service import StateMachineRevision, StepFunctionsService
+from sfn_runtime.engine.machine import StateMachineRevision
+from sfn_runtime.engine.runtime import Runtime
+from sfn_runtime.engine.states import MapState, Parallel, Recoverable, State, StateGraph
 
 RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED = "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
 _UNUSED_CONTEXT: dict = {}  # for states none of whose fields reads the context object
+REDRIVABLE_DAYS = 14  # AWS: an execution can be redriven within 14 days of its end
+MAX_REDRIVES = 1000
+MAP_RUN_CHILD_REASON = "A child execution of a Map Run is redriven by redriving its parent execution."
 
 
 def json_size(value: Any) -> int:
@@ -39,8 +40,8 @@ class Execution:
 
     def __init__(
         self,
-        service: "StepFunctionsService",
-        machine: "StateMachineRevision",
+        runtime: Runtime,
+        machine: StateMachineRevision,
         arn: str,
         name: str,
         input_value: Any,
@@ -50,7 +51,7 @@ class Execution:
         map_run_arn: str | None = None,
         parent_arn: str | None = None,
     ):
-        self.service = service
+        self.runtime = runtime
         self.machine = machine
         self.arn = arn
         self.name = name
@@ -59,10 +60,10 @@ class Execution:
         self.express = express
         self.map_run_arn = map_run_arn
         self.parent_arn = parent_arn
-        self.clock = service.clock
-        self.quotas = service.quotas
+        self.clock = runtime.clock
+        self.quotas = runtime.quotas
         self.status = RUNNING
-        self.start_time = service.clock.now()
+        self.start_time = runtime.clock.now()
         self.stop_time: float | None = None
         self.output: Any = None
         self.output_text: str | None = None
@@ -73,15 +74,20 @@ class Execution:
         self._event_limit = self.quotas.max_history_events or sys.maxsize
         self.variables: dict[str, Any] = {}
         self.variable_sizes: dict[str, int] = {}  # bytes of each variable in the top-level scope
+        # For a redriven top-level inline Map or Parallel: the results of its iterations or branches
+        # that succeeded before, by state name and index; the state reruns only the others (AWS).
+        self.redrive_results: dict[str, dict[int, Any]] = {}
         self.task: asyncio.Task | None = None
         self.done = asyncio.Event()
         self._stop_reason: tuple[str, str] | None = None
-        self.context_execution = {
+        self.redrive_count = 0  # RedriveExecution: how often, and when last
+        self.redrive_date: float | None = None
+        self.context_execution = {  # keys in the order AWS shows them
             "Id": arn,
             "Input": input_value,
+            "StartTime": iso_timestamp(self.start_time),
             "Name": name,
             "RoleArn": machine.role_arn,
-            "StartTime": iso_timestamp(self.start_time),
             "RedriveCount": 0,
         }
         self.context_machine = {"Id": machine.arn, "Name": machine.name}
@@ -110,7 +116,7 @@ class Execution:
         })
         await self.run_to_end(frame, self.machine.definition.graph, self.input)
 
-    async def run_to_end(self, frame: "Frame", graph: Any, value: Any) -> None:
+    async def run_to_end(self, frame: "Frame", graph: StateGraph, value: Any) -> None:
         """Run ``graph`` from its StartAt with ``value`` and finish the execution with its outcome
         (the first attempt from the machine's StartAt; a redrive from the state that failed)."""
         timeout = self.machine.definition.timeout_seconds
@@ -140,7 +146,7 @@ class Execution:
             self.record("ExecutionSucceeded", frame.prev, {"output": output}, final=True)
         finally:
             self.done.set()
-            self.service.execution_finished(self)
+            self.runtime.execution_finished(self)
 
     def _finish(self, status: str, event: str, prev: int, *, error: str, cause: str) -> None:
         self.status = status
@@ -152,6 +158,107 @@ class Execution:
         if cause:
             details["cause"] = cause
         self.record(event, prev, details, final=True)
+
+    # ------------------------------------------------------------------ redrive
+    def resume_point(self) -> tuple[str, Any] | None:
+        """The top-level state that was entered but not left, and the input it was entered with."""
+        top = self.machine.definition.graph.states
+        open_state: tuple[str, Any] | None = None
+        for event in self.history.events:
+            details = event.details or {}
+            name = details.get("name")
+            if name not in top:
+                continue
+            if event.type.endswith("StateEntered"):
+                open_state = (name, details.get("input"))
+            elif event.type.endswith("StateExited") and open_state and open_state[0] == name:
+                open_state = None
+        return open_state
+
+    def redrive_blocker(self) -> str | None:
+        """Why RedriveExecution cannot redrive this execution now (AWS's reasons), or None."""
+        if self.express:
+            return "Execution is an EXPRESS execution and cannot be redriven."
+        if self.status == RUNNING:
+            return "Execution is RUNNING and cannot be redriven."
+        if self.status == SUCCEEDED:
+            return "Execution is SUCCEEDED and cannot be redriven."
+        stopped = self.stop_time or self.start_time
+        if self.clock.now() - stopped > REDRIVABLE_DAYS * 86400:
+            return "Execution redrivable period exceeded."
+        limit = self.history.limit
+        if limit is not None and len(self.history) >= limit:
+            return "Execution history event limit exceeded."
+        if self.redrive_count >= MAX_REDRIVES:
+            return "Execution has been redriven the maximum number of times."
+        if self.resume_point() is None:
+            return "Execution has no unsuccessful state to redrive."
+        return None
+
+    def redrive(self) -> None:
+        """Continue from the state that did not succeed, as a new attempt (``redrive_blocker`` was None).
+
+        As AWS documents RedriveExecution: the execution keeps its ARN, input, definition and the
+        history of the steps that succeeded; an ``ExecutionRedriven`` event is added and the run
+        continues at the top-level state that was entered but never left, with the input that
+        state received then and the variables as they stood. A Distributed Map state re-entered
+        this way redrives its Map Run (``distributed.map_run``). A redriven top-level inline Map or
+        Parallel reruns only the iterations or branches that did not succeed; the others keep the
+        results they had (read back from the history). Limits of this runtime: inside a rerun
+        iteration or branch, a nested Map or Parallel reruns whole, and TimeoutSeconds restarts.
+        """
+        point = self.resume_point()
+        assert point is not None
+        state = self.machine.definition.graph.states[point[0]]
+        # Parts that succeeded now or in an earlier redriven attempt of the same state keep their results.
+        carried = {**self.redrive_results.get(state.name, {}), **self._succeeded_parts(state)}
+        self.redrive_results = {state.name: carried} if carried else {}
+        self.redrive_count += 1
+        self.redrive_date = self.clock.now()
+        self.context_execution = {**self.context_execution, "RedriveCount": self.redrive_count}
+        self.status = RUNNING
+        self.stop_time = None
+        self.error = self.cause = None
+        self.output = self.output_text = None
+        self._stop_reason = None
+        self.done.clear()
+        self.runtime.running.add(self)  # so that closing the service stops it
+        last = self.history.events[-1].id if self.history.events else 0
+        prev = self.record("ExecutionRedriven", last, {"redriveCount": self.redrive_count})
+        frame = Frame(self, self.variables, self.variables, prev)
+        graph = self.machine.definition.graph
+        resumed = StateGraph(start_at=point[0], states=graph.states, spec=graph.spec)
+        self.task = asyncio.get_running_loop().create_task(
+            self.run_to_end(frame, resumed, point[1]), name=f"redrive {self.name}"
+        )
+
+    def _succeeded_parts(self, state: State) -> dict[int, Any]:
+        """The outputs of the iterations (inline Map) or branches (Parallel) of top-level ``state``
+        that succeeded since it was last entered, by index; empty for other states.
+
+        A Map iteration's result is the output of the event its MapIterationSucceeded follows; a
+        branch succeeded when one of its terminal states exited (state names are unique in a machine).
+        """
+        events = self.history.events
+        entered = max((e.id for e in events if e.type == state.entered_event
+                       and (e.details or {}).get("name") == state.name), default=None)
+        if entered is None:
+            return {}
+        later = events[entered:]
+        parts: dict[int, Any] = {}
+        if isinstance(state, MapState) and state.mode == "INLINE":
+            for event in later:
+                details = event.details or {}
+                if event.type == "MapIterationSucceeded" and details.get("name") == state.name:
+                    parts[details["index"]] = (events[event.previous_id - 1].details or {}).get("output")
+        elif isinstance(state, Parallel):
+            terminal = {name: i for i, graph in enumerate(state.branches)
+                        for name, inner in graph.states.items() if inner.end or inner.type == "Succeed"}
+            for event in later:
+                details = event.details or {}
+                if event.type.endswith("StateExited") and details.get("name") in terminal:
+                    parts[terminal[details["name"]]] = details.get("output")
+        return parts
 
     # ------------------------------------------------------------------ history
     def record(self, type_: str, prev: int, details: dict | None = None, final: bool = False,
@@ -184,9 +291,10 @@ class Execution:
             "startDate": self.start_time,
             "input": self.input_text,
             "inputDetails": {"included": True},
-            "redriveCount": 0,
-            "redriveStatus": "NOT_REDRIVABLE",
+            "redriveCount": self.redrive_count,
         }
+        if self.redrive_date is not None:
+            out["redriveDate"] = self.redrive_date
         if self.stop_time is not None:
             out["stopDate"] = self.stop_time
         if self.status == SUCCEEDED:
@@ -198,8 +306,10 @@ class Execution:
             out["cause"] = self.cause
         if self.map_run_arn:
             out["mapRunArn"] = self.map_run_arn
-        if self.status in (FAILED, TIMED_OUT, ABORTED):
-            out["redriveStatusReason"] = "Execution is redrivable only with RedriveExecution support"
+        reason = self.redrive_blocker() or (MAP_RUN_CHILD_REASON if self.map_run_arn else None)
+        out["redriveStatus"] = "NOT_REDRIVABLE" if reason else "REDRIVABLE"
+        if reason:
+            out["redriveStatusReason"] = reason
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -210,8 +320,10 @@ class Execution:
             "name": self.name,
             "status": self.status,
             "startDate": self.start_time,
-            "redriveCount": 0,
+            "redriveCount": self.redrive_count,
         }
+        if self.redrive_date is not None:
+            out["redriveDate"] = self.redrive_date
         if self.stop_time is not None:
             out["stopDate"] = self.stop_time
         if self.map_run_arn:
@@ -222,14 +334,16 @@ class Execution:
 class Frame:
     """Where a chain of states runs: the whole machine, one Parallel branch or one Map iteration."""
 
-    __slots__ = ("execution", "scope", "variables", "prev", "entered_time", "depth")
+    __slots__ = ("execution", "runtime", "scope", "variables", "prev", "entered_time", "entered_id", "depth")
 
     def __init__(self, execution: Execution, scope: dict, variables: Mapping[str, Any], prev: int, depth: int = 0):
         self.execution = execution
+        self.runtime = execution.runtime
         self.scope = scope  # the variables this frame assigns
         self.variables = variables  # what it can read: its scope, then the outer scopes
         self.prev = prev
         self.entered_time = 0.0
+        self.entered_id = 0  # the id of the current state's Entered event (AWS names it in causes)
         self.depth = depth
 
     def child(self) -> "Frame":
@@ -245,7 +359,7 @@ class Frame:
         """Record an event whose details are a name and one value (entered/exited, Map iteration)."""
         self.prev = self.execution.record(type_, self.prev, None, False, name, value)
 
-    async def run_graph(self, graph: "StateGraph", value: Any) -> Any:
+    async def run_graph(self, graph: StateGraph, value: Any) -> Any:
         """Run states from StartAt until one ends the chain; returns its output."""
         states = graph.states
         name: str | None = graph.start_at
@@ -253,6 +367,7 @@ class Frame:
             state = states[name]
             self.entered_time = time.time()
             self.record_brief(state.entered_event, name, value)
+            self.entered_id = self.prev
             try:
                 value, name = await state.run(self, value)
             except StatesError as err:
@@ -262,19 +377,30 @@ class Frame:
         return value
 
     def evaluation_failed(self, state: State, err: StatesError) -> None:
-        """Record EvaluationFailed when a JSONata expression of a JSONata state fails (API Reference)."""
+        """Name the failing state in the cause (see :meth:`StatesError.at_state`), then record
+        EvaluationFailed when a JSONata expression of a JSONata state failed (API Reference)."""
+        if self.entered_id:  # TestState runs a state without history: no event to name
+            err.at_state(state.name, self.entered_id)
         if err.error == QUERY_EVALUATION_ERROR and state.jsonata:
-            self.record("EvaluationFailed", {"error": err.error, "cause": err.cause, "state": state.name})
+            details = {"error": err.error, "cause": err.cause, "state": state.name}
+            if err.location:
+                details["location"] = err.location
+            self.record("EvaluationFailed", details)
 
     def context(self, state: State, retry_count: int = 0) -> dict:
         """The context object (``$$`` / ``$states.context``) for a state."""
         if not state.uses_context:
             return _UNUSED_CONTEXT
         execution = self.execution
+        # As AWS shows it: a Pass state's State holds Name and EnteredTime only; RetryCount is
+        # there in the states that can retry (Task, Parallel, Map). Keys in AWS's order.
+        current: dict[str, Any] = {"Name": state.name, "EnteredTime": iso_timestamp(self.entered_time)}
+        if isinstance(state, Recoverable):
+            current["RetryCount"] = retry_count
         return {
             "Execution": execution.context_execution,
-            "State": {"EnteredTime": iso_timestamp(self.entered_time), "Name": state.name, "RetryCount": retry_count},
             "StateMachine": execution.context_machine,
+            "State": current,
         }
 
     def check_payload(self, value: Any, where: str) -> None:

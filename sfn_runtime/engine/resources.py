@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import Any, Callable, Protocol
 
-from sfn_runtime.engine.errors import StatesError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from sfn_runtime.engine.execution import Execution
+from sfn_runtime.engine.clock import Clock
+from sfn_runtime.errors import StatesError
 
 __all__ = [
+    "ExecutionHandle",
     "TaskInvocation",
     "TaskResource",
     "ResourceRef",
@@ -59,6 +58,19 @@ def parse_resource(resource: str) -> ResourceRef:
     return ResourceRef(resource, base, pattern, kind, resource)
 
 
+class ExecutionHandle(Protocol):
+    """What a Task resource may use of the execution that calls it (an ``engine.execution.Execution``)."""
+
+    arn: str
+    name: str
+    machine: Any  # the StateMachineRevision the execution runs
+    clock: Clock
+
+    def stop(self, error: str | None, cause: str | None) -> None:
+        """Abort the execution (StopExecution)."""
+        ...
+
+
 @dataclass
 class TaskInvocation:
     """One call of a Task's resource, with everything a plug-in needs."""
@@ -68,7 +80,7 @@ class TaskInvocation:
     pattern: str
     arguments: Any
     context: dict
-    execution: "Execution"
+    execution: ExecutionHandle
     task_token: str | None = None
     credentials: dict | None = None
     timeout_seconds: float | None = None

@@ -10,24 +10,76 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Mapping, Protocol
 
 from sfn_runtime.engine.choice import Condition, parse_timestamp
 from sfn_runtime.engine.dataflow import NO_RESULT, Flow, states_of
-from sfn_runtime.engine.errors import StatesError
-from sfn_runtime.expressions.jsonata_eval import NOTHING
+from sfn_runtime.errors import StatesError
+from sfn_runtime.expressions.jsonata_eval import NOTHING, json_type
 from sfn_runtime.engine.retry import Catcher, Retrier, first_match
-from sfn_runtime.engine.resources import ResourceRef, TaskInvocation
-
-if TYPE_CHECKING:  # pragma: no cover
-    from sfn_runtime.engine.definition import StateGraph
-    from sfn_runtime.engine.execution import Frame
+from sfn_runtime.engine.resources import ExecutionHandle, ResourceRef, TaskInvocation
+from sfn_runtime.engine.runtime import Runtime
 
 _DEFAULT_TASK_TIMEOUT = 99_999_999  # AWS's default TimeoutSeconds for a Task
 INLINE_MAX_CONCURRENCY = 40  # AWS: an inline Map runs at most 40 iterations at once
 _YIELD_EVERY = 16  # Map iterations that never wait still give the loop a turn this often
+
+
+class Frame(Protocol):
+    """Where a state runs, as states see it (implemented by ``engine.execution.Frame``)."""
+
+    runtime: Runtime
+    execution: ExecutionHandle
+    variables: Mapping[str, Any]
+    depth: int
+
+    def child(self) -> "Frame": ...
+    async def run_graph(self, graph: "StateGraph", value: Any) -> Any: ...
+    def context(self, state: "State", retry_count: int = 0) -> dict: ...
+    def record(self, type_: str, details: dict | None = None) -> None: ...
+    def record_brief(self, type_: str, name: str, value: Any) -> None: ...
+    def evaluation_failed(self, state: "State", err: StatesError) -> None: ...
+    def check_payload(self, value: Any, where: str) -> None: ...
+    def assign(self, values: dict | None) -> None: ...
+    def exited(self, state: "State", output: Any, assigned: dict | None) -> None: ...
+
+
+# Map fields whose *Path may select a number written as text ("5"), which AWS accepts.
+_NUMERIC_TEXT_FIELDS = frozenset({"MaxConcurrency", "ToleratedFailureCount", "ToleratedFailurePercentage"})
+
+
+def _number_in(text: str) -> Any:
+    """The number a text holds ("5" -> 5, "2.5" -> 2.5), or the text itself when it holds none."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    return int(number) if number.is_integer() else number
+
+
+def _map_number(field: str, path: str, selected: Any) -> Any:
+    """A Map's MaxConcurrency / ToleratedFailureCount / ToleratedFailurePercentage read by its
+    ``*Path``: a number, or a number written as text; otherwise States.Runtime in the words
+    LocalStack reproduces from AWS (AWS's own documentation gives no text)."""
+    value = _number_in(selected) if isinstance(selected, str) else selected
+    whole = field != "ToleratedFailurePercentage"
+    number = not isinstance(value, bool) and isinstance(value, (int, float))
+    if not number or (whole and not float(value).is_integer()):
+        shown = selected if isinstance(selected, str) else json.dumps(selected, separators=(",", ":"))
+        kind = "integer" if whole else "float"
+        raise StatesError("States.Runtime", f'The {field}Path field refers to value "{shown}" which is not a valid {kind}: {path}')
+    if field == "MaxConcurrency" and value < 0:
+        raise StatesError("States.Runtime", f"Expected non-negative integer for MaxConcurrency, got '{value}' instead.")
+    if field == "ToleratedFailureCount" and value < 0:
+        raise StatesError("States.Runtime", "ToleratedFailureCount cannot be negative.")
+    if field == "ToleratedFailurePercentage" and not 0 <= value <= 100:
+        raise StatesError("States.Runtime", "ToleratedFailurePercentage must be between 0 and 100.")
+    return int(value) if whole else value
 
 
 @dataclass
@@ -43,6 +95,11 @@ class DynamicNumber:
     def resolve(self, data: Any, raw: Any, context: dict, variables: Any) -> Any:
         if self.path is not None:
             value = self.path.read(data, context, variables)
+            if self.field == "Seconds":
+                _check_seconds_path(self.path.source, value)
+                return value
+            if self.field in _NUMERIC_TEXT_FIELDS:
+                return _map_number(self.field, self.path.source, value)
             error = "States.Runtime"
         elif self.template is not None:
             value = self.template.render({"input": raw, "context": context}, variables)
@@ -123,7 +180,7 @@ class Fail(State):
         context = frame.context(self)
         error = self._resolve(self.error, raw, context, frame, "Error")
         cause = self._resolve(self.cause, raw, context, frame, "Cause")
-        raise StatesError(error or "", cause or "")
+        raise StatesError(error or "", cause or "", located=True)  # a Fail state's words pass through as written
 
     def _resolve(self, spec: Any, raw: Any, context: dict, frame: "Frame", name: str) -> Any:
         if spec is None or isinstance(spec, str):
@@ -199,7 +256,7 @@ class Wait(State):
         data = raw if self.jsonata else self.flow.effective_input(raw, context, variables)
         delay = self._delay(frame, raw, data, context)
         try:
-            await frame.execution.clock.sleep(delay)
+            await frame.runtime.clock.sleep(delay)
         except asyncio.CancelledError:
             frame.record("WaitStateAborted", {"name": self.name})
             raise
@@ -207,20 +264,34 @@ class Wait(State):
         return self.finish(frame, raw, result, context), self.next
 
     def _delay(self, frame: "Frame", raw: Any, data: Any, context: dict) -> float:
-        if self.seconds is not None:
-            return float(self.seconds.resolve(data, raw, context, frame.variables))
+        seconds = self.seconds
+        if seconds is not None:
+            return float(seconds.resolve(data, raw, context, frame.variables))
         spec = self.timestamp
         if isinstance(spec, str):
-            value = spec
+            value, field, written = spec, "Timestamp", spec
         elif self.jsonata:
             value = spec.render({"input": raw, "context": context}, frame.variables)
+            field, written = "Timestamp", spec.expression.source if spec.expression is not None else ""
         else:
             value = spec.read(data, context, frame.variables)
+            field, written = "TimestampPath", spec.source
         moment = parse_timestamp(value)
         if moment is None:
             kind = "States.QueryEvaluationError" if self.jsonata else "States.Runtime"
-            raise StatesError(kind, f"The Timestamp of Wait state '{self.name}' is not an RFC 3339 timestamp: {value!r}")
+            shown = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+            raise StatesError(kind, f"The {field} parameter does not reference a valid ISO-8601 extended offset "
+                                    f"date-time format string: {written} == {shown}")
         return max(0.0, moment.timestamp() - dt.datetime.now(dt.timezone.utc).timestamp())
+
+
+def _check_seconds_path(source: str, value: Any) -> None:
+    """SecondsPath must select a whole, non-negative number of seconds (States.Runtime otherwise)."""
+    shown = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+        raise StatesError("States.Runtime", f"The SecondsPath parameter cannot be parsed as a long value: {source} == {shown}")
+    if value < 0:
+        raise StatesError("States.Runtime", f"The SecondsPath parameter references a negative value: {source} == {shown}")
 
 
 @dataclass
@@ -237,6 +308,8 @@ class Recoverable(State):
         while True:
             try:
                 result = await self.attempt(frame, raw, context)
+                if frame.depth == 0:
+                    frame.execution.redrive_results.pop(self.name, None)
                 return self.finish(frame, raw, result, context), self.next
             except StatesError as err:
                 frame.evaluation_failed(self, err)
@@ -245,12 +318,14 @@ class Recoverable(State):
                     delay = self.retriers[index].delay(counts[index])
                     counts[index] += 1
                     retry_count += 1
-                    await frame.execution.clock.sleep(delay)
+                    await frame.runtime.clock.sleep(delay)
                     context = frame.context(self, retry_count)
                     continue
                 index = first_match(self.catchers, err.error)
                 if index < 0:
                     raise
+                if frame.depth == 0:
+                    frame.execution.redrive_results.pop(self.name, None)
                 return self._catch(frame, raw, context, self.catchers[index], err), self.catchers[index].next
 
     async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:  # pragma: no cover
@@ -290,14 +365,14 @@ class Task(Recoverable):
 
     async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:
         assert self.ref is not None
-        execution = frame.execution
+        runtime = frame.runtime
         variables = frame.variables
         data = raw if self.jsonata else self.flow.effective_input(raw, context, variables)
         timeout = self.timeout.resolve(data, raw, context, variables) if self.timeout else _DEFAULT_TASK_TIMEOUT
         heartbeat = self.heartbeat.resolve(data, raw, context, variables) if self.heartbeat else None
         pending = None
         if self.ref.pattern == "waitForTaskToken":
-            pending = execution.service.tokens.issue()
+            pending = runtime.tokens.issue()
             context = {**context, "Task": {"Token": pending.token}}
         try:
             arguments = self.flow.arguments(raw, context, variables)
@@ -307,7 +382,7 @@ class Task(Recoverable):
             if pending is not None and not pending.future.done():
                 pending.future.cancel()
             if pending is not None:
-                execution.service.tokens.close(pending.token)
+                runtime.tokens.close(pending.token)
         frame.check_payload(result, self.name)
         return self.flow.select(result, context, variables)
 
@@ -322,22 +397,22 @@ class Task(Recoverable):
                       timeout: float, heartbeat: float | None, pending: Any) -> Any:
         ref = self.ref
         assert ref is not None
-        execution = frame.execution
+        runtime = frame.runtime
         kind = {"resourceType": ref.resource_type, "resource": ref.resource_name}
-        scheduled = {**kind, "region": execution.service.region, "parameters": arguments}
+        scheduled = {**kind, "region": runtime.region, "parameters": arguments}
         if self.timeout is not None:
             scheduled["timeoutInSeconds"] = int(timeout)
         if heartbeat is not None:
             scheduled["heartbeatInSeconds"] = int(heartbeat)
         frame.record("TaskScheduled", scheduled)
-        plugin = execution.service.resource_for(ref.service_resource)
+        plugin = runtime.resource_for(ref.service_resource)
         if plugin is None:
             cause = f"No local integration serves the resource '{ref.resource}'"
             frame.record("TaskFailed", {**kind, "error": "States.Runtime", "cause": cause})
-            raise StatesError("States.Runtime", cause)
+            raise StatesError("States.Runtime", cause, located=True)
         frame.record("TaskStarted", dict(kind))
         loop = asyncio.get_running_loop()
-        clock = execution.clock
+        clock = runtime.clock
         timed = clock.time_scale > 0  # at time scale 0 waits are instant and no timeout could be met
         deadline = loop.time() + clock.scaled(timeout) if timed else math.inf
         beat = {"due": loop.time() + clock.scaled(heartbeat) if heartbeat is not None and timed else None}
@@ -348,7 +423,7 @@ class Task(Recoverable):
 
         call = TaskInvocation(
             resource=ref.resource, service_resource=ref.service_resource, pattern=ref.pattern,
-            arguments=arguments, context=context, execution=execution,
+            arguments=arguments, context=context, execution=frame.execution,
             task_token=pending.token if pending is not None else None, credentials=credentials,
             timeout_seconds=timeout, heartbeat_seconds=heartbeat, on_heartbeat=on_heartbeat,
             on_submitted=lambda response: frame.record("TaskSubmitted", {**kind, "output": response}),
@@ -383,7 +458,7 @@ class Task(Recoverable):
 
     def _timed_out(self, frame: "Frame", kind: dict, error: str, cause: str, pending: Any) -> StatesError:
         if pending is not None:
-            frame.execution.service.tokens.close(pending.token, timed_out=True)
+            frame.runtime.tokens.close(pending.token, timed_out=True)
         frame.record("TaskTimedOut", {**kind, "error": error, "cause": cause})
         return StatesError(error, cause)
 
@@ -391,7 +466,8 @@ class Task(Recoverable):
     async def _call(frame: "Frame", plugin: Any, call: TaskInvocation, pending: Any, kind: dict) -> Any:
         try:
             submitted = await plugin.invoke(call)
-        except StatesError:
+        except StatesError as err:
+            err.located = True  # the resource's own error and cause pass through unchanged
             raise
         except asyncio.CancelledError:
             raise
@@ -410,10 +486,12 @@ class Parallel(Recoverable):
     async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:
         value = self.flow.arguments(raw, context, frame.variables)
         frame.record("ParallelStateStarted")
-        children = [frame.child() for _ in self.branches]
-        tasks = [asyncio.ensure_future(child.run_graph(graph, value)) for child, graph in zip(children, self.branches)]
+        carried = _redriven(frame, self.name)
+        running = [i for i in range(len(self.branches)) if i not in carried]
+        tasks = [asyncio.ensure_future(frame.child().run_graph(self.branches[i], value)) for i in running]
         try:
-            results = await _all_or_first_error(tasks)
+            finished = dict(zip(running, await _all_or_first_error(tasks)))
+            results = [carried[i] if i in carried else finished[i] for i in range(len(self.branches))]
         except StatesError:
             frame.record("ParallelStateFailed")
             raise
@@ -443,7 +521,7 @@ class MapState(Recoverable):
         data = raw if self.jsonata else self.flow.effective_input(raw, context, variables)
         limit = self.max_concurrency.resolve(data, raw, context, variables) if self.max_concurrency else 0
         if self.mode == "DISTRIBUTED":
-            runner = frame.execution.service.distributed_map_runner
+            runner = frame.runtime.distributed_map
             if runner is None:
                 raise StatesError("States.Runtime", "Distributed Map requires the Map Run runner")
             result = await runner(self, raw, data, context, frame)
@@ -452,7 +530,7 @@ class MapState(Recoverable):
         inputs = [self.item_input(raw, data, context, variables, index, item) for index, item in enumerate(items)]
         frame.record("MapStateStarted", {"length": len(inputs)})
         try:
-            results = await self._iterate(frame, inputs, int(limit))
+            results = await self._iterate(frame, inputs, int(limit), _redriven(frame, self.name))
         except StatesError:
             frame.record("MapStateFailed")
             raise
@@ -467,11 +545,14 @@ class MapState(Recoverable):
         if self.jsonata:
             items = raw if self.items is None else self.items.render({"input": raw, "context": context}, variables)
             if not isinstance(items, list):
-                raise StatesError("States.QueryEvaluationError", f"The Items field of Map state '{self.name}' must be an array")
+                expression = getattr(self.items, "expression", None)
+                if expression is not None:
+                    raise expression.type_error("array", items)
+                raise StatesError("States.QueryEvaluationError", f"Map state input must be an array but was: {json_type(items)}")
             return items
         items = data if self.items_path is None else self.items_path.read(data, context, variables)
         if not isinstance(items, list):
-            raise StatesError("States.Runtime", f"The ItemsPath of Map state '{self.name}' must select an array")
+            raise StatesError("States.Runtime", f"Map state input must be an array but was: {json_type(items)}")
         return items
 
     def item_input(self, raw: Any, data: Any, context: dict, variables: Any, index: int, item: Any) -> Any:
@@ -484,12 +565,14 @@ class MapState(Recoverable):
             return None if value is NOTHING else value
         return self.item_selector.render(data, item_context, variables)
 
-    async def _iterate(self, frame: "Frame", inputs: list, limit: int) -> list:
+    async def _iterate(self, frame: "Frame", inputs: list, limit: int, carried: dict[int, Any]) -> list:
+        """Run the iterations (all but those ``carried`` over from before a redrive); results in order."""
         assert self.processor is not None
         graph = self.processor
-        results: list[Any] = [None] * len(inputs)
-        workers = min(len(inputs), limit if limit > 0 else INLINE_MAX_CONCURRENCY, INLINE_MAX_CONCURRENCY)
-        position = iter(range(len(inputs)))
+        results: list[Any] = [carried.get(index) for index in range(len(inputs))]
+        pending = [index for index in range(len(inputs)) if index not in carried]
+        workers = min(len(pending), limit if limit > 0 else INLINE_MAX_CONCURRENCY, INLINE_MAX_CONCURRENCY)
+        position = iter(pending)
         name = self.name
 
         async def worker() -> None:
@@ -511,6 +594,22 @@ class MapState(Recoverable):
         if workers:
             await _all_or_first_error([asyncio.ensure_future(worker()) for _ in range(workers)])
         return results
+
+
+@dataclass
+class StateGraph:
+    """A set of states with a start: the machine itself, a Parallel branch, or a Map's ItemProcessor."""
+
+    start_at: str
+    states: dict[str, State]
+    spec: dict = field(default_factory=dict)
+
+
+def _redriven(frame: "Frame", name: str) -> dict[int, Any]:
+    """Results carried over by a redrive for the top-level state ``name`` (empty otherwise)."""
+    if frame.depth:
+        return {}
+    return frame.execution.redrive_results.get(name, {})
 
 
 async def _all_or_first_error(tasks: list[asyncio.Future]) -> list:

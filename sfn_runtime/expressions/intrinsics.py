@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
-import random
+import math
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.errors import DefinitionError, StatesError
+from sfn_runtime.expressions import functions
 from sfn_runtime.expressions.jsonpath import Path, compile_path
 
 FAILURE = "States.IntrinsicFailure"
 MAX_FUNCTIONS = 10  # "You can nest up to 10 intrinsic functions within a field"
-MAX_RANGE_ITEMS = 1000
 MAX_STRING_CHARS = 10000
-HASH_ALGORITHMS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 _INT32 = (-(2**31), 2**31 - 1)
 
 _NAME = re.compile(r"States\.([A-Za-z0-9]+)\s*\(")
@@ -67,7 +64,7 @@ class Intrinsic:
 
     def evaluate(self, data: Any, context: dict, variables: Mapping[str, Any]) -> Any:
         """The invocation's value for this state input, Context object and variables."""
-        return _evaluate(self._call, data, context, variables)
+        return _evaluate(self._call, data, context, variables, self.source)
 
 
 def compile_intrinsic(text: str, *, where: str = "") -> Intrinsic:
@@ -83,18 +80,36 @@ def compile_intrinsic(text: str, *, where: str = "") -> Intrinsic:
 # --- evaluation -------------------------------------------------------------------------
 
 
-def _evaluate(call: _Call, data: Any, context: dict, variables: Mapping[str, Any]) -> Any:
+def _evaluate(call: _Call, data: Any, context: dict, variables: Mapping[str, Any], source: str) -> Any:
     values = []
     for arg in call.args:
         if isinstance(arg, _Literal):
             values.append(arg.value)
         elif isinstance(arg, _PathArg):
-            values.append(arg.path.read(data, context, variables))
+            values.append(_read_argument(arg.path, data, context, variables, source))
         else:
-            values.append(_evaluate(arg, data, context, variables))
+            values.append(_evaluate(arg, data, context, variables, source))
     if call.name == "Format":
         return _format(call, values)
-    return _FUNCTIONS[call.name][0](call.name, values)
+    try:
+        return _FUNCTIONS[call.name][0](call.name, values)
+    except functions.FunctionError as err:
+        raise _failure(call.name, str(err)) from None
+
+
+def _read_argument(path: Path, data: Any, context: dict, variables: Mapping[str, Any], source: str) -> Any:
+    """A path argument's value; one that names nothing fails as AWS words it (States.Runtime)."""
+    try:
+        return path.read(data, context, variables)
+    except StatesError as err:
+        if err.error != "States.Runtime" or path.root != "input":
+            raise
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        raise StatesError(
+            "States.Runtime",
+            f"The function '{source}' had the following error: The JsonPath argument for the field "
+            f"'{path.source}' could not be found in the input '{text}'",
+        ) from None
 
 
 def _failure(name: str, problem: str) -> StatesError:
@@ -132,9 +147,6 @@ def _format(call: _Call, values: list) -> str:
         raise _failure(
             "Format", f"the template has {len(pieces) - 1} placeholders but {len(arguments)} values were given"
         )
-    for value in arguments:
-        if isinstance(value, (dict, list)):
-            raise _failure("Format", "values must be strings, numbers, booleans or null")
     out = [pieces[0]]
     for value, piece in zip(arguments, pieces[1:]):
         out.append(_format_value(value))
@@ -144,6 +156,8 @@ def _format(call: _Call, values: list) -> str:
 
 def _string_to_json(name: str, values: list) -> Any:
     text = _need(name, values[0], str, "a string", 1)
+    if not text.strip():
+        return None  # AWS parses an empty or blank string as null
     try:
         return json.loads(text)
     except ValueError:
@@ -160,10 +174,7 @@ def _array(name: str, values: list) -> list:
 
 def _array_partition(name: str, values: list) -> list:
     items = _need(name, values[0], list, "an array", 1)
-    size = _need_int(name, values[1], 2)
-    if size <= 0:
-        raise _failure(name, "the chunk size must be a positive integer")
-    return [items[i : i + size] for i in range(0, len(items), size)]
+    return functions.partition(items, _need_int(name, values[1], 2))
 
 
 def _array_contains(name: str, values: list) -> bool:
@@ -177,12 +188,7 @@ def _same(a: Any, b: Any) -> bool:
 
 def _array_range(name: str, values: list) -> list:
     start, end, step = (_need_int(name, value, i + 1) for i, value in enumerate(values))
-    if step == 0:
-        raise _failure(name, "the step must not be 0")
-    count = max(0, (end - start) // step + 1)
-    if count > MAX_RANGE_ITEMS:
-        raise _failure(name, f"the range would have {count} items; at most {MAX_RANGE_ITEMS} are allowed")
-    return [start + i * step for i in range(count)]
+    return functions.integer_range(start, end, step)
 
 
 def _array_get_item(name: str, values: list) -> Any:
@@ -234,10 +240,7 @@ def _hash(name: str, values: list) -> str:
         data = _json_to_string(name, [data])
     if len(data) > MAX_STRING_CHARS:
         raise _failure(name, f"the input has {len(data)} characters; at most {MAX_STRING_CHARS} are allowed")
-    algorithm = _need(name, values[1], str, "a string", 2)
-    if algorithm not in HASH_ALGORITHMS:
-        raise _failure(name, f"the algorithm must be one of {', '.join(HASH_ALGORITHMS)}, not '{algorithm}'")
-    return hashlib.new(HASH_ALGORITHMS[algorithm], data.encode("utf-8")).hexdigest()
+    return functions.hash_text(data, _need(name, values[1], str, "a string", 2))
 
 
 def _json_merge(name: str, values: list) -> dict:
@@ -249,18 +252,25 @@ def _json_merge(name: str, values: list) -> dict:
     return {**left, **right}
 
 
+def _rounded(name: str, value: Any, position: int) -> int:
+    """A number argument rounded half up, as AWS does for MathAdd/MathRandom (1.5 -> 2, -1.5 -> -1)."""
+    if isinstance(value, float) and math.isfinite(value):
+        value = math.floor(value + 0.5)
+    return _need(name, value, int, "a number", position)
+
+
 def _math_random(name: str, values: list) -> int:
-    start = _need_int(name, values[0], 1)
-    end = _need_int(name, values[1], 2)
+    start = _rounded(name, values[0], 1)
+    end = _rounded(name, values[1], 2)
     if start >= end:
         raise _failure(name, "the start must be less than the end")
-    generator = random.Random(_need_int(name, values[2], 3)) if len(values) == 3 else random
-    return generator.randrange(start, end)
+    seed = _need_int(name, values[2], 3) if len(values) == 3 else None
+    return functions.random_source(seed).randrange(start, end)
 
 
 def _math_add(name: str, values: list) -> int:
-    a = _need_int(name, values[0], 1)
-    b = _need_int(name, values[1], 2)
+    a = _rounded(name, values[0], 1)
+    b = _rounded(name, values[1], 2)
     for position, value in ((1, a), (2, b)):
         if not _INT32[0] <= value <= _INT32[1]:
             raise _failure(name, f"argument {position} is outside the 32-bit integer range")
@@ -276,7 +286,7 @@ def _string_split(name: str, values: list) -> list:
 
 
 def _uuid(name: str, values: list) -> str:
-    return str(uuid.uuid4())
+    return functions.new_uuid()
 
 
 # name -> (function, (fewest, most) arguments or None for any number). States.Format is

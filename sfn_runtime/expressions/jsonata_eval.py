@@ -12,26 +12,24 @@ evaluates its own shallow copy of a parsed expression (see :meth:`JsonataExpress
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import hashlib
 import json
 import math
-import random
 import threading
 import time
-import uuid
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import jsonata
 from jsonata.jsonata import Jsonata
 from jsonata.utils import Utils
 
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.errors import DefinitionError, StatesError
+from sfn_runtime.expressions import functions
 from sfn_runtime.expressions.jsonata_fast import UNDEFINED, Fallback, compile_fast
 
 QUERY_ERROR = "States.QueryEvaluationError"
 MAX_EVALUATION_SECONDS = 10
-HASH_ALGORITHMS = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 
 
 class _Nothing:
@@ -57,6 +55,10 @@ class _FunctionError(Exception):
     """Raised inside a Step Functions JSONata function; becomes a QueryEvaluationError."""
 
 
+class _NotJson(_FunctionError):
+    """The expression's value is not JSON (a function): AWS's "unsupported result type"."""
+
+
 # --- the functions Step Functions adds ---------------------------------------------------
 
 
@@ -76,7 +78,16 @@ def _plain(value: Any) -> Any:
         return [_plain(item) for item in value]
     if isinstance(value, (str, int)) or value is None:
         return value
-    raise _FunctionError(f"the expression produced a {type(value).__name__}, which is not a JSON value")
+    raise _NotJson(f"the expression produced a {type(value).__name__}, which is not a JSON value")
+
+
+@contextlib.contextmanager
+def _named(function: str) -> Iterator[None]:
+    """Report a shared function's FunctionError as ``$function: problem``."""
+    try:
+        yield
+    except functions.FunctionError as err:
+        raise _FunctionError(f"${function}: {err}") from None
 
 
 def _integer(value: Any, function: str, what: str) -> int:
@@ -89,40 +100,33 @@ def _partition(array: Any = None, size: Any = None) -> list:
     if not isinstance(array, list):
         raise _FunctionError("$partition: the first argument must be an array")
     chunk = _integer(size, "partition", "the chunk size")
-    if chunk <= 0:
-        raise _FunctionError("$partition: the chunk size must be a positive integer")
-    items = _plain(array)
-    return [items[i : i + chunk] for i in range(0, len(items), chunk)]
+    with _named("partition"):
+        return functions.partition(_plain(array), chunk)
 
 
-def _range(start: Any = None, end: Any = None, step: Any = None) -> list:
+def _range(start: Any = None, end: Any = None, step: Any = None) -> Any:
     first = _integer(start, "range", "the start")
     last = _integer(end, "range", "the end")
     increment = _integer(step, "range", "the step")
-    if increment == 0:
-        raise _FunctionError("$range: the step must not be 0")
-    count = max(0, (last - first) // increment + 1)
-    if count > 1000:
-        raise _FunctionError(f"$range: the range would have {count} items; at most 1000 are allowed")
-    return [first + i * increment for i in range(count)]
+    with _named("range"):
+        values = functions.integer_range(first, last, increment)
+    # Like a JSONata sequence, a range of one value is that value itself (as AWS answers).
+    return values[0] if len(values) == 1 else values
 
 
 def _hash(value: Any = None, algorithm: Any = None) -> str:
     if not isinstance(value, str):
         raise _FunctionError("$hash: the first argument must be a string")
-    if algorithm not in HASH_ALGORITHMS:
-        raise _FunctionError(f"$hash: the algorithm must be one of {', '.join(HASH_ALGORITHMS)}")
-    return hashlib.new(HASH_ALGORITHMS[algorithm], value.encode("utf-8")).hexdigest()
+    with _named("hash"):
+        return functions.hash_text(value, algorithm)
 
 
 def _random(seed: Any = None) -> float:
-    if seed is None:
-        return random.random()
-    return random.Random(_integer(seed, "random", "the seed")).random()
+    return functions.random_source(None if seed is None else _integer(seed, "random", "the seed")).random()
 
 
 def _uuid() -> str:
-    return str(uuid.uuid4())
+    return functions.new_uuid()
 
 
 def _parse(text: Any = None) -> Any:
@@ -175,12 +179,33 @@ class _Deadline:
             raise _FunctionError(f"the expression ran for more than {MAX_EVALUATION_SECONDS} seconds")
 
 
+def state_field(where: str) -> str:
+    """The field a definition path names, relative to its state, as AWS writes it in causes.
+
+    ``/States/M/ItemProcessor/States/P/Output/rows/0`` -> ``Output/rows[0]``: the segments after
+    the innermost state's name, with array positions in brackets.
+    """
+    parts = where.split("/")
+    start = 0
+    for i in range(1, len(parts) - 1):
+        before = parts[i - 1]
+        if parts[i] == "States" and (i == 1 or before in ("ItemProcessor", "Iterator") or before.startswith("Branches[")):
+            start = i + 2  # skip "States" and the state's name
+    field = ""
+    for part in parts[start:] if start else parts:
+        if not part:
+            continue
+        field += f"[{part}]" if part.isdigit() and field else (f"/{part}" if field else part)
+    return field
+
+
 class JsonataExpression:
     """A parsed JSONata expression, evaluated with ``$states`` and workflow variables bound."""
 
     def __init__(self, source: str, parsed: Jsonata, where: str = ""):
         self.source = source
         self.where = where
+        self.field = state_field(where)
         self._parsed = parsed
         self._fast = compile_fast(parsed.ast)
         self._local = threading.local()
@@ -199,7 +224,12 @@ class JsonataExpression:
             except Fallback:
                 pass
             else:
-                return NOTHING if value is UNDEFINED else _plain(value)
+                if value is UNDEFINED:
+                    return NOTHING
+                try:
+                    return _plain(value)
+                except _NotJson:
+                    raise self.unsupported_error() from None
         return self._evaluate_fully(states, variables)
 
     def _instance(self) -> Jsonata:
@@ -224,6 +254,8 @@ class JsonataExpression:
         try:
             result = instance.eval(instance.ast, None, frame)
             return NOTHING if result is None else _plain(result)
+        except _NotJson:
+            raise self.unsupported_error() from None
         except _FunctionError as err:
             raise self._error(str(err)) from None
         except jsonata.JException as err:
@@ -235,14 +267,45 @@ class JsonataExpression:
         except Exception as err:  # jsonata-python's own bugs surface as Python errors
             raise self._error(f"the evaluation failed ({type(err).__name__})") from None
 
+    def _located(self, cause: str) -> StatesError:
+        """A query error that names its field as EvaluationFailed's ``location``."""
+        err = StatesError(QUERY_ERROR, cause)
+        err.location = self.field
+        return err
+
     def _error(self, message: str) -> StatesError:
-        field = f" specified for the field '{self.where}'" if self.where else ""
-        return StatesError(QUERY_ERROR, f"The JSONata expression '{self.source}'{field} threw an error: {message}")
+        field = f" specified for the field '{self.field}'" if self.field else ""
+        return self._located(f"The JSONata expression '{self.source}'{field} threw an error: {message}")
 
     def undefined_error(self) -> StatesError:
         """The error AWS raises where a value is required but the expression returned nothing."""
-        field = f" specified for the field '{self.where}'" if self.where else ""
-        return StatesError(QUERY_ERROR, f"The JSONata expression '{self.source}'{field} returned nothing (undefined)")
+        field = f" specified for the field '{self.field}'" if self.field else ""
+        return self._located(f"The JSONata expression '{self.source}'{field} returned nothing (undefined).")
+
+    def unsupported_error(self) -> StatesError:
+        """The expression returned a value JSON cannot hold (a function)."""
+        return self._located(f"The JSONata expression '{self.source}' for the field '{self.field}' returned an unsupported result type.")
+
+    def type_error(self, expected: str, value: Any) -> StatesError:
+        """The expression returned a JSON value of the wrong type (e.g. Items not an array)."""
+        return self._located(
+            f"The JSONata expression '{self.source}' specified for the field '{self.field}' returned an unexpected "
+            f"result type. Expected '{expected}', but was '{json_type(value)}' for value: "
+            f"{json.dumps(value, separators=(',', ':'), ensure_ascii=False)}",
+        )
+
+
+def json_type(value: Any) -> str:
+    """JSONata's name for the type of a JSON value ($type)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
 def _message(err: Exception) -> str:
@@ -252,6 +315,7 @@ def _message(err: Exception) -> str:
 
 def compile_jsonata(source: str, *, where: str = "") -> JsonataExpression:
     """Parse a JSONata expression (without its ``{% %}``); :class:`DefinitionError` if it does not parse."""
+    source = source.strip()  # AWS quotes the expression as written, without the padding inside {% %}
     try:
         parsed = Jsonata(source)
     except jsonata.JException as err:
@@ -315,6 +379,8 @@ class Template:
     def __init__(self, root: Any):
         self._root = root
         self.is_constant = isinstance(root, _Constant)
+        # The expression when the whole value is one ``{% %}`` string (causes quote it), else None.
+        self.expression = root.expression if isinstance(root, _Expression) else None
 
     def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
         """The value with every expression evaluated (values may share structure: do not mutate).

@@ -9,11 +9,12 @@ steps and evaluated many times, with a fast loop for definite paths (the common 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.errors import DefinitionError, StatesError
 
 INPUT = "input"
 CONTEXT = "context"
@@ -21,8 +22,9 @@ VARIABLE = "variable"
 
 _MISSING = object()
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# Characters that end a dot-notation member name.
-_NAME_END = set(".[]()'\", \t\r\n*?@$=!<>&|")
+# Characters that end a dot-notation member name. Quotes do not: as in the Jayway JsonPath
+# that AWS uses, `$.it's` names the member "it's".
+_NAME_END = set(".[](), \t\r\n*?@$=!<>&|")
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,9 @@ _DEFINITE_STEPS = (_Key, _Index)
 class Path:
     """A compiled JSONPath; read values with :meth:`read`, place results with :meth:`write`."""
 
-    def __init__(self, source: str, root: str, variable: str | None, steps: list):
+    def __init__(self, source: str, root: str, variable: str | None, steps: list, where: str = ""):
         self.source = source
+        self.field = where.rpartition("/")[2]  # the field holding the path: "InputPath", "name.$", ...
         self.root = root
         self.variable = variable
         self._steps = tuple(steps)
@@ -90,12 +93,22 @@ class Path:
             for step in self._steps:
                 node = _child(node, step)
                 if node is _MISSING:
-                    raise StatesError("States.Runtime", f"The JSONPath '{self.source}' could not be found in the input")
+                    raise StatesError("States.Runtime", self.not_found(start))
             return node
         nodes = [start]
         for step in self._steps:
             nodes = _apply(step, nodes, start)
         return nodes
+
+    def not_found(self, start: Any) -> str:
+        """AWS's cause for a definite path that names nothing: a payload template field (``x.$``)
+        quotes the input; a path field (InputPath, OutputPath, ItemsPath, ErrorPath, ...) names
+        the path in bracket notation."""
+        if self.field.endswith(".$"):
+            text = json.dumps(start, separators=(",", ":"), ensure_ascii=False)
+            return f"The JSONPath '{self.source}' specified for the field '{self.field}' could not be found in the input '{text}'"
+        brackets = "".join(f"['{step.name}']" if isinstance(step, _Key) else f"[{step.index}]" for step in self._steps)
+        return f"Invalid path '{self.source}' : No results for path: ${brackets}"
 
     def write(self, data: Any, value: Any) -> Any:
         """A new document: ``data`` with ``value`` placed at this reference path (ResultPath rules).
@@ -126,7 +139,7 @@ def compile_path(path: str, *, where: str = "", reference: bool = False) -> Path
         raise DefinitionError(f"A path must be a string, not {type(path).__name__}", where)
     parser = _Parser(path, where)
     root, variable, steps = parser.parse()
-    compiled = Path(path, root, variable, steps)
+    compiled = Path(path, root, variable, steps, where)
     if reference and not compiled.is_definite:
         raise DefinitionError(
             f"The value '{path}' is not a valid reference path: it must name a single node "

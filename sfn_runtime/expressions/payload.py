@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from sfn_runtime.engine.errors import DefinitionError
+from sfn_runtime.errors import DefinitionError
 from sfn_runtime.expressions.intrinsics import compile_intrinsic, is_intrinsic
 from sfn_runtime.expressions.jsonpath import compile_path, is_path
 

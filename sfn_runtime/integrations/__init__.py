@@ -1,10 +1,9 @@
-"""Service integrations of the local Step Functions runtime, and the Distributed Map runner.
+"""Service integrations of the local Step Functions runtime.
 
 ``register_all(service)`` plugs every integration into a :class:`StepFunctionsService`: the
-HTTP Task with EventBridge connections, ``aws-sdk:*``, the optimised DynamoDB, Glue and Step
-Functions integrations, the Distributed Map runner, the Map Run API operations (ListMapRuns,
-DescribeMapRun, UpdateMapRun) and RedriveExecution (with the redrive fields of
-DescribeExecution and ListExecutions). AWS calls go to ``service.endpoint_url`` (the local stack).
+HTTP Task with EventBridge connections, ``aws-sdk:*`` and the optimised DynamoDB, Glue and Step
+Functions integrations, and gives Distributed Map (ItemReader, ResultWriter) the same AWS
+clients. AWS calls go to ``service.endpoint_url`` (the local stack).
 ``http_settings`` tells the HTTP Task which extra CA to trust and whether plain http is allowed
 (a local opt-in; by default it calls HTTPS only, as AWS does).
 Call it inside the service's event loop, and ``await integrations.close()`` after
@@ -23,8 +22,6 @@ from sfn_runtime.integrations.dynamodb import DynamoDbIntegration
 from sfn_runtime.integrations.glue import GlueIntegration
 from sfn_runtime.integrations.http import HttpInvoke, HttpTaskSettings
 from sfn_runtime.integrations.states import SfnSdkIntegration, StartExecutionIntegration
-from sfn_runtime.distributed.map_run import DistributedMapRunner, MapRuns
-from sfn_runtime.distributed.redrive import Redrives
 
 __all__ = ["Integrations", "HttpTaskSettings", "register_all"]
 
@@ -35,9 +32,6 @@ class Integrations:
 
     clients: AwsClients
     http: HttpInvoke
-    map_runs: MapRuns
-    runner: DistributedMapRunner
-    redrives: Redrives
 
     async def close(self) -> None:
         await self.http.close()
@@ -46,7 +40,7 @@ class Integrations:
 
 def register_all(service: Any, *, max_http_connections: int = 1000, max_aws_workers: int = 16,
                  http_settings: HttpTaskSettings | None = None) -> Integrations:
-    """Register every integration and the Distributed Map runner with ``service``."""
+    """Register every integration with ``service`` and give its Distributed Map the AWS clients."""
     clients = AwsClients(region=service.region, endpoint_url=service.endpoint_url, max_workers=max_aws_workers)
     sdk = AwsSdkIntegration(clients)
     http = HttpInvoke(ConnectionResolver(clients), max_connections=max_http_connections, settings=http_settings)
@@ -57,16 +51,5 @@ def register_all(service: Any, *, max_http_connections: int = 1000, max_aws_work
     service.register_resource(DynamoDbIntegration(sdk))
     service.register_resource(GlueIntegration(sdk))
     service.register_resource(StartExecutionIntegration(service))
-    map_runs = MapRuns()
-    runner = DistributedMapRunner(map_runs, clients, service)
-    service.set_distributed_map_runner(runner)
-    service.register_operation("ListMapRuns", map_runs.list_map_runs)
-    service.register_operation("DescribeMapRun", map_runs.describe_map_run)
-    service.register_operation("UpdateMapRun", map_runs.update_map_run)
-    redrives = Redrives(service)
-    runner.redrives = redrives
-    service.register_operation("RedriveExecution", redrives.redrive_execution)
-    # The service's own DescribeExecution/ListExecutions, with the redrive fields filled in.
-    service.register_operation("DescribeExecution", redrives.describe_execution)
-    service.register_operation("ListExecutions", redrives.list_executions)
-    return Integrations(clients, http, map_runs, runner, redrives)
+    service.use_aws_clients(clients)
+    return Integrations(clients, http)

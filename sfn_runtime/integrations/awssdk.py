@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.clients import AwsClients
 
 __all__ = ["AwsSdkIntegration", "SdkTarget", "parse_resource", "error_name", "to_boto_params", "from_boto_result"]
@@ -167,7 +167,8 @@ def from_boto_result(shape: Shape | None, value: Any) -> Any:
 
 
 class AwsSdkIntegration:
-    """The ``aws-sdk:*`` task resources, request-response pattern."""
+    """The ``aws-sdk:*`` task resources: request-response, and ``.waitForTaskToken`` in STANDARD
+    workflows (AWS: "Wait for a Callback with Task Token", Standard only; no ``.sync``)."""
 
     def __init__(self, clients: AwsClients):
         self._clients = clients
@@ -177,8 +178,12 @@ class AwsSdkIntegration:
         return service_resource.startswith(PREFIX)
 
     async def invoke(self, call: Any) -> Any:
-        if call.pattern != "request-response":
-            raise StatesError("States.Runtime", f"{call.resource}: aws-sdk integrations support only request-response")
+        if call.pattern == "waitForTaskToken":
+            if call.execution.express:
+                raise StatesError("States.Runtime", f"{call.resource}: EXPRESS workflows do not support .waitForTaskToken")
+            # The call's response is the TaskSubmitted output; the runtime then waits for the token.
+        elif call.pattern != "request-response":
+            raise StatesError("States.Runtime", f"{call.resource}: aws-sdk integrations support request-response and .waitForTaskToken")
         return await self.call(call.service_resource, call.arguments)
 
     def _operation(self, target: SdkTarget) -> tuple[str, OperationModel]:

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from botocore.exceptions import ClientError
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.clients import AwsClients
 
 __all__ = [

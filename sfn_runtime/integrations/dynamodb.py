@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.awssdk import AwsSdkIntegration, SdkTarget
 
 __all__ = ["DynamoDbIntegration", "ACTIONS"]

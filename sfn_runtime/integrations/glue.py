@@ -14,7 +14,7 @@ import asyncio
 import json
 from typing import Any
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.awssdk import AwsSdkIntegration, SdkTarget
 
 __all__ = ["GlueIntegration"]

@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.connections import ConnectionResolver, OutgoingRequest, https_problem, read_at_most
 
 __all__ = ["HttpInvoke", "HttpTaskRequest", "HttpTaskSettings", "parse_request", "url_encode"]

@@ -29,7 +29,7 @@ from typing import Any
 
 from sfn_runtime.api.awsjson import ServiceError
 from sfn_runtime.engine.clock import iso_timestamp
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.awssdk import error_name
 
 __all__ = ["StartExecutionIntegration", "SfnSdkIntegration", "STARTED_BY"]

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 import uuid
 
 import psutil
 import pytest
 
-from toolkit.local.glue import ERROR_LOG_GROUP, OUTPUT_LOG_GROUP
+from toolkit.local.glue import AWSGLUE_STUB_PATH, ERROR_LOG_GROUP, INHERITED_ENVIRONMENT, OUTPUT_LOG_GROUP
+
+# What the runner itself puts in a job's environment (besides the inherited allow-list).
+JOB_SET_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
+    "AWS_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "HOME", "PYTHONPATH", "PYSPARK_PYTHON",
+    "PYSPARK_DRIVER_PYTHON", "PYTHONUNBUFFERED", "SPARK_LOCAL_IP",
+}
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR"}
 
@@ -95,6 +104,37 @@ def test_bad_input_names_the_field(local_stack, scripts):
         glue.start_job_run(JobName="no-such-job")
 
 
+def test_worker_types_must_suit_the_job_command(local_stack, scripts):
+    """Spark (glueetl) jobs take G.* and R.* workers; G.025X is for streaming, Z.2X for Ray, none for Python shell."""
+    glue = local_stack.client("glue")
+    uri = scripts("pass")
+    invalid = glue.exceptions.InvalidInputException
+    for worker_type in ("Z.2X", "G.025X", "Standard"):
+        with pytest.raises(invalid, match=f"WorkerType {re.escape(worker_type)} is not supported for Job Command glueetl"):
+            _job(glue, uri, WorkerType=worker_type, NumberOfWorkers=2)
+    with pytest.raises(invalid, match="^.*Worker Type is not supported for Job Command pythonshell$"):
+        glue.create_job(Name=f"job-{uuid.uuid4().hex[:10]}", Role="r", WorkerType="G.1X", NumberOfWorkers=2,
+                        Command={"Name": "pythonshell", "ScriptLocation": uri})
+    with pytest.raises(invalid, match=re.escape("only [Z.2X] worker types are supported for glueray jobs")):
+        glue.create_job(Name=f"job-{uuid.uuid4().hex[:10]}", Role="r", Command={"Name": "glueray", "ScriptLocation": uri})
+    with pytest.raises(invalid, match="minimum allowed value of Number of Workers is 2"):
+        _job(glue, uri, WorkerType="G.1X", NumberOfWorkers=1)
+    with pytest.raises(invalid, match="Command.Name"):
+        glue.create_job(Name=f"job-{uuid.uuid4().hex[:10]}", Role="r", Command={"Name": "spark", "ScriptLocation": uri})
+
+    name = _job(glue, uri, WorkerType="G.2X", NumberOfWorkers=2)
+    streaming = f"job-{uuid.uuid4().hex[:10]}"
+    glue.create_job(Name=streaming, Role="r", WorkerType="G.025X", NumberOfWorkers=2,
+                    Command={"Name": "gluestreaming", "ScriptLocation": uri})
+    with pytest.raises(invalid, match="WorkerType G.025X is not supported for Job Command glueetl"):
+        glue.update_job(JobName=name, JobUpdate={"Role": "r", "WorkerType": "G.025X", "NumberOfWorkers": 2,
+                                                 "Command": {"Name": "glueetl", "ScriptLocation": uri}})
+    with pytest.raises(invalid, match="WorkerType Z.2X is not supported for Job Command glueetl"):
+        glue.start_job_run(JobName=name, WorkerType="Z.2X", NumberOfWorkers=2)
+    assert glue.get_job(JobName=name)["Job"]["WorkerType"] == "G.2X"
+    assert glue.get_job_runs(JobName=name)["JobRuns"] == []
+
+
 def test_list_jobs_pages(local_stack, scripts):
     glue = local_stack.client("glue")
     uri = scripts("pass")
@@ -111,25 +151,112 @@ def test_list_jobs_pages(local_stack, scripts):
 
 
 # ------------------------------------------------------------------ runs
-def test_run_gets_merged_arguments_and_the_stack_endpoint(local_stack, scripts):
+def test_run_gets_glues_own_arguments_first_then_the_merged_job_arguments(local_stack, scripts):
     glue, logs = local_stack.client("glue"), local_stack.client("logs")
     uri = scripts("import sys, json, boto3\n"
                   "print(json.dumps(sys.argv[1:]))\n"
                   "print(len(boto3.client('s3').list_buckets()['Buckets']) > 0)\n")
-    name = _job(glue, uri, DefaultArguments={"--a": "1", "--b": "2"}, NonOverridableArguments={"--c": "4"})
-    run_id = glue.start_job_run(JobName=name, Arguments={"--b": "3", "--c": "5"})["JobRunId"]
+    name = _job(glue, uri, DefaultArguments={"--a": "1", "--enable-metrics": "true", "--b": "2"},
+                NonOverridableArguments={"--c": "4"})
+    run_id = glue.start_job_run(JobName=name, Arguments={"--b": "3", "--c": "5", "--enable-spark-ui": "false"})["JobRunId"]
     assert run_id.startswith("jr_")
     run = _wait(glue, name, run_id)
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
-    assert run["Arguments"] == {"--b": "3", "--c": "5"} and run["Attempt"] == 0
+    assert run["Arguments"] == {"--b": "3", "--c": "5", "--enable-spark-ui": "false"} and run["Attempt"] == 0
     assert run["CompletedOn"] >= run["StartedOn"] and "ErrorMessage" not in run
     args, reached_s3 = _log_lines(logs, OUTPUT_LOG_GROUP, run_id)
     argv = json.loads(args)
-    assert argv[:4] == ["--JOB_NAME", name, "--JOB_RUN_ID", run_id]
-    assert dict(zip(argv[4::2], argv[5::2])) == {"--a": "1", "--b": "3", "--c": "4"}
+    pairs = list(zip(argv[::2], argv[1::2]))
+    cfg = local_stack.config
+    assert [k for k, _ in pairs[:5]] == ["--JOB_ID", "--JOB_RUN_ID", "--JOB_NAME", "--job-bookmark-option", "--TempDir"]
+    assert re.fullmatch(r"j_[0-9a-f]{64}", pairs[0][1])
+    assert pairs[1:5] == [("--JOB_RUN_ID", run_id), ("--JOB_NAME", name),
+                          ("--job-bookmark-option", "job-bookmark-disable"),
+                          ("--TempDir", f"s3://aws-glue-assets-{cfg.account_id}-{cfg.region}/temporary/")]
+    assert pairs[5:7] == [("--enable-metrics", "true"), ("--enable-spark-ui", "false")]
+    assert dict(pairs[7:]) == {"--a": "1", "--b": "3", "--c": "4"} and len(pairs) == 10
     assert reached_s3 == "True"
     runs = glue.get_job_runs(JobName=name)["JobRuns"]
     assert [r["Id"] for r in runs] == [run_id]
+
+
+ARGUMENT_SCRIPT = """
+import json, sys
+from awsglue.utils import getResolvedOptions
+asked = getResolvedOptions(sys.argv, ["ask"])["ask"].split(",")
+resolved = getResolvedOptions(sys.argv, asked)
+print(json.dumps({k: resolved.get(k) for k in ("JOB_ID", "JOB_RUN_ID", "JOB_NAME", "task_id")}))
+"""
+
+
+def test_scripts_get_glues_parser_rules(local_stack, scripts):
+    """A script asking Glue for a reserved argument fails locally as on Glue; the run id comes unasked."""
+    glue, logs = local_stack.client("glue"), local_stack.client("logs")
+    name = _job(glue, scripts(ARGUMENT_SCRIPT), DefaultArguments={"--task_id": "t-1"})
+    refused = glue.start_job_run(JobName=name, Arguments={"--ask": "JOB_NAME,JOB_RUN_ID"})["JobRunId"]
+    run = _wait(glue, name, refused)
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"] == "RuntimeError: Using reserved arguments --JOB_RUN_ID"
+
+    missing = glue.start_job_run(JobName=name, Arguments={"--ask": "JOB_NAME,no_such_option"})["JobRunId"]
+    run = _wait(glue, name, missing)
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"].endswith("GlueArgumentError: the following arguments are required: --no_such_option")
+
+    fine = glue.start_job_run(JobName=name, Arguments={"--ask": "JOB_NAME,task_id"})["JobRunId"]
+    run = _wait(glue, name, fine)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    resolved = json.loads(_log_lines(logs, OUTPUT_LOG_GROUP, fine)[-1])
+    assert resolved["JOB_RUN_ID"] == fine and resolved["JOB_NAME"] == name and resolved["task_id"] == "t-1"
+    assert resolved["JOB_ID"].startswith("j_")
+
+
+ENVIRONMENT_SCRIPT = """
+import json, os, boto3
+masked = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+print(json.dumps({k: ("<set>" if k in masked else v) for k, v in os.environ.items()}))
+print(boto3.client("sts").get_caller_identity()["Arn"])
+"""
+
+
+def test_job_gets_only_the_role_session_and_the_stack_endpoint(local_stack, scripts, monkeypatch):
+    """Nothing of the operator's environment reaches a job; its credentials are the assumed role's."""
+    api_key = os.environ["DSA_API_KEY"]  # set for the whole session by tests/conftest.py
+    glue, logs = local_stack.client("glue"), local_stack.client("logs")
+    role = f"arn:aws:iam::{local_stack.config.account_id}:role/glue-job-{uuid.uuid4().hex[:6]}"
+    name = f"job-{uuid.uuid4().hex[:10]}"
+    glue.create_job(Name=name, Role=role, Command={"Name": "glueetl", "ScriptLocation": scripts(ENVIRONMENT_SCRIPT)})
+    # The operator's own settings, in the environment the stack (and so the runner) runs in.
+    operator_secret = "operator-" + uuid.uuid4().hex
+    monkeypatch.setenv("DSA_PROBE_SECRET", operator_secret)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", operator_secret)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAOPERATOR")
+    monkeypatch.setenv("PYTHONPATH", "/operator/path")
+    run_id = glue.start_job_run(JobName=name)["JobRunId"]
+    run = _wait(glue, name, run_id)
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    environment_line, identity = _log_lines(logs, OUTPUT_LOG_GROUP, run_id)
+    env = json.loads(environment_line)
+
+    assert set(env) <= set(INHERITED_ENVIRONMENT) | JOB_SET_ENVIRONMENT, set(env) - set(INHERITED_ENVIRONMENT)
+    assert not [k for k in env if k.startswith("DSA_")]
+    assert env["PYTHONPATH"] == str(AWSGLUE_STUB_PATH)
+    assert env["AWS_ENDPOINT_URL"] == local_stack.endpoint_url and env["AWS_REGION"] == local_stack.config.region
+    assert env["AWS_SECRET_ACCESS_KEY"] == env["AWS_SESSION_TOKEN"] == "<set>"
+    # The credentials are the role session's: STS knows the key as the assumed role's, and the
+    # runner recorded the same key id for the run (the seam for IAM evaluation).
+    assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    assert env["AWS_ACCESS_KEY_ID"] == local_stack._glue.role_access_key_id(name, run_id)
+    assert identity == f"arn:aws:sts::{local_stack.config.account_id}:assumed-role/{role.split('/')[-1]}/GlueJobRunnerSession"
+    # Nothing secret of the operator's, nor the API key, reaches the job's logs or its run record.
+    everything = json.dumps(glue.get_job_run(JobName=name, RunId=run_id)["JobRun"], default=str)
+    for group in (OUTPUT_LOG_GROUP, ERROR_LOG_GROUP):
+        try:
+            everything += "\n".join(_log_lines(logs, group, run_id))
+        except logs.exceptions.ResourceNotFoundException:
+            pass
+    assert operator_secret not in everything and api_key not in everything and "AKIAOPERATOR" not in everything
+    assert env["AWS_ACCESS_KEY_ID"] not in everything.replace(environment_line, "")
 
 
 def test_failing_script_ends_failed_with_its_error_and_log(local_stack, scripts):

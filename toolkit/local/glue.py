@@ -4,11 +4,15 @@ Served through the gateway in AWS's JSON protocol (awsJson1_1) with AWS's reques
 shapes: CreateJob, GetJob, GetJobs, UpdateJob, DeleteJob, ListJobs, StartJobRun, GetJobRun,
 GetJobRuns, BatchStopJobRun. The Data Catalog part of Glue stays with moto.
 
-A run downloads the job's ``Command.ScriptLocation`` from the local S3 and runs
-``python script.py --JOB_NAME <job> --JOB_RUN_ID <id> --key value ...`` (DefaultArguments, then the
-run's Arguments, then NonOverridableArguments, as Glue passes them) in its own process group, with
-the stack's endpoint and dummy credentials in its environment so boto3 inside reaches the local
-stack. Local PySpark 3.5 stands in for Glue 5.0. Its stdout and stderr go to CloudWatch Logs
+A run downloads the job's ``Command.ScriptLocation`` from the local S3 and runs ``python script.py``
+with Glue 5.0's own arguments first (see :func:`glue_argv`), then the job's (DefaultArguments,
+overridden by the run's Arguments, overridden by NonOverridableArguments), in its own process
+group. The job process gets the job role's credentials only: the runner calls STS AssumeRole for
+the job's ``Role`` through the stack's endpoint and builds the child's environment from an
+allow-list (:func:`job_environment`), so nothing of the operator's environment (``DSA_*``, the API
+key, the operator's ``AWS_*``) reaches the job. An ``awsglue`` stand-in (``awsglue_stub/``) on the
+job's ``PYTHONPATH`` gives scripts Glue's ``getResolvedOptions`` rules. Local PySpark 3.5 stands in
+for Glue 5.0. Its stdout and stderr go to CloudWatch Logs
 (``/aws-glue/jobs/output`` and ``/aws-glue/jobs/error``, stream = run id). The job's Timeout
 (minutes, multiplied by ``time_scale``) ends a run in TIMEOUT; MaxConcurrentRuns is enforced;
 BatchStopJobRun and :meth:`GlueJobs.close` kill the run's whole process group.
@@ -20,6 +24,7 @@ import asyncio
 import collections
 import copy
 import datetime as dt
+import hashlib
 import os
 import re
 import secrets
@@ -37,7 +42,8 @@ from botocore.config import Config
 
 from sfn_runtime.api.awsjson import ServiceError
 
-__all__ = ["GlueJobs", "JobRun", "OUTPUT_LOG_GROUP", "ERROR_LOG_GROUP", "RUN_STATES"]
+__all__ = ["GlueJobs", "JobRun", "RoleSession", "OUTPUT_LOG_GROUP", "ERROR_LOG_GROUP", "RUN_STATES",
+           "AWSGLUE_STUB_PATH", "glue_argv", "job_environment"]
 
 OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
 ERROR_LOG_GROUP = "/aws-glue/jobs/error"
@@ -48,6 +54,25 @@ MAX_TIMEOUT_MINUTES = 10080  # 7 days
 LOCAL_GLUE_VERSION = "5.0"  # what local PySpark 3.5 / Python 3.11 imitate
 KILL_GRACE_SECONDS = 5.0
 LOG_FLUSH_SECONDS = 1.0
+AWSGLUE_STUB_PATH = Path(__file__).resolve().parent / "awsglue_stub"
+# The session name AWS Glue uses when it assumes a job's role (what CloudTrail shows for job runs).
+ROLE_SESSION_NAME = "GlueJobRunnerSession"
+ROLE_SESSION_SECONDS = 3600  # AssumeRole's default; the local stack does not expire credentials
+# What a job process may inherit from the stack's environment: what Python, Java and Spark need to
+# start and nothing else. Everything else the runner sets itself (see job_environment).
+INHERITED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "JAVA_HOME")
+
+# Worker types by job command, as the CreateJob API reference states them ("Accepts a value of
+# G.1X, G.2X, G.4X, G.8X or G.025X for Spark jobs. Accepts the value Z.2X for Ray jobs.", G.025X
+# for streaming jobs only) and the worker types page adds (G.12X, G.16X and R.1X-R.8X for Spark).
+# Python shell jobs take no worker type at all (they use MaxCapacity).
+_SPARK_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X")
+WORKER_TYPES_BY_COMMAND: dict[str, tuple[str, ...]] = {
+    "glueetl": _SPARK_WORKER_TYPES,
+    "gluestreaming": ("G.025X",) + _SPARK_WORKER_TYPES,
+    "glueray": ("Z.2X",),
+    "pythonshell": (),
+}
 
 # Fields of a job definition that CreateJob / UpdateJob's JobUpdate accept and GetJob returns.
 _JOB_FIELDS = (
@@ -82,9 +107,12 @@ class JobRun:
     ErrorMessage: str | None = None
     LogGroupName: str = "/aws-glue/jobs"
     stop_requested: bool = field(default=False, repr=False)
+    # The access key id of the role session the run's process got (never the secret): the seam
+    # for authorising the job's own calls with the job role's policies.
+    role_access_key_id: str | None = field(default=None, repr=False)
 
     def to_api(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if v is not None and k != "stop_requested"}
+        out = {k: v for k, v in self.__dict__.items() if v is not None and k not in _RUN_PRIVATE_FIELDS}
         out["PredecessorRuns"] = []
         return out
 
@@ -95,6 +123,86 @@ class JobRun:
             if isinstance(fields.get(name), (int, float)):
                 fields[name] = dt.datetime.fromtimestamp(fields[name], dt.timezone.utc)
         return cls(**fields)
+
+
+_RUN_PRIVATE_FIELDS = frozenset({"stop_requested", "role_access_key_id"})
+
+
+@dataclass(frozen=True)
+class RoleSession:
+    """The job role's temporary credentials (STS AssumeRole) that one run's process gets."""
+
+    role_arn: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+
+
+def glue_argv(job: dict[str, Any], run: JobRun, *, account_id: str, region: str) -> list[str]:
+    """The arguments a Glue 5.0 Spark job's script gets, in Glue's order.
+
+    Glue's own arguments come first: ``--JOB_ID``, ``--JOB_RUN_ID``, ``--JOB_NAME``,
+    ``--job-bookmark-option`` (the job's, else ``job-bookmark-disable``, Glue's default) and
+    ``--TempDir`` (the job's, else the console's default ``s3://aws-glue-assets-{account}-{region}/temporary/``),
+    then the ``--enable-*`` flags the job's arguments set, then the job's other arguments.
+    Sources: the AWS Glue developer guide, "Using job parameters in AWS Glue jobs"
+    (https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html: the
+    special parameters, their defaults, and which argument overrides which) and "Accessing parameters
+    using getResolvedOptions" (JOB_ID and JOB_RUN_ID are passed by Glue and reserved). Glue's own
+    values win over a job argument of the same name.
+    """
+    merged = {**(job.get("DefaultArguments") or {}), **run.Arguments, **(job.get("NonOverridableArguments") or {})}
+    own = {
+        "--JOB_ID": _job_id(job, account_id=account_id, region=region),
+        "--JOB_RUN_ID": run.Id,
+        "--JOB_NAME": run.JobName,
+        "--job-bookmark-option": merged.get("--job-bookmark-option") or "job-bookmark-disable",
+        "--TempDir": merged.get("--TempDir") or f"s3://aws-glue-assets-{account_id}-{region}/temporary/",
+    }
+    flags = {k: v for k, v in merged.items() if k.startswith("--enable-")}
+    rest = {k: v for k, v in merged.items() if k not in own and k not in flags}
+    argv: list[str] = []
+    for arguments in (own, flags, rest):
+        for key, value in arguments.items():
+            argv += [key, value]
+    return argv
+
+
+def _job_id(job: dict[str, Any], *, account_id: str, region: str) -> str:
+    """Glue's internal job id (``j_`` and 64 hex digits), stable for one job definition."""
+    created = job.get("CreatedOn")
+    stamp = created.timestamp() if isinstance(created, dt.datetime) else created
+    digest = hashlib.sha256(f"{account_id}:{region}:{job.get('Name')}:{stamp}".encode()).hexdigest()
+    return "j_" + digest
+
+
+def job_environment(session: RoleSession, *, endpoint_url: str, region: str, python: str,
+                    home: Path) -> dict[str, str]:
+    """A job process's whole environment: an allow-list of the stack's, the role session, the endpoint.
+
+    Built from nothing rather than filtered, so a variable the operator adds later (a ``DSA_*``
+    setting, an API key, their own ``AWS_*`` credentials or profile) never reaches a job. ``HOME``
+    and the AWS config files point into the run's own directory, so the operator's ``~/.aws`` is
+    not read either.
+    """
+    env = {k: os.environ[k] for k in INHERITED_ENVIRONMENT if k in os.environ}
+    env.update(
+        AWS_ACCESS_KEY_ID=session.access_key_id,
+        AWS_SECRET_ACCESS_KEY=session.secret_access_key,
+        AWS_SESSION_TOKEN=session.session_token,
+        AWS_ENDPOINT_URL=endpoint_url,
+        AWS_DEFAULT_REGION=region,
+        AWS_REGION=region,
+        AWS_CONFIG_FILE=str(home / ".aws" / "config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(home / ".aws" / "credentials"),
+        HOME=str(home),
+        PYTHONPATH=str(AWSGLUE_STUB_PATH),
+        PYSPARK_PYTHON=python,
+        PYSPARK_DRIVER_PYTHON=python,
+        PYTHONUNBUFFERED="1",
+        SPARK_LOCAL_IP="127.0.0.1",
+    )
+    return env
 
 
 def _now() -> dt.datetime:
@@ -149,7 +257,8 @@ class GlueJobs:
     """The Glue job APIs of the local stack (a :class:`~sfn_runtime.api.awsjson.JsonService`).
 
     Construct it on the event loop that serves it. ``endpoint_url`` is the stack's own endpoint:
-    scripts are fetched and logs written through it, and runs receive it as ``AWS_ENDPOINT_URL``.
+    scripts are fetched and logs written through it (signed with the run's role session, as Glue
+    does them as the job's role), and runs receive it as ``AWS_ENDPOINT_URL``.
     """
 
     def __init__(self, *, region: str, account_id: str, endpoint_url: str, time_scale: float = 1.0,
@@ -166,9 +275,9 @@ class GlueJobs:
         self._tasks: set[asyncio.Task[None]] = set()
         self._log_groups_ready = False
         session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
-        client_config = Config(retries={"max_attempts": 2, "mode": "standard"})
-        self._s3 = session.client("s3", endpoint_url=endpoint_url, config=client_config)
+        client_config = self._client_config = Config(retries={"max_attempts": 2, "mode": "standard"})
         self._logs = session.client("logs", endpoint_url=endpoint_url, config=client_config)
+        self._sts = session.client("sts", endpoint_url=endpoint_url, config=client_config)
         self._operations: dict[str, Callable[[dict[str, Any]], Any]] = {
             "CreateJob": self._create_job, "GetJob": self._get_job, "GetJobs": self._get_jobs,
             "UpdateJob": self._update_job, "DeleteJob": self._delete_job, "ListJobs": self._list_jobs,
@@ -194,6 +303,14 @@ class GlueJobs:
                     self._kill(run.Id)
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def role_access_key_id(self, job_name: str, run_id: str) -> str | None:
+        """The access key id of the role session a run's process was given (None before it started).
+
+        The seam for IAM evaluation: calls signed with this key are the job role's calls.
+        """
+        run = self._runs.get(job_name, {}).get(run_id)
+        return run.role_access_key_id if run is not None else None
 
     def to_snapshot(self) -> dict[str, Any]:
         """Job definitions, tags and finished runs, JSON-serialisable (active runs are left out)."""
@@ -251,6 +368,7 @@ class GlueJobs:
         job.setdefault("JobMode", "SCRIPT")
         for key in ("DefaultArguments", "NonOverridableArguments"):
             _check_arguments(job.get(key) or {}, key)
+        _check_workers(job["Command"].get("Name"), job.get("WorkerType"), job.get("NumberOfWorkers"))
         return job
 
     def _job(self, name: Any) -> dict[str, Any]:
@@ -310,6 +428,9 @@ class GlueJobs:
         arguments = params.get("Arguments") or {}
         _check_arguments(arguments, "Arguments")
         _check_timeout(params.get("Timeout"))
+        if params.get("WorkerType") is not None or params.get("NumberOfWorkers") is not None:
+            _check_workers(job["Command"].get("Name"), params.get("WorkerType") or job.get("WorkerType"),
+                           params.get("NumberOfWorkers") or job.get("NumberOfWorkers"))
         runs = self._runs.setdefault(name, {})
         active = sum(1 for r in runs.values() if r.JobRunState in ACTIVE_STATES)
         if active >= job["ExecutionProperty"]["MaxConcurrentRuns"]:
@@ -385,14 +506,21 @@ class GlueJobs:
         final_state, message = "FAILED", None
         flusher: asyncio.Future[None] | None = None
         try:
-            script = await self._fetch_script(job, work_dir)
+            session = await self._assume_role(job, run)
+            # Glue reads the script and writes the run's logs as the job's role, as the role's
+            # policy must allow (the seam for IAM evaluation: these calls carry the session's key).
+            output.logs = errors.logs = self._role_client(session, "logs")
+            script = await self._fetch_script(job, work_dir, self._role_client(session, "s3"))
             if run.stop_requested:
                 final_state = "STOPPED"
                 return
+            argv = glue_argv(job, run, account_id=self.account_id, region=self.region)
+            env = job_environment(session, endpoint_url=self.endpoint_url, region=self.region,
+                                  python=self.python, home=work_dir)
             process = await asyncio.create_subprocess_exec(
-                self.python, str(script), *self._command_arguments(job, run),
+                self.python, str(script), *argv,
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, cwd=work_dir, env=self._environment(),
+                stderr=asyncio.subprocess.PIPE, cwd=work_dir, env=env,
                 start_new_session=True,
             )
             self._processes[run.Id] = process
@@ -442,42 +570,41 @@ class GlueJobs:
             self._start_job_run({"JobName": run.JobName, "Arguments": run.Arguments, "Timeout": run.Timeout},
                                 attempt=run.Attempt + 1, previous=run)
 
-    async def _fetch_script(self, job: dict[str, Any], work_dir: Path) -> Path:
+    async def _fetch_script(self, job: dict[str, Any], work_dir: Path, s3: Any) -> Path:
         location = (job.get("Command") or {}).get("ScriptLocation", "")
         match = re.match(r"^s3://([^/]+)/(.+)$", location or "")
         if not match:
             raise _RunError(f"Command.ScriptLocation must be an s3:// URI, got {location!r}")
         bucket, key = match.groups()
         try:
-            body = await asyncio.to_thread(lambda: self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            body = await asyncio.to_thread(lambda: s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         except Exception as exc:  # noqa: BLE001 - any fetch failure fails the run, as on AWS
             raise _RunError(f"Could not download script {location}: {exc}") from None
         script = work_dir / (Path(key).name or "script.py")
         script.write_bytes(body)
         return script
 
-    def _command_arguments(self, job: dict[str, Any], run: JobRun) -> list[str]:
-        merged = {**(job.get("DefaultArguments") or {}), **run.Arguments, **(job.get("NonOverridableArguments") or {})}
-        args = ["--JOB_NAME", run.JobName, "--JOB_RUN_ID", run.Id]
-        for key, value in merged.items():
-            args += [key, value]
-        return args
+    def _role_client(self, session: RoleSession, service: str) -> Any:
+        """A client of the stack signed with the role session's credentials."""
+        credentials = boto3.session.Session(
+            aws_access_key_id=session.access_key_id, aws_secret_access_key=session.secret_access_key,
+            aws_session_token=session.session_token, region_name=self.region)
+        return credentials.client(service, endpoint_url=self.endpoint_url, config=self._client_config)
 
-    def _environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("AWS_") and k not in ("PYSPARK_SUBMIT_ARGS",)}
-        env.update(
-            AWS_ENDPOINT_URL=self.endpoint_url,
-            AWS_ACCESS_KEY_ID="test",
-            AWS_SECRET_ACCESS_KEY="test",
-            AWS_DEFAULT_REGION=self.region,
-            AWS_REGION=self.region,
-            PYSPARK_PYTHON=self.python,
-            PYSPARK_DRIVER_PYTHON=self.python,
-            PYTHONUNBUFFERED="1",
-            SPARK_LOCAL_IP="127.0.0.1",
-        )
-        return env
+    async def _assume_role(self, job: dict[str, Any], run: JobRun) -> RoleSession:
+        """STS AssumeRole for the job's role, as Glue does before a run; records the session's key id."""
+        role = job.get("Role") or ""
+        role_arn = role if role.startswith("arn:") else f"arn:aws:iam::{self.account_id}:role/{role}"
+        try:
+            reply = await asyncio.to_thread(lambda: self._sts.assume_role(
+                RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME, DurationSeconds=ROLE_SESSION_SECONDS))
+        except Exception as exc:  # noqa: BLE001 - a role Glue cannot assume fails the run, as on AWS
+            raise _RunError(f"Could not assume role {role_arn}: {exc}") from None
+        credentials = reply["Credentials"]
+        run.role_access_key_id = credentials["AccessKeyId"]
+        return RoleSession(role_arn=role_arn, access_key_id=credentials["AccessKeyId"],
+                           secret_access_key=credentials["SecretAccessKey"],
+                           session_token=credentials["SessionToken"])
 
     def _set_state(self, run: JobRun, state: str) -> None:
         run.JobRunState = state
@@ -491,17 +618,20 @@ class GlueJobs:
         asyncio.get_running_loop().call_later(KILL_GRACE_SECONDS, _kill_group, process.pid, signal.SIGKILL)
 
     # ------------------------------------------------------------ CloudWatch Logs
-    async def ship_logs(self, group: str, stream: str, events: list[dict[str, Any]]) -> None:
-        """Append events to a CloudWatch Logs stream of the stack (groups and stream made on first use)."""
-        await asyncio.to_thread(self._put_logs_blocking, group, stream, events)
+    async def ship_logs(self, group: str, stream: str, events: list[dict[str, Any]], logs: Any = None) -> None:
+        """Append events to a CloudWatch Logs stream of the stack (groups and stream made on first use).
 
-    def _put_logs_blocking(self, group: str, stream: str, events: list[dict[str, Any]]) -> None:
-        logs = self._logs
+        The groups are Glue's and made with the stack's own client; the stream and its events are
+        written with ``logs`` (the run's role session) when given.
+        """
+        await asyncio.to_thread(self._put_logs_blocking, group, stream, events, logs or self._logs)
+
+    def _put_logs_blocking(self, group: str, stream: str, events: list[dict[str, Any]], logs: Any) -> None:
         if not self._log_groups_ready:
             for name in (OUTPUT_LOG_GROUP, ERROR_LOG_GROUP):
                 try:
-                    logs.create_log_group(logGroupName=name)
-                except logs.exceptions.ResourceAlreadyExistsException:
+                    self._logs.create_log_group(logGroupName=name)
+                except self._logs.exceptions.ResourceAlreadyExistsException:
                     pass
             self._log_groups_ready = True
         try:
@@ -524,6 +654,7 @@ class _LogStream:
         self._stream = stream
         self._pending: list[dict[str, Any]] = []
         self._last_flush = time.monotonic()
+        self.logs: Any = None  # the run's role-session client once there is one, else the stack's
 
     async def pump(self, reader: asyncio.StreamReader | None, tail: collections.deque[str] | None) -> None:
         if reader is None:
@@ -549,7 +680,7 @@ class _LogStream:
             return
         events, self._pending = self._pending, []
         try:
-            await self._owner.ship_logs(self._group, self._stream, events)
+            await self._owner.ship_logs(self._group, self._stream, events, self.logs)
         except Exception as exc:  # noqa: BLE001 - losing log lines must not fail the run
             print(f"dsa local glue: could not write logs to {self._group}: {exc}", file=sys.stderr)
 
@@ -573,6 +704,29 @@ def _check_arguments(arguments: Any, field_name: str) -> None:
     if not isinstance(arguments, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in arguments.items()):
         raise ServiceError("InvalidInputException", f"{field_name} must map argument names to string values")
+
+
+def _check_workers(command: Any, worker_type: Any, workers: Any) -> None:
+    """WorkerType must suit the job's command, as CreateJob, UpdateJob and StartJobRun answer it."""
+    allowed = WORKER_TYPES_BY_COMMAND.get(command) if isinstance(command, str) else None
+    if allowed is None:
+        raise ServiceError("InvalidInputException",
+                           f"Command.Name must be one of {', '.join(WORKER_TYPES_BY_COMMAND)}, got {command!r}")
+    if worker_type is None:
+        if command == "glueray":  # AWS's own wording for this case
+            raise ServiceError("InvalidInputException",
+                               "Worker type cannot be null and only [Z.2X] worker types are supported for glueray jobs.")
+        return
+    if not allowed:  # AWS's own wording for this case
+        raise ServiceError("InvalidInputException", f"Worker Type is not supported for Job Command {command}")
+    if worker_type not in allowed:
+        raise ServiceError("InvalidInputException",
+                           f"WorkerType {worker_type} is not supported for Job Command {command}: "
+                           f"use one of {', '.join(allowed)}")
+    if isinstance(workers, int) and not isinstance(workers, bool) and workers < 2 and command != "glueray":
+        # AWS's own wording (StartJobRun with one G.1X worker)
+        raise ServiceError("InvalidInputException",
+                           f"To use Worker Type {worker_type}, minimum allowed value of Number of Workers is 2.")
 
 
 def _stop_error(name: str, run_id: Any, code: str, message: str) -> dict[str, Any]:

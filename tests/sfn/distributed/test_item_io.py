@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.distributed.item_io import (
     WriterConfig,
     items_from_inventory_file,

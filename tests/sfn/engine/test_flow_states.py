@@ -49,8 +49,24 @@ def test_context_object_fields(sfn, unique):
     assert context["Execution"]["Input"] == {"a": 1}
     assert context["Execution"]["Name"] == described["name"]
     assert context["StateMachine"]["Id"] == described["stateMachineArn"]
-    assert context["State"]["Name"] == "Ctx" and context["State"]["RetryCount"] == 0
+    assert context["State"]["Name"] == "Ctx" and "RetryCount" not in context["State"]
     assert context["State"]["EnteredTime"].endswith("Z")
+
+
+def test_retry_count_only_in_states_that_retry(sfn, unique):
+    # Issue 17, category 4. AWS's Context object ("Context object", Step Functions Developer
+    # Guide) lists State.RetryCount; AWS shows it in a Task (and Parallel/Map) but a Pass
+    # state's $$.State holds only Name and EnteredTime (as AWS answered in LocalStack's recorded
+    # test_context_object snapshots), in that order.
+    definition = {"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Parameters": {"ctx.$": "$$.State"}, "ResultPath": "$.pass", "Next": "Par"},
+        "Par": {"Type": "Parallel", "Parameters": {"ctx.$": "$$.State"}, "ResultPath": "$.par", "End": True,
+                "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}]}}}
+    described = sfn.run(definition, {}, name=unique)
+    output = json.loads(described["output"])
+    assert list(output["pass"]["ctx"]) == ["Name", "EnteredTime"]
+    assert list(output["par"][0]["ctx"]) == ["Name", "EnteredTime", "RetryCount"]
+    assert output["par"][0]["ctx"]["RetryCount"] == 0
 
 
 def test_parallel_results_in_branch_order_and_failure(sfn, unique):

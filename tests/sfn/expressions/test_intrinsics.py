@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.errors import DefinitionError, StatesError
 from sfn_runtime.expressions.intrinsics import compile_intrinsic, is_intrinsic
 
 NINE = [1, 2, 3, 4, 5, 6, 7, 8, 9]
@@ -50,8 +50,9 @@ def test_format_fails_when_placeholders_and_values_differ():
     assert "2 placeholders" in cause and "1 values" in cause
 
 
-def test_format_fails_on_object_values():
-    fails("States.Format('{}', $.a)", {"a": {"b": 1}})
+def test_format_accepts_objects_and_arrays_as_json_text():
+    # AWS accepts any JSON value as a States.Format argument (issue 17, category 2).
+    assert run("States.Format('{} {}', $.a, $.b)", {"a": {"b": 1}, "b": [1, "x"]}) == '{"b":1} [1,"x"]'
 
 
 def test_escaped_reserved_characters_are_literal_text():
@@ -224,10 +225,29 @@ def test_math_add_doc_example():
     assert run("States.MathAdd($.value1, $.step)", {"value1": 111, "step": -1}) == 110
 
 
-def test_math_add_fails_outside_int32_and_on_non_integers():
+def test_math_add_fails_outside_int32_and_on_non_numbers():
     fails("States.MathAdd(2147483648, 1)")
-    fails("States.MathAdd(1.5, 1)")
     fails("States.MathAdd($.b, 1)", {"b": True})
+    fails("States.MathAdd('1', 1)")
+
+
+@pytest.mark.parametrize("a,b,total", [(1.49, 1.5, 3), (1.5, 1.51, 4), (-1.49, -1.5, -2), (-9, 3, -6)])
+def test_math_add_rounds_non_integral_numbers_half_up(a, b, total):
+    # As AWS answered (LocalStack's AWS-recorded snapshot test_math_add): 1.49 + 1.5 -> 3,
+    # 1.5 + 1.51 -> 4, -1.49 + -1.5 -> -2: each argument is rounded half up, then added.
+    assert run("States.MathAdd($.a, $.b)", {"a": a, "b": b}) == total
+
+
+def test_math_random_accepts_non_integral_bounds():
+    # AWS returns a number for MathRandom(12.5, 44.51) (LocalStack's AWS-recorded snapshot).
+    values = {run("States.MathRandom($.a, $.b)", {"a": 12.5, "b": 44.51}) for _ in range(30)}
+    assert all(isinstance(v, int) and 13 <= v < 45 for v in values)
+
+
+@pytest.mark.parametrize("text", ["", " "])
+def test_string_to_json_reads_blank_text_as_null(text):
+    # As AWS answered (LocalStack's AWS-recorded snapshot test_string_to_json): "" and " " -> null.
+    assert run("States.StringToJson($.s)", {"s": text}) is None
 
 
 def test_string_split_doc_examples():

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sfn_runtime.expressions import jsonata_eval
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.errors import DefinitionError, StatesError
 from sfn_runtime.expressions.jsonata_eval import NOTHING, compile_jsonata, compile_template, is_jsonata_template
 
 
@@ -64,16 +64,32 @@ def test_templates_nest_and_keep_literals():
 
 
 @pytest.mark.parametrize(
-    "value,where",
-    [("{% $nothing %}", "/Output"), ({"a": "{% $nothing %}"}, "/Output/a"), (["{% $nothing %}"], "/Output/0"),
-     ({"a": [1, {"b": "{% $states.input.none %}"}]}, "/Output/a/1/b")],
+    "value,field",
+    [("{% $nothing %}", "Output"), ({"a": "{% $nothing %}"}, "Output/a"), (["{%  $nothing %}"], "Output[0]"),
+     ({"a": [1, {"b": "{% $states.input.none %}"}]}, "Output/a[1]/b")],
 )
-def test_undefined_values_are_query_errors_naming_the_field(value, where):
+def test_undefined_values_are_query_errors_naming_the_field(value, field):
     # "JSON cannot represent an undefined value", so an expression returning nothing is an error.
+    # AWS names the field relative to the state and quotes the expression without the padding
+    # inside {% %}; seen on AWS: "The JSONata expression '$states.input.pushLocation' specified
+    # for the field 'Arguments/Input/pushLocation' returned nothing (undefined)."
     with pytest.raises(StatesError) as caught:
-        compile_template(value, where="/Output").render({"input": {}}, {})
+        compile_template(value, where="/States/P/Output").render({"input": {}}, {})
     assert caught.value.error == "States.QueryEvaluationError"
-    assert where in caught.value.cause and "returned nothing" in caught.value.cause
+    source = "$states.input.none" if "b" in field else "$nothing"
+    assert caught.value.cause == f"The JSONata expression '{source}' specified for the field '{field}' returned nothing (undefined)."
+
+
+@pytest.mark.parametrize(
+    "where,field",
+    [("/States/P/Output", "Output"), ("/States/M/ItemProcessor/States/In/Assign/x", "Assign/x"),
+     ("/States/Par/Branches[1]/States/B/Arguments/Input/a/0", "Arguments/Input/a[0]"),
+     ("/States/P/Output/States/x", "Output/States/x"), ("/States/C/Choices[1]/Condition", "Choices[1]/Condition")],
+)
+def test_fields_are_named_relative_to_their_state(where, field):
+    from sfn_runtime.expressions.jsonata_eval import state_field
+
+    assert state_field(where) == field
 
 
 def test_syntax_errors_are_definition_errors_naming_the_field():
@@ -119,8 +135,10 @@ def test_results_are_plain_json():
 
 
 def test_functions_are_not_json_values():
-    cause = query_error("$sum").cause
-    assert "not a JSON value" in cause
+    # A function is not a JSON value: AWS calls it an "unsupported result type" (Map Items).
+    with pytest.raises(StatesError) as caught:
+        compile_template("{% $sum %}", where="/States/M/Items").render({"input": {}}, {})
+    assert caught.value.cause == "The JSONata expression '$sum' for the field 'Items' returned an unsupported result type."
 
 
 def test_null_reached_through_arrays_stays_null():
@@ -209,7 +227,7 @@ def test_errors_name_the_expression_and_field_but_not_the_data():
         expression.evaluate({"input": {"secret": "hunter2"}}, {})
     assert caught.value.error == "States.QueryEvaluationError"
     assert "$states.input.secret + 1" in caught.value.cause
-    assert "/States/Add/Output" in caught.value.cause
+    assert "specified for the field 'Output'" in caught.value.cause
     assert "hunter2" not in caught.value.cause
 
 
@@ -325,3 +343,12 @@ def test_fast_paths_over_arrays_match_the_full_engine(v, steps):
     fast = outcome(expression.evaluate, {}, {"v": v})
     full = outcome(expression._evaluate_fully, {}, {"v": v})
     assert fast == full
+
+
+def test_range_of_one_value_is_that_value():
+    # Issue 17, category 7: a single value is not wrapped. Like a JSONata sequence of one item,
+    # $range with one value answers the number itself (AWS's behaviour as recorded in the Floci
+    # emulator's Step Functions notes; AWS's own docs do not say).
+    assert ev("$range(1, 1, 1)") == 1
+    assert ev("$range(1, 2, 5)") == 1
+    assert ev("$range(1, 2, 1)") == [1, 2]

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.expressions.jsonata_eval import NOTHING, compile_jsonata
 from sfn_runtime.expressions.jsonata_fast import UNDEFINED, Fallback
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.errors import DefinitionError, StatesError
 from sfn_runtime.expressions.jsonpath import CONTEXT, INPUT, VARIABLE, compile_path, is_path
 
 # "Using JSONPath paths" (reference paths section)

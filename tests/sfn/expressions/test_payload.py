@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from sfn_runtime.engine.errors import DefinitionError, StatesError
+from sfn_runtime.errors import DefinitionError, StatesError
 from sfn_runtime.expressions.payload import compile_payload
 
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.awssdk import AwsSdkIntegration, error_name, parse_resource
 from sfn_runtime.integrations.clients import AwsClients
 

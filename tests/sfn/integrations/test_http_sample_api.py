@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from toolkit.local.sample_api import AuthConfig, DatasetParams, SampleApi
 
 from .test_http_task import invoke, make_connection

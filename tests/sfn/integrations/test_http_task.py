@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.clients import AwsClients
 from sfn_runtime.integrations.connections import ConnectionResolver
 from sfn_runtime.integrations.http import HttpInvoke, HttpTaskSettings, url_encode

@@ -10,7 +10,7 @@ from __future__ import annotations
 import psutil
 import pytest
 
-from sfn_runtime.engine.errors import StatesError
+from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.http import MAX_RESPONSE_BYTES, HttpTaskSettings
 
 from ..conftest import EchoServer, http_settings
