@@ -4,8 +4,9 @@ The local Step Functions runtime (every integration registered) is served in thi
 behind the AWS JSON protocol and driven through boto3, as a user would. The Map reads its
 items (10,000 by default) from a JSONL object in S3 with MaxConcurrency 1,000; each EXPRESS child runs one
 HTTP Task (``http:invoke``, API_KEY EventBridge connection read from moto's EventBridge and
-Secrets Manager) against the sample third-party API, which runs in its own process
-(``dsa sample-api serve``) so it does not share this process's interpreter. AWS's quotas are
+Secrets Manager) against the sample third-party API over HTTPS (as on AWS), which runs in its own
+process (``dsa sample-api serve``, its CA trusted by the runtime) so it does not share this
+process's interpreter. AWS's quotas are
 NOT lifted: each child's output is kept small so the Map result stays under 256 KiB.
 
 Each run is timed from StartExecution until DescribeExecution reports the end; the table shows
@@ -30,6 +31,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from sfn_runtime.api.awsjson import json_handler  # noqa: E402
 from toolkit.local.server import BackgroundServer  # noqa: E402
-from sfn_runtime.integrations import register_all  # noqa: E402
+from sfn_runtime.integrations import HttpTaskSettings, register_all  # noqa: E402
 from sfn_runtime.api.service import StepFunctionsService  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "distributed_map.json"
@@ -54,14 +56,15 @@ TARGET_CHILDREN_PER_SECOND = 500.0
 TARGET_RSS_MIB = 1024.0
 
 
-def start_sample_api() -> tuple[subprocess.Popen, str]:
+def start_sample_api(ca_file: Path) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "toolkit.cli", "sample-api", "serve", "--port", "0", "--locations", "50"],
+        [sys.executable, "-m", "toolkit.cli", "sample-api", "serve", "--port", "0", "--locations", "50",
+         "--ca-file", str(ca_file)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
         env={**os.environ, "DSA_API_KEY": API_KEY},
     )
     url = process.stdout.readline().strip() if process.stdout else ""
-    if not url.startswith("http://"):
+    if not url.startswith("https://"):
         process.kill()
         raise SystemExit(f"the sample API did not start (printed {url!r})")
     return process, url
@@ -150,7 +153,8 @@ def main() -> None:
     args = parser.parse_args()
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request log lines
-    api, api_url = start_sample_api()
+    ca_file = Path(tempfile.mkdtemp(prefix="bench-ca-")) / "ca.pem"
+    api, api_url = start_sample_api(ca_file)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
@@ -159,7 +163,8 @@ def main() -> None:
 
     async def app() -> web.Application:
         service = StepFunctionsService(region=REGION, account_id=ACCOUNT, endpoint_url=moto_url)
-        holder["integrations"] = register_all(service, max_http_connections=args.concurrency)
+        holder["integrations"] = register_all(service, max_http_connections=args.concurrency,
+                                              http_settings=HttpTaskSettings(ca_file=str(ca_file)))
         application = web.Application()
         application.router.add_post("/", json_handler(service))
 

@@ -112,7 +112,8 @@ def main() -> None:
     api = SampleApi(dataset=DatasetParams(locations=max(args.sizes)), auth=AuthConfig.api_key(key)).start()
     rows = []
     try:
-        with LocalStack(config, port=0, sample_api=False) as stack:
+        # The sample API runs outside the stack here, over plain http: the stack's explicit opt-in.
+        with LocalStack(config, port=0, sample_api=False, sample_api_tls=False) as stack:
             config = stack.config
             deploy.deploy(config, stack.session())
             for size in args.sizes:

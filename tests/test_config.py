@@ -88,6 +88,8 @@ def test_data_types_from_env_string() -> None:
         ({"max_concurrency": "many"}, "max_concurrency"),
         ({"tolerated_failure_percentage": 101}, "tolerated_failure_percentage"),
         ({"page_limit": 0}, "page_limit"),
+        ({"page_limit": 1001}, "page_limit"),
+        ({"page_limit": 10_000}, "page_limit"),
         ({"data_types": []}, "data_types"),
         ({"api_key_header": "bad header"}, "api_key_header"),
         ({"glue_worker_type": "G.3X"}, "glue_worker_type"),
@@ -100,6 +102,13 @@ def test_each_rule_rejects_with_the_field_named(kwargs, field) -> None:
     assert info.value.field == field
     assert str(info.value).startswith(f"{field}: ")
     assert "\n" not in str(info.value)
+
+
+def test_the_sample_api_ca_variable_is_not_a_config_field() -> None:
+    from toolkit.local.tls import SAMPLE_API_CA_ENV
+
+    cfg = StackConfig.load(environ={SAMPLE_API_CA_ENV: "/run/dsa/sample-api-ca.pem", "DSA_REGION": "eu-west-1"})
+    assert cfg.region == "eu-west-1"
 
 
 def test_unknown_keys_are_rejected_everywhere(tmp_path) -> None:

@@ -109,6 +109,20 @@ def test_aws_targets_refuse_internal_addresses(config) -> None:
     assert "169.254.169.254 is a loopback, private or link-local address" in report.iloc[2]["reason"]
 
 
+def test_aws_targets_refuse_plain_http_rows_one_line_each(config) -> None:
+    rows = [dict(GOOD[0], api_url=url, location_id=f"h{i}") for i, url in enumerate(
+        ["http://api.example.com/v1", "https://api.example.com/v1", "HTTP://api.example.com"])]
+    _, report = locations.validate_locations(frame(rows), require_https=True)
+    assert list(report["action"]) == ["rejected", "valid", "rejected"]
+    rejected = report[report["action"] == "rejected"]
+    assert list(rejected["row"]) == [0, 2] and list(rejected["location_id"]) == ["h0", "h2"]
+    for reason in rejected["reason"]:
+        assert reason.startswith("api_url: ") and "is not https://" in reason and "\n" not in reason
+    # Local targets do not require https by default (the stack may run with its plain-http opt-in).
+    local = locations.load_locations(config, frame(rows), dry_run=True)
+    assert list(local["action"]) == ["add", "add", "add"]
+
+
 def test_csv_source_keeps_ids_as_text_and_task_id_can_be_given(config, tmp_path) -> None:
     path = tmp_path / "locs.csv"
     path.write_text("location_id,api_url\n007,http://127.0.0.1:4567\n")

@@ -27,12 +27,27 @@ import yaml
 
 from toolkit.errors import ToolkitError
 
-__all__ = ["ConfigError", "StackConfig", "LOCAL_ACCOUNT_ID", "DEFAULT_LOCAL_ENDPOINT"]
+__all__ = ["ConfigError", "StackConfig", "LOCAL_ACCOUNT_ID", "DEFAULT_LOCAL_ENDPOINT", "MAX_PAGE_LIMIT"]
 
 LOCAL_ACCOUNT_ID = "000000000000"
 DEFAULT_LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 ENV_PREFIX = "DSA_"
+
+# A page must fit in one state payload (256 KiB): the page-fetch workflow holds it whole as the
+# HTTP Task's result, as its `rows` variable and as the putObject Body argument (where JSON
+# escaping adds to it). Budget: 256 KiB less 4 KiB for the response headers and the part's own
+# fields, at 256 bytes a row (the sample API's largest row is 216 bytes as served, plus the
+# escaping of its quotes and newlines in the Body string): (262,144 - 4,096) // 256 = 1,008 rows,
+# rounded down to 1,000 (which is also the sample API's own largest page). 10,000 rows at the
+# sample's average of 133 bytes is ~1.3 MB: five times the quota.
+PAYLOAD_QUOTA_BYTES = 256 * 1024
+PAGE_ENVELOPE_BYTES = 4 * 1024
+PAGE_ROW_BUDGET_BYTES = 256
+MAX_PAGE_LIMIT = (PAYLOAD_QUOTA_BYTES - PAGE_ENVELOPE_BYTES) // PAGE_ROW_BUDGET_BYTES // 100 * 100
 CONFIG_FILE_ENV = "DSA_CONFIG"
+# DSA_ variables that are not config fields: the config file's path, and the local sample API's
+# CA (toolkit.local.tls.SAMPLE_API_CA_ENV, exported by `dsa local env`).
+_NOT_FIELDS_ENV = frozenset({CONFIG_FILE_ENV, "DSA_SAMPLE_API_CA"})
 
 
 class ConfigError(ToolkitError, ValueError):
@@ -191,7 +206,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_FILE_ENV:
+        if not name.startswith(ENV_PREFIX) or name in _NOT_FIELDS_ENV:
             continue
         key = name[len(ENV_PREFIX):].lower()
         if key == "api_key":  # the secret itself, read by deploy; never stored in the config
@@ -275,8 +290,9 @@ def _validate(cfg: StackConfig) -> None:
         raise ConfigError("max_concurrency", "must be between 1 and 10000")
     if not 0 <= cfg.tolerated_failure_percentage <= 100:
         raise ConfigError("tolerated_failure_percentage", "must be between 0 and 100")
-    if not 1 <= cfg.page_limit <= 10_000:
-        raise ConfigError("page_limit", "must be between 1 and 10000")
+    if not 1 <= cfg.page_limit <= MAX_PAGE_LIMIT:
+        raise ConfigError("page_limit", f"must be between 1 and {MAX_PAGE_LIMIT} (a page must fit in the 256 KiB "
+                                        "state payload)")
     if not cfg.data_types or any(not re.match(r"^[a-z][a-z0-9_]*$", t) for t in cfg.data_types):
         raise ConfigError("data_types", "must be one or more lowercase names such as 'failed'")
     if not re.match(r"^[A-Za-z0-9-]{1,128}$", cfg.api_key_header):

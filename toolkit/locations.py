@@ -1,8 +1,8 @@
 """Locations of a task: pandas DataFrames in, the locations table out, and back.
 
 Validate first, write after. :func:`load_locations` checks every row (required columns, types,
-``location_id`` characters, ``api_url`` form and, for AWS targets, that it is not a loopback,
-private or link-local address, duplicates) and returns a report with one row per input row:
+``location_id`` characters, ``api_url`` form and, for AWS targets, that it is HTTPS (AWS's HTTP
+Task calls HTTPS endpoints only) and not a loopback, private or link-local address, duplicates) and returns a report with one row per input row:
 ``row, location_id, action (add/update/unchanged/rejected), reason``. If any row is rejected,
 nothing is written unless ``partial=True``. ``dry_run=True`` returns the same report and writes
 nothing.
@@ -94,9 +94,12 @@ class Location:
 
 
 def validate_locations(
-    source: pd.DataFrame | str | Path, *, task_id: str | None = None, refuse_private: bool = False
+    source: pd.DataFrame | str | Path, *, task_id: str | None = None, refuse_private: bool = False,
+    require_https: bool = False,
 ) -> tuple[list[tuple[int, Location]], pd.DataFrame]:
     """Check every row; return the valid locations (with their row numbers) and the report.
+
+    ``require_https`` rejects ``http://`` rows (on for AWS targets: the HTTP Task calls HTTPS only).
 
     ``task_id`` fills a missing or empty ``task_id`` column. Report actions here are ``valid``
     or ``rejected``; :func:`load_locations` turns ``valid`` into add/update/unchanged.
@@ -119,6 +122,8 @@ def validate_locations(
         location_id = _text(row.get("location_id"))
         try:
             location = _validate_row(row, tag_columns, refuse_private)
+            if require_https:
+                _check_https(location.api_url)
             key = (location.task_id, location.location_id)
             if key in seen:
                 raise ValueError(f"location_id: duplicate of row {seen[key]} for task {location.task_id}")
@@ -188,6 +193,12 @@ def _check_url(value: str, refuse_private: bool) -> str:
     return value.rstrip("/")
 
 
+def _check_https(api_url: str) -> None:
+    """Refuse a plain-http ``api_url``: AWS's HTTP Task calls HTTPS endpoints only."""
+    if urlparse(api_url).scheme != "https":
+        raise ValueError(f"api_url: {api_url!r} is not https:// (AWS's HTTP Task calls HTTPS endpoints only)")
+
+
 def _is_internal_host(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -222,17 +233,22 @@ def load_locations(
     dry_run: bool = False,
     partial: bool = False,
     refuse_private: bool | None = None,
+    require_https: bool | None = None,
     session: boto3.Session | None = None,
 ) -> pd.DataFrame:
     """Validate, then write locations; return the report (see the module docstring).
 
     ``refuse_private`` defaults to True for AWS targets, where a loopback or private ``api_url``
-    would make the HTTP Task call into the account's own network. ``report.attrs["written"]``
+    would make the HTTP Task call into the account's own network. ``require_https`` defaults to
+    True for AWS targets, whose HTTP Task refuses http:// endpoints. ``report.attrs["written"]``
     holds how many items were written.
     """
     if refuse_private is None:
         refuse_private = not config.is_local
-    valid, report = validate_locations(source, task_id=task_id, refuse_private=refuse_private)
+    if require_https is None:
+        require_https = not config.is_local
+    valid, report = validate_locations(source, task_id=task_id, refuse_private=refuse_private,
+                                       require_https=require_https)
     client = aws.client(config, "dynamodb", session)
     existing = {}
     for task in sorted({loc.task_id for _, loc in valid}):

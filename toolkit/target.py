@@ -9,8 +9,9 @@ its state file (toolkit.local.state); else one answering at the default endpoint
 starts the embedded stack inside this kernel, where it lives as long as the kernel.
 ``open_target("aws", ...)`` uses a profile, region and stack name and has no sample API.
 
-Locally the sample third-party API is reached over HTTP through its admin routes
-(:class:`SampleApiAdmin`), so faults and ground truth work whichever process serves it.
+Locally the sample third-party API is reached over HTTPS (verified against the stack's CA,
+``DSA_SAMPLE_API_CA``) through its admin routes (:class:`SampleApiAdmin`), so faults and ground
+truth work whichever process serves it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from toolkit import aws
 from toolkit.config import DEFAULT_LOCAL_ENDPOINT, StackConfig
 from toolkit.errors import ToolkitError
 from toolkit.local.state import default_run_dir, read_state
+from toolkit.local.tls import SAMPLE_API_CA_ENV, sample_api_context
 
 __all__ = ["Target", "TargetError", "SampleApiAdmin", "open_target", "SAMPLE_LOCATIONS_CSV"]
 
@@ -45,10 +47,14 @@ class TargetError(ToolkitError):
 
 
 class SampleApiAdmin:
-    """The sample API's admin routes over HTTP: fault plans and ground truth."""
+    """The sample API's admin routes over HTTP(S): fault plans and ground truth.
 
-    def __init__(self, url: str):
+    ``ca_file`` is the stack's CA (PEM) that the sample API's certificate is verified against.
+    """
+
+    def __init__(self, url: str, ca_file: str | Path | None = None):
         self.url = url.rstrip("/")
+        self.ca_file = ca_file
 
     def set_faults(self, plan: dict[str, Any] | None) -> dict[str, Any]:
         """Replace the fault plan (None: no faults); returns the plan as the API stored it."""
@@ -69,7 +75,7 @@ class SampleApiAdmin:
         request = urllib.request.Request(self.url + path, data=data, method=method,
                                          headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=30) as reply:
+            with urllib.request.urlopen(request, timeout=30, context=sample_api_context(self.ca_file)) as reply:
                 return json.loads(reply.read())
         except urllib.error.HTTPError as exc:
             raise TargetError(f"sample API {path}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None
@@ -101,25 +107,33 @@ def open_target(target: str = "local", *, profile: str = "", region: str = "", s
     if target == "aws":
         config = StackConfig.load(target="aws", profile=profile or None, **names)
         return Target(config, aws.session(config), None, "aws")
-    endpoint, sample_url, origin = _local_stack(run_dir)
+    endpoint, sample_url, ca_file, origin = _local_stack(run_dir)
     config = StackConfig.load(target="local", endpoint_url=endpoint, **names)
-    return Target(config, aws.session(config), SampleApiAdmin(sample_url) if sample_url else None, origin)
+    admin = SampleApiAdmin(sample_url, ca_file) if sample_url else None
+    return Target(config, aws.session(config), admin, origin)
 
 
-def _local_stack(run_dir: Path | None) -> tuple[str, str | None, str]:
-    """(endpoint, sample API URL, origin) of the stack to use, starting one if none answers."""
+def _local_stack(run_dir: Path | None) -> tuple[str, str | None, str | None, str]:
+    """(endpoint, sample API URL, its CA file, origin) of the stack to use, starting one if none answers."""
     global _kernel_stack
     from toolkit.local.stack import DEFAULT_SAMPLE_API_PORT, LocalStack, probe_components
 
     state = read_state(run_dir or default_run_dir())
     if state is not None:
-        return state.endpoint_url, state.sample_api_url, "dsa local up"
+        return state.endpoint_url, state.sample_api_url, state.sample_api_ca, "dsa local up"
     if _kernel_stack is not None and _kernel_stack.running:
-        return _kernel_stack.endpoint_url, _kernel_stack.sample_api.url, "this kernel"
-    default_sample = f"http://127.0.0.1:{DEFAULT_SAMPLE_API_PORT}"
-    if all(c.up for c in probe_components(DEFAULT_LOCAL_ENDPOINT, default_sample)):
-        return DEFAULT_LOCAL_ENDPOINT, default_sample, "default endpoint"
+        return _kernel_stack.endpoint_url, _kernel_stack.sample_api.url, _kernel_ca(), "this kernel"
+    # A stack started elsewhere: its sample API's CA comes from the environment (`dsa local env`).
+    default_ca = os.environ.get(SAMPLE_API_CA_ENV)
+    default_sample = f"https://127.0.0.1:{DEFAULT_SAMPLE_API_PORT}"
+    if default_ca and all(c.up for c in probe_components(DEFAULT_LOCAL_ENDPOINT, default_sample, default_ca)):
+        return DEFAULT_LOCAL_ENDPOINT, default_sample, default_ca, "default endpoint"
     # The sample API checks this key and deploy copies it into the connection: set it first.
     os.environ.setdefault(StackConfig.api_key_env, secrets.token_urlsafe(24))
     _kernel_stack = LocalStack().start()
-    return _kernel_stack.endpoint_url, _kernel_stack.sample_api.url, "this kernel"
+    return _kernel_stack.endpoint_url, _kernel_stack.sample_api.url, _kernel_ca(), "this kernel"
+
+
+def _kernel_ca() -> str | None:
+    ca = _kernel_stack.sample_api_ca if _kernel_stack is not None else None
+    return str(ca) if ca is not None else None

@@ -4,6 +4,8 @@
 HTTP Task with EventBridge connections, ``aws-sdk:*`` and the optimised DynamoDB, Glue and Step
 Functions integrations, and gives Distributed Map (ItemReader, ResultWriter) the same AWS
 clients. AWS calls go to ``service.endpoint_url`` (the local stack).
+``http_settings`` tells the HTTP Task which extra CA to trust and whether plain http is allowed
+(a local opt-in; by default it calls HTTPS only, as AWS does).
 Call it inside the service's event loop, and ``await integrations.close()`` after
 ``service.close()`` to release the HTTP connection pool and the worker threads.
 """
@@ -19,10 +21,10 @@ from sfn_runtime.integrations.clients import AwsClients
 from sfn_runtime.integrations.connections import ConnectionResolver
 from sfn_runtime.integrations.dynamodb import DynamoDbIntegration
 from sfn_runtime.integrations.glue import GlueIntegration
-from sfn_runtime.integrations.http import HttpInvoke
+from sfn_runtime.integrations.http import HttpInvoke, HttpTaskSettings
 from sfn_runtime.integrations.states import SfnSdkIntegration, StartExecutionIntegration
 
-__all__ = ["Integrations", "register_all"]
+__all__ = ["Integrations", "HttpTaskSettings", "register_all"]
 
 
 @dataclass
@@ -43,19 +45,21 @@ def register_all(
     max_http_connections: int = 1000,
     max_aws_workers: int = 16,
     authorizer: Authorizer | None = None,
+    http_settings: HttpTaskSettings | None = None,
 ) -> Integrations:
     """Register every integration with ``service`` and give its Distributed Map the AWS clients.
 
     With an ``authorizer``, every call a workflow makes (the integrations' and Distributed Map's)
     is first checked against its execution role (see :mod:`sfn_runtime.authorization`); without
-    one, everything is allowed.
+    one, everything is allowed. ``http_settings`` holds the HTTP Task's rules (HTTPS, CA, caps).
     """
     clients = AwsClients(region=service.region, endpoint_url=service.endpoint_url, max_workers=max_aws_workers)
     permissions = service.runtime.permissions
     if authorizer is not None:
         permissions.authorizer = authorizer
     sdk = AwsSdkIntegration(clients, permissions)
-    http = HttpInvoke(ConnectionResolver(clients), max_connections=max_http_connections, permissions=permissions)
+    http = HttpInvoke(ConnectionResolver(clients), max_connections=max_http_connections, permissions=permissions,
+                      settings=http_settings)
     # Later registrations win: the generic aws-sdk first, then the more specific ones.
     service.register_resource(sdk)
     service.register_resource(SfnSdkIntegration(service, permissions))

@@ -12,6 +12,8 @@ The connection's InvocationHttpParameters (headers, query string, body) are adde
 and win over the task's own values for the same key, as AWS documents for the HTTP Task.
 
 Secrets stay inside this module: nothing here logs them or puts them into an error cause.
+The OAuth token endpoint is held to the HTTP Task's rules: HTTPS only (unless the runtime's local
+plain-http opt-in is on) and no redirects followed, so the client secret goes to that host only.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from botocore.exceptions import ClientError
@@ -31,13 +34,19 @@ from botocore.exceptions import ClientError
 from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.clients import AwsClients
 
-__all__ = ["HttpParameter", "OAuthSettings", "Connection", "ConnectionResolver", "OutgoingRequest"]
+__all__ = [
+    "HttpParameter", "OAuthSettings", "Connection", "ConnectionResolver", "OutgoingRequest", "https_problem",
+    "read_at_most",
+]
 
 # How long a connection read from the APIs is reused before it is read again.
 CONNECTION_CACHE_SECONDS = 30.0
 # Refresh an OAuth token this many seconds before the provider says it expires.
 TOKEN_EXPIRY_MARGIN_SECONDS = 10.0
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600.0
+# A token answer is a small JSON object; anything larger is refused rather than held in memory.
+MAX_TOKEN_ANSWER_BYTES = 64 * 1024
+READ_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,36 @@ class OutgoingRequest:
     headers: dict[str, str] = field(default_factory=dict)
     query: list[tuple[str, str]] = field(default_factory=list)
     body: Any = None  # a JSON object when the connection's body parameters may be merged
+
+
+def https_problem(url: str, allow_plain_http: bool = False) -> str | None:
+    """Why ``url`` may not be called (the HTTP Task calls HTTPS only), or None when it may.
+
+    ``allow_plain_http`` is the local opt-in that also admits ``http://``.
+    """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "https" or (scheme == "http" and allow_plain_http):
+        return None
+    return f"must use https (the HTTP Task calls HTTPS endpoints only), got {scheme or 'no scheme'}://"
+
+
+async def read_at_most(response: aiohttp.ClientResponse, cap: int) -> bytes | None:
+    """The body read chunk by chunk, or None (and the connection dropped) once it passes ``cap`` bytes.
+
+    Memory stays bounded by ``cap`` plus one chunk whatever the server sends.
+    """
+    if response.content_length is not None and response.content_length > cap:
+        response.close()
+        return None
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in response.content.iter_chunked(READ_CHUNK_BYTES):
+        total += len(chunk)
+        if total > cap:
+            response.close()
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _norm(key: str) -> str:
@@ -227,7 +266,8 @@ class ConnectionResolver:
         for key in [k for k in self._tokens if k[0] == arn]:
             del self._tokens[key]
 
-    async def apply(self, connection: Connection, request: OutgoingRequest, session: aiohttp.ClientSession) -> None:
+    async def apply(self, connection: Connection, request: OutgoingRequest, session: aiohttp.ClientSession,
+                    *, allow_plain_http: bool = False) -> None:
         """Add the connection's authorization and invocation parameters to ``request``."""
         if connection.authorization_type == "API_KEY":
             _set_header(request.headers, connection.api_key_name, connection.api_key_value)
@@ -235,7 +275,7 @@ class ConnectionResolver:
             pair = f"{connection.username}:{connection.password}".encode()
             _set_header(request.headers, "Authorization", "Basic " + base64.b64encode(pair).decode())
         elif connection.oauth is not None:
-            token = await self._token(connection, session)
+            token = await self._token(connection, session, allow_plain_http)
             _set_header(request.headers, "Authorization", f"{token.token_type} {token.value}")
         for p in connection.headers:
             _set_header(request.headers, p.key, p.value)
@@ -249,7 +289,7 @@ class ConnectionResolver:
             if isinstance(request.body, dict):
                 request.body = {**request.body, **{p.key: p.value for p in connection.body}}
 
-    async def _token(self, connection: Connection, session: aiohttp.ClientSession) -> _Token:
+    async def _token(self, connection: Connection, session: aiohttp.ClientSession, allow_plain_http: bool) -> _Token:
         oauth = connection.oauth
         assert oauth is not None
         key = (connection.arn, oauth.client_id)
@@ -260,7 +300,7 @@ class ConnectionResolver:
             token = self._tokens.get(key)
             if token and token.expires_at > time.monotonic():
                 return token
-            token = await _request_token(connection.arn, oauth, session)
+            token = await _request_token(connection.arn, oauth, session, allow_plain_http)
             self._tokens[key] = token
             return token
 
@@ -279,15 +319,19 @@ def _connection_name(arn: str) -> str:
     return match.group(1)
 
 
-async def _request_token(arn: str, oauth: OAuthSettings, session: aiohttp.ClientSession) -> _Token:
-    """Ask the authorization endpoint for a client-credentials token."""
+async def _request_token(arn: str, oauth: OAuthSettings, session: aiohttp.ClientSession,
+                         allow_plain_http: bool) -> _Token:
+    """Ask the authorization endpoint for a client-credentials token (HTTPS, no redirects)."""
+    problem = https_problem(oauth.endpoint, allow_plain_http)
+    if problem is not None:
+        raise StatesError("States.Runtime", f"connection {arn}: the AuthorizationEndpoint {problem}")
     pair = f"{oauth.client_id}:{oauth.client_secret}".encode()
     headers = {"Authorization": "Basic " + base64.b64encode(pair).decode()}
     headers.update({p.key: p.value for p in oauth.headers})
     query = [(p.key, p.value) for p in oauth.query]
     form = {"grant_type": "client_credentials", "client_id": oauth.client_id, "client_secret": oauth.client_secret}
     form.update({p.key: p.value for p in oauth.body})
-    kwargs: dict[str, Any] = {"headers": headers, "params": query}
+    kwargs: dict[str, Any] = {"headers": headers, "params": query, "allow_redirects": False}
     if oauth.method == "GET":
         kwargs["params"] = query + [(k, v) for k, v in form.items() if k != "client_secret"]
     else:
@@ -295,10 +339,13 @@ async def _request_token(arn: str, oauth: OAuthSettings, session: aiohttp.Client
     failure = f"OAuth token request for connection {arn} failed"
     try:
         async with session.request(oauth.method, oauth.endpoint, **kwargs) as response:
-            text = await response.text()
+            raw = await read_at_most(response, MAX_TOKEN_ANSWER_BYTES)
             if response.status // 100 != 2:
                 raise StatesError("States.Http.StatusCode.401", f"{failure}: the authorization endpoint answered {response.status}")
-            data = json.loads(text)
+            if raw is None:
+                raise StatesError("States.Http.StatusCode.401",
+                                  f"{failure}: the answer is over {MAX_TOKEN_ANSWER_BYTES} bytes")
+            data = json.loads(raw)
     except StatesError:
         raise
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:

@@ -1,11 +1,27 @@
-"""The HTTP Task: ``arn:aws:states:::http:invoke``, calling an HTTP API with a connection's auth.
+"""The HTTP Task: ``arn:aws:states:::http:invoke``, calling an HTTPS API with a connection's auth.
 
 Arguments as AWS documents them: ApiEndpoint, Method, Headers, QueryParameters, RequestBody,
 Transform (RequestBodyEncoding NONE | URL_ENCODED, RequestEncodingOptions.ArrayFormat BRACKETS |
 COMMAS | INDICES | REPEAT) and InvocationConfig.ConnectionArn (or the older
 Authentication.ConnectionArn). The result is ``{StatusCode, StatusText, Headers, ResponseBody}``
 with a JSON body parsed; a non-2xx answer fails with ``States.Http.StatusCode.NNN``; a request
-that cannot connect, or gets no answer within AWS's 60 seconds, fails with ``States.Http.Socket``.
+that cannot connect, fails TLS verification, or gets no answer within AWS's 60 seconds, fails
+with ``States.Http.Socket``.
+
+Held to AWS's rules (docs: "Call HTTPS APIs in Step Functions workflows", service quotas):
+
+- HTTPS only. An ``http://`` ApiEndpoint is refused before any connection is made, unless the
+  runtime was given the explicit local opt-in ``HttpTaskSettings(allow_plain_http=True)``.
+  AWS documents the HTTP Task as calling HTTPS APIs but not the error for an http:// endpoint;
+  we fail with ``States.Runtime`` (the error AWS uses for a task that cannot be run as written).
+- TLS is verified against the system's trusted CAs plus ``HttpTaskSettings.ca_file`` (the local
+  stack passes the CA it made for its sample API).
+- Redirects are not followed. AWS does not document following them; following would hand the
+  connection's credentials to whatever host a ``Location`` names. A 3xx answer is a non-2xx
+  answer: the task fails with ``States.Http.StatusCode.3xx`` and the response in the cause.
+- The response body is read in chunks up to ``max_response_bytes`` (default the 256 KiB payload
+  quota the task result must fit in); a longer body fails with ``States.DataLimitExceeded`` after
+  at most that many bytes plus one chunk were read, so memory stays bounded whatever the server sends.
 
 Before a call, the execution role must allow states:InvokeHTTPEndpoint on the state machine
 (with the condition keys ``states:HTTPEndpoint`` and ``states:HTTPMethod``),
@@ -19,6 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import ssl
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -28,15 +46,47 @@ import aiohttp
 
 from sfn_runtime.errors import StatesError
 from sfn_runtime.authorization import AccessDenied, Permissions, iam_machine_arn
-from sfn_runtime.integrations.connections import Connection, ConnectionResolver, OutgoingRequest
+from sfn_runtime.integrations.connections import (Connection, ConnectionResolver, OutgoingRequest, https_problem,
+                                                  read_at_most)
 
-__all__ = ["HttpInvoke", "HttpTaskRequest", "parse_request", "url_encode"]
+__all__ = ["HttpInvoke", "HttpTaskRequest", "HttpTaskSettings", "parse_request", "url_encode"]
 
 RESOURCE = "arn:aws:states:::http:invoke"
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
 ARRAY_FORMATS = ("BRACKETS", "COMMAS", "INDICES", "REPEAT")
-# AWS stops waiting for an HTTP Task's answer after 60 seconds.
+# AWS stops waiting for an HTTP Task's answer after 60 seconds (service quotas: HTTP Task duration).
 REQUEST_TIMEOUT_SECONDS = 60.0
+# The result has to fit in a state's payload (256 KiB), so no body beyond that can succeed.
+MAX_RESPONSE_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class HttpTaskSettings:
+    """How the local HTTP Task reaches endpoints; the defaults are AWS's rules.
+
+    ``ca_file``: a PEM bundle trusted in addition to the system's CAs (the local stack's CA).
+    ``allow_plain_http``: an explicit local opt-in to call ``http://`` endpoints; never on AWS.
+    """
+
+    ca_file: str | None = None
+    allow_plain_http: bool = False
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+    request_timeout_seconds: float = REQUEST_TIMEOUT_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.ca_file is not None and not os.path.isfile(self.ca_file):
+            raise ValueError(f"ca_file: {self.ca_file} is not a file")
+        if self.max_response_bytes < 1:
+            raise ValueError(f"max_response_bytes: must be at least 1, got {self.max_response_bytes}")
+        if self.request_timeout_seconds <= 0:
+            raise ValueError(f"request_timeout_seconds: must be greater than 0, got {self.request_timeout_seconds}")
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A verifying client context: the system's CAs plus ``ca_file``."""
+        context = ssl.create_default_context()
+        if self.ca_file:
+            context.load_verify_locations(cafile=self.ca_file)
+        return context
 
 
 @dataclass(frozen=True)
@@ -63,13 +113,18 @@ def _text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def parse_request(arguments: Any) -> HttpTaskRequest:
-    """Check an HTTP Task's arguments; raise ``States.Runtime`` naming the field at fault."""
+def parse_request(arguments: Any, *, allow_plain_http: bool = False) -> HttpTaskRequest:
+    """Check an HTTP Task's arguments; raise ``States.Runtime`` naming the field at fault.
+
+    ``http://`` endpoints are refused unless ``allow_plain_http`` (a local opt-in).
+    """
     if not isinstance(arguments, dict):
         raise _fail("the arguments must be a JSON object")
     endpoint = arguments.get("ApiEndpoint")
-    if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
-        raise _fail("ApiEndpoint must be an http(s) URL")
+    if not isinstance(endpoint, str) or not urlsplit(endpoint).hostname:
+        raise _fail("ApiEndpoint must be an absolute https URL")
+    if (problem := https_problem(endpoint, allow_plain_http)) is not None:
+        raise _fail(f"ApiEndpoint {problem}")
     method = arguments.get("Method")
     if not isinstance(method, str) or method.upper() not in METHODS:
         raise _fail(f"Method must be one of {', '.join(METHODS)}")
@@ -150,10 +205,11 @@ class HttpInvoke:
     """The ``http:invoke`` task resource; owns the runtime's shared HTTP client session."""
 
     def __init__(self, connections: ConnectionResolver, *, max_connections: int = 1000,
-                 permissions: Permissions | None = None):
+                 permissions: Permissions | None = None, settings: HttpTaskSettings | None = None):
         self._connections = connections
         self._permissions = permissions or Permissions()
         self._max_connections = max_connections
+        self.settings = settings or HttpTaskSettings()
         self._session: aiohttp.ClientSession | None = None
 
     def handles(self, service_resource: str) -> bool:
@@ -162,9 +218,10 @@ class HttpInvoke:
     def session(self) -> aiohttp.ClientSession:
         """The shared client session, created on first use inside the running loop."""
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections)
+            connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections,
+                                             ssl=self.settings.ssl_context())
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+                connector=connector, timeout=aiohttp.ClientTimeout(total=self.settings.request_timeout_seconds)
             )
         return self._session
 
@@ -176,7 +233,7 @@ class HttpInvoke:
     async def invoke(self, call: Any) -> Any:
         if call.pattern != "request-response":
             raise _fail(f"the HTTP Task supports only the request-response pattern, not {call.pattern}")
-        spec = parse_request(call.arguments)
+        spec = parse_request(call.arguments, allow_plain_http=self.settings.allow_plain_http)
         if self._permissions.enforced:
             self._authorize_endpoint(call.execution, spec)
             self._authorize_connection(call.execution, await self._connections.get(spec.connection_arn))
@@ -222,9 +279,10 @@ class HttpInvoke:
             query=(parse_qsl(parts.query, keep_blank_values=True) if parts.query else []) + list(spec.query),
             body=spec.body,
         )
-        await self._connections.apply(connection, outgoing, session)
+        await self._connections.apply(connection, outgoing, session, allow_plain_http=self.settings.allow_plain_http)
         url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-        kwargs: dict[str, Any] = {"headers": outgoing.headers, "params": outgoing.query}
+        # Never follow a redirect: it would carry the connection's credentials to another host.
+        kwargs: dict[str, Any] = {"headers": outgoing.headers, "params": outgoing.query, "allow_redirects": False}
         if outgoing.body is not None and spec.method not in ("GET", "HEAD"):
             if spec.url_encoded:
                 kwargs["data"] = url_encode(outgoing.body, spec.array_format)
@@ -237,7 +295,7 @@ class HttpInvoke:
                 _default_header(outgoing.headers, "Content-Type", "application/json; charset=utf-8")
         try:
             async with session.request(spec.method, url, **kwargs) as response:
-                raw = await response.read()
+                raw = await _read_capped(response, self.settings.max_response_bytes, spec)
                 result = _result(response, raw)
         except asyncio.TimeoutError:
             raise StatesError("States.Http.Socket", f"{spec.method} {spec.endpoint}: no answer within the timeout") from None
@@ -249,6 +307,18 @@ class HttpInvoke:
                 self._connections.forget(spec.connection_arn)  # the next attempt fetches a new token
             raise StatesError(f"States.Http.StatusCode.{status}", json.dumps(result, separators=(",", ":")))
         return result
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int, spec: HttpTaskRequest) -> bytes:
+    """The body; ``States.DataLimitExceeded`` once it passes ``cap`` bytes (nothing more is read)."""
+    raw = await read_at_most(response, cap)
+    if raw is None:
+        declared = f" (Content-Length {response.content_length})" if response.content_length is not None else ""
+        raise StatesError(
+            "States.DataLimitExceeded",
+            f"{spec.method} {spec.endpoint}: the response body{declared} exceeds the {cap} bytes a task result may hold",
+        )
+    return raw
 
 
 def _default_header(headers: dict[str, str], name: str, value: str) -> None:

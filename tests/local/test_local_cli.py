@@ -57,6 +57,10 @@ def test_up_detach_status_env_second_up_down(run_dir):
     assert exports["AWS_ENDPOINT_URL"] == endpoint
     assert exports["AWS_ACCESS_KEY_ID"] == LOCAL_CREDENTIALS["aws_access_key_id"]
     assert exports["AWS_DEFAULT_REGION"] == exports["AWS_REGION"]
+    # The sample API serves HTTPS; its CA sits in the run directory and env points at it.
+    assert names["sample-api"]["address"].startswith("https://127.0.0.1:")
+    assert exports["DSA_SAMPLE_API_CA"] == str(run_dir / "sample-api-ca.pem")
+    assert (run_dir / "sample-api-ca.pem").read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
     sts = boto3.client("sts", endpoint_url=exports["AWS_ENDPOINT_URL"], region_name=exports["AWS_REGION"],
                        **LOCAL_CREDENTIALS)
     assert sts.get_caller_identity()["Account"]

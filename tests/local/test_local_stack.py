@@ -31,7 +31,44 @@ def test_env_and_config_point_at_the_real_endpoint(local_stack):
     assert env["AWS_DEFAULT_REGION"] == env["AWS_REGION"] == local_stack.config.region
     assert local_stack.config.is_local
     assert all(c.up for c in local_stack.components())
-    assert local_stack.sample_api is not None and local_stack.sample_api.url.startswith("http://127.0.0.1:")
+    assert local_stack.sample_api is not None and local_stack.sample_api.url.startswith("https://127.0.0.1:")
+    assert env["DSA_SAMPLE_API_CA"] == str(local_stack.sample_api_ca)
+
+
+def test_sample_api_serves_tls_that_verifies_only_against_the_stack_ca(local_stack):
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from toolkit.local.tls import sample_api_context
+
+    url = local_stack.sample_api.url + "/"
+    with pytest.raises(urllib.error.URLError) as caught:  # the system's CAs do not know it
+        urllib.request.urlopen(url, timeout=5)
+    assert isinstance(caught.value.reason, ssl.SSLCertVerificationError)
+    try:
+        urllib.request.urlopen(url, timeout=5, context=sample_api_context(local_stack.sample_api_ca)).close()
+    except urllib.error.HTTPError:
+        pass  # any HTTP answer means the TLS handshake verified
+
+
+def test_plain_http_is_an_explicit_opt_in_and_the_ca_file_goes_with_the_stack():
+    stack = LocalStack(port=0, sample_api_port=0, sample_api_tls=False).start()
+    try:
+        assert stack.sample_api.url.startswith("http://127.0.0.1:")
+        assert stack.sample_api_ca is None and "DSA_SAMPLE_API_CA" not in stack.env()
+        assert stack._integrations.http.settings.allow_plain_http
+    finally:
+        stack.stop()
+    tls = LocalStack(port=0, sample_api_port=0).start()
+    try:
+        ca = tls.sample_api_ca
+        assert ca is not None and ca.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+        assert not tls._integrations.http.settings.allow_plain_http
+        assert tls._integrations.http.settings.ca_file == str(ca)
+    finally:
+        tls.stop()
+    assert not ca.exists()
 
 
 def test_stop_kills_active_glue_runs_and_leaves_no_thread(make_glue_role):

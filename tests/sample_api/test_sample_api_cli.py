@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -22,10 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = ROOT / "sample_data"
 
 
-def http_status(url: str, headers: dict | None = None) -> tuple[int, bytes]:
+def http_status(url: str, headers: dict | None = None, ca_file: Path | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers=headers or {})
+    context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -42,20 +44,24 @@ def start_serve(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, 
         [sys.executable, "-m", "toolkit.cli", "sample-api", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=clean_env(env))
     url = process.stdout.readline().strip()
-    if not url.startswith("http://"):
+    if not url.startswith(("http://", "https://")):
         process.kill()
         raise AssertionError(f"no URL printed: {url!r} {process.communicate(timeout=10)}")
     return process, url
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_serve_answers_and_stops_on_signal(stop_signal):
-    process, url = start_serve("--seed", "3", "--locations", "4", env={"DSA_API_KEY": "from-env"})
+def test_serve_answers_over_tls_and_stops_on_signal(stop_signal, tmp_path):
+    ca = tmp_path / "ca.pem"
+    process, url = start_serve("--seed", "3", "--locations", "4", "--ca-file", str(ca), env={"DSA_API_KEY": "from-env"})
     try:
-        status, body = http_status(f"{url}/loc-001/get-summary", {"x-api-key": "from-env"})
+        assert url.startswith("https://127.0.0.1:")
+        status, body = http_status(f"{url}/loc-001/get-summary", {"x-api-key": "from-env"}, ca)
         assert status == 200 and set(json.loads(body)["states"]) == {"failed", "rejected"}
-        assert http_status(f"{url}/loc-001/get-summary")[0] == 401
-        assert http_status(f"{url}/loc-005/get-summary", {"x-api-key": "from-env"})[0] == 404
+        assert http_status(f"{url}/loc-001/get-summary", ca_file=ca)[0] == 401
+        assert http_status(f"{url}/loc-005/get-summary", {"x-api-key": "from-env"}, ca)[0] == 404
+        with pytest.raises(urllib.error.URLError):  # not trusted without the CA it wrote
+            http_status(f"{url}/loc-001/get-summary")
     finally:
         process.send_signal(stop_signal)
         _, err = process.communicate(timeout=20)
@@ -66,8 +72,9 @@ def test_serve_answers_and_stops_on_signal(stop_signal):
 def test_serve_with_a_fault_file(tmp_path):
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"seed": 1, "rules": [{"kind": "error", "status": 503}]}), encoding="utf-8")
-    process, url = start_serve("--faults", str(plan), "--locations", "2")
+    process, url = start_serve("--faults", str(plan), "--locations", "2", "--plain-http")
     try:
+        assert url.startswith("http://127.0.0.1:")  # the explicit plain-http opt-in
         assert http_status(f"{url}/loc-001/get-summary")[0] == 503
     finally:
         process.send_signal(signal.SIGINT)

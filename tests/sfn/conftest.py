@@ -1,6 +1,7 @@
 """Fixtures for the Step Functions runtime's tests: a served API and a boto3 client; for the
 service integrations and Distributed Map, a real moto server (S3, DynamoDB, EventBridge, Secrets
-Manager), an echo HTTP server, and boto3 clients pointed at them.
+Manager), an echo HTTPS server (its certificate from :data:`TEST_CA`, which the runtime under test
+is told to trust, as the local stack does), and boto3 clients pointed at them.
 
 The service is created inside the server's event loop (it owns asyncio objects), served over
 real HTTP on loopback through the AWS JSON protocol, and closed at teardown.
@@ -12,7 +13,9 @@ import asyncio
 import base64
 import itertools
 import json
+import tempfile
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -25,7 +28,9 @@ from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from sfn_runtime.api.awsjson import json_handler
+from sfn_runtime.integrations.http import HttpTaskSettings
 from toolkit.local.server import BackgroundServer
+from toolkit.local.tls import LocalCa
 from sfn_runtime.engine.quotas import Quotas
 from sfn_runtime.api.service import StepFunctionsService
 
@@ -33,6 +38,23 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/StepFunctionsLocalRole"
 TIME_SCALE = 0.01  # Wait/Retry/timeouts run 100x faster
+
+# One CA for every test server of this session; the HTTP Task under test trusts it.
+TEST_CA = LocalCa()
+_ca_file: list[str] = []
+
+
+def ca_file() -> str:
+    """The path of TEST_CA's PEM (written once per session)."""
+    if not _ca_file:
+        path = Path(tempfile.mkdtemp(prefix="sfn-test-ca-")) / "ca.pem"
+        _ca_file.append(str(TEST_CA.write_pem(path)))
+    return _ca_file[0]
+
+
+def http_settings(**changes: Any) -> HttpTaskSettings:
+    """HTTP Task settings as the local stack gives them: AWS's rules, trusting TEST_CA."""
+    return HttpTaskSettings(ca_file=ca_file(), **changes)
 
 
 @dataclass
@@ -118,27 +140,61 @@ def unique(request: pytest.FixtureRequest) -> str:
 
 
 class EchoServer(BackgroundServer):
-    """A real HTTP server that answers with what it received.
+    """A real HTTPS server (plain HTTP with ``tls=False``) that answers with what it received.
 
     ``/echo`` returns the request (method, path, query pairs, headers, body text) as JSON;
     ``/status/{code}`` answers with that status; ``/hang`` does not answer for 30 s;
-    ``/oauth/token`` issues client-credentials tokens (client ``cid`` / ``csecret``) and counts them.
+    ``/oauth/token`` issues client-credentials tokens (client ``cid`` / ``csecret``) and counts them;
+    ``/redirect?to=URL&status=302`` redirects; ``/big?bytes=N`` streams N bytes of a JSON string.
+    Every request is recorded in :attr:`received` (path and headers).
     """
 
-    def __init__(self) -> None:
-        super().__init__(self._app, name="echo-server")
+    def __init__(self, tls: bool = True) -> None:
+        super().__init__(self._app, name="echo-server", ssl_context=TEST_CA.server_context() if tls else None)
+        self.received: list[dict[str, Any]] = []
         self.tokens_issued = 0
         self.token_lifetime = 3600
         self._counter = itertools.count(1)
 
     def _app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._record])
         app.router.add_route("*", "/echo", self._echo)
+        app.router.add_get("/redirect", self._redirect)
+        app.router.add_get("/big", self._big)
         app.router.add_route("*", "/status/{code}", self._status)
         app.router.add_get("/hang", self._hang)
         app.router.add_post("/oauth/token", self._token)
         app.router.add_get("/text", self._text)
         return app
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.received.append({"path": request.path, "headers": {k.lower(): v for k, v in request.headers.items()}})
+        return await handler(request)
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        status = int(request.query.get("status", "302"))
+        return web.Response(status=status, headers={"Location": request.query["to"]})
+
+    async def _big(self, request: web.Request) -> web.StreamResponse:
+        """A JSON string of ``bytes`` bytes, streamed in 1 MiB writes with no Content-Length."""
+        size = int(request.query["bytes"])
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        chunk = b"x" * (1024 * 1024)
+        await response.write(b'"')
+        sent = 2
+        try:
+            while sent < size:
+                piece = chunk[: min(len(chunk), size - sent)]
+                await response.write(piece)
+                sent += len(piece)
+            await response.write(b'"')
+        except (ConnectionError, RuntimeError):
+            return response  # the client hung up: that is what a capped reader does
+        await response.write_eof()
+        return response
 
     async def _echo(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -211,8 +267,9 @@ STACK_ROLE = f"arn:aws:iam::{ACCOUNT}:role/sfn-tests"
 class SfnStack:
     """The local Step Functions runtime with every integration, served over HTTP, with boto3 helpers."""
 
-    def __init__(self, moto_url: str, time_scale: float = 0.01):
+    def __init__(self, moto_url: str, time_scale: float = 0.01, settings: HttpTaskSettings | None = None):
         self.moto_url = moto_url
+        self.settings = settings or http_settings()
         self.time_scale = time_scale
         self.service = None
         self.integrations = None
@@ -226,7 +283,7 @@ class SfnStack:
         self.service = StepFunctionsService(
             region=REGION, account_id=ACCOUNT, time_scale=self.time_scale, endpoint_url=self.moto_url
         )
-        self.integrations = register_all(self.service)
+        self.integrations = register_all(self.service, http_settings=self.settings)
         app = web.Application()
         app.router.add_post("/", json_handler(self.service))
 

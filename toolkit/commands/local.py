@@ -4,7 +4,9 @@
 a background process and returns once every component answers. A running stack is recorded in a
 state file (pid, ports, endpoint) in the run directory: ``--run-dir``, else
 ``$XDG_STATE_HOME/dsa/local``, else ``~/.local/state/dsa/local``; the detached stack logs to
-``stack.log`` there.
+``stack.log`` there. The sample API serves HTTPS with a CA made at start-up; its PEM is written
+to ``sample-api-ca.pem`` in the run directory and ``env`` exports it as ``DSA_SAMPLE_API_CA``
+(``up --plain-http`` is the explicit local opt-in to plain http).
 
 Exit codes: ``up`` fails (1) when a stack already runs or a port is busy; ``down`` with nothing
 running prints so and exits 0 (stopping a stopped stack is not an error, so scripts can call it
@@ -32,6 +34,7 @@ from toolkit.local.stack import (
     DEFAULT_PORT,
     ComponentStatus,
     DEFAULT_SAMPLE_API_PORT,
+    SAMPLE_API_CA_FILE,
     LocalStack,
     StackError,
     probe_components,
@@ -67,6 +70,9 @@ def up(
     no_sample_api: bool = typer.Option(False, "--no-sample-api", help="Do not start the sample API."),
     no_iam: bool = typer.Option(False, "--no-iam",
                                 help="Do not enforce IAM (roles' policies); also DSA_LOCAL_IAM=off. For experiments."),
+    plain_http: bool = typer.Option(False, "--plain-http",
+                                    help="Local opt-in: the sample API serves plain http and the HTTP Task "
+                                         "accepts http:// endpoints (AWS calls HTTPS only)."),
     run_dir: Optional[Path] = _RUN_DIR,
 ) -> None:
     """Start the local stack (foreground until Ctrl-C, or --detach)."""
@@ -75,10 +81,11 @@ def up(
     if time_scale <= 0:
         raise StackError(f"--time-scale: must be greater than 0, got {time_scale}")
     if detach:
-        _start_detached(run_dir, port, sample_api_port, data_dir, time_scale, no_sample_api, no_iam)
+        _start_detached(run_dir, port, sample_api_port, data_dir, time_scale, no_sample_api, no_iam, plain_http)
         return
     stack = LocalStack(port=port, sample_api_port=sample_api_port, time_scale=time_scale,
-                       data_dir=data_dir, sample_api=not no_sample_api, iam=False if no_iam else None)
+                       data_dir=data_dir, sample_api=not no_sample_api, iam=False if no_iam else None,
+                       sample_api_tls=not plain_http, ca_path=run_dir / SAMPLE_API_CA_FILE)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -91,7 +98,8 @@ def up(
             pid=me.pid, started=me.create_time(), endpoint_url=stack.endpoint_url,
             port=int(stack.endpoint_url.rsplit(":", 1)[1]), sample_api_url=sample_url,
             sample_api_port=stack.sample_api.port if stack.sample_api is not None else None,
-            data_dir=str(data_dir) if data_dir else None))
+            data_dir=str(data_dir) if data_dir else None,
+            sample_api_ca=str(stack.sample_api_ca) if stack.sample_api_ca else None))
         try:
             _print_components(stack.components())
             print(f"local stack up at {stack.endpoint_url}; `eval \"$(dsa local env)\"` points a shell at it; "
@@ -106,7 +114,7 @@ def up(
 
 
 def _start_detached(run_dir: Path, port: int, sample_api_port: int, data_dir: Path | None,
-                    time_scale: float, no_sample_api: bool, no_iam: bool = False) -> None:
+                    time_scale: float, no_sample_api: bool, no_iam: bool = False, plain_http: bool = False) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "toolkit.cli", "local", "up", "--port", str(port),
                "--sample-api-port", str(sample_api_port), "--time-scale", str(time_scale),
@@ -117,6 +125,8 @@ def _start_detached(run_dir: Path, port: int, sample_api_port: int, data_dir: Pa
         command.append("--no-sample-api")
     if no_iam:
         command.append("--no-iam")
+    if plain_http:
+        command.append("--plain-http")
     log_path = run_dir / LOG_FILE
     with open(log_path, "wb") as log:
         child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -127,7 +137,7 @@ def _start_detached(run_dir: Path, port: int, sample_api_port: int, data_dir: Pa
             raise StackError(_last_error(log_path) or f"the local stack exited with code {child.returncode}")
         state = read_state(run_dir)
         if state is not None and state.pid == child.pid:
-            components = probe_components(state.endpoint_url, state.sample_api_url)
+            components = probe_components(state.endpoint_url, state.sample_api_url, state.sample_api_ca)
             if all(c.up for c in components):
                 _print_components(components)
                 print(f"local stack running in the background (pid {child.pid}); log: {log_path}")
@@ -176,7 +186,7 @@ def status(
     """Each component, its address and whether it answers (exit 1 unless all do)."""
     state = read_state(run_dir or default_run_dir())
     if state is not None:
-        components = probe_components(state.endpoint_url, state.sample_api_url)
+        components = probe_components(state.endpoint_url, state.sample_api_url, state.sample_api_ca)
     else:
         components = probe_components(f"http://127.0.0.1:{port}", None)
     if as_json:
@@ -198,7 +208,8 @@ def env(
     """Print `export` lines that point boto3, awswrangler, the AWS CLI and dsa at the stack."""
     state = read_state(run_dir or default_run_dir())
     endpoint = state.endpoint_url if state is not None else f"http://127.0.0.1:{port}"
-    for name, value in stack_env(endpoint, StackConfig.load().region).items():
+    ca = state.sample_api_ca if state is not None else None
+    for name, value in stack_env(endpoint, StackConfig.load().region, ca).items():
         print(f"export {name}={shlex.quote(value)}")
 
 

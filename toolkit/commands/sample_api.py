@@ -2,7 +2,9 @@
 
 ``serve`` prints the base URL as the first line on stdout (so scripts can read it), details on
 stderr, and runs until Ctrl-C or SIGTERM. Secrets come from options or environment variables
-and are never printed.
+and are never printed. It serves HTTPS (AWS's HTTP Task calls HTTPS only) with a certificate
+from a CA made at start-up, whose PEM it writes to ``--ca-file`` for clients to trust;
+``--plain-http`` is the explicit local opt-in to plain http.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import typer
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 from toolkit.local.server import PortInUseError
+from toolkit.local.tls import LocalCa
 from toolkit.local.sample_api import (DEFAULT_API_URL, DEFAULT_PORT, DEFAULT_TASK_ID, AuthConfig, DatasetParams,
                                       FaultPlan, SampleApi, write_locations_csv)
 
@@ -70,23 +73,35 @@ def serve(
     client_secret: Optional[str] = typer.Option(None, "--client-secret", envvar="DSA_SAMPLE_API_CLIENT_SECRET",
                                                 help="OAuth client secret (env DSA_SAMPLE_API_CLIENT_SECRET)."),
     faults: Optional[Path] = typer.Option(None, "--faults", help="Fault plan file (YAML or JSON)."),
+    ca_file: Path = typer.Option(Path("sample-api-ca.pem"), "--ca-file",
+                                 help="Where to write the PEM of the CA that signs the server's certificate."),
+    plain_http: bool = typer.Option(False, "--plain-http",
+                                    help="Local opt-in: serve plain http (AWS's HTTP Task calls HTTPS only)."),
 ) -> None:
     """Serve the sample API until Ctrl-C; prints its base URL first."""
     params = _dataset(dataset, seed, locations)
     auth = _auth(api_key, api_key_header, username, password, client_id, client_secret)
     plan = FaultPlan.from_file(faults) if faults else None
-    api = SampleApi(dataset=params, auth=auth, faults=plan, host=host, port=port)
+    ca = None if plain_http else LocalCa()
+    api = SampleApi(dataset=params, auth=auth, faults=plan, host=host, port=port, ca=ca)
     try:
         api.start()
     except PortInUseError as exc:
         raise ToolkitError(f"--port: {exc}; pick another port or 0 for a free one") from None
+    if ca is not None:
+        try:
+            ca.write_pem(ca_file)
+        except OSError as exc:
+            api.stop()
+            raise ToolkitError(f"--ca-file: cannot write {ca_file} ({exc.strerror})") from None
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # both end the wait below, wherever they land
         signal.signal(signum, lambda *_: stop.set())
     try:
         print(api.url, flush=True)
         print(f"sample API: {params.locations} locations (seed {params.seed}), {auth.describe()}, "
-              f"{len(api.faults.rules)} fault rule(s); Ctrl-C stops", file=sys.stderr, flush=True)
+              f"{len(api.faults.rules)} fault rule(s); "
+              f"{'plain http' if ca is None else f'TLS, CA in {ca_file}'}; Ctrl-C stops", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     finally:

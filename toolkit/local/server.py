@@ -2,13 +2,15 @@
 
 Every local server of the project (the sample third-party API, the gateway of the local stack,
 test servers) is started through :class:`BackgroundServer`, so start-up, port selection,
-"address already in use" errors and shutdown behave the same everywhere.
+"address already in use" errors and shutdown behave the same everywhere. With an
+``ssl_context`` the server speaks HTTPS and its :attr:`url` says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import ssl
 import threading
 from concurrent.futures import Future
 from typing import Any, Awaitable, Callable, Coroutine, TypeVar
@@ -43,8 +45,10 @@ class BackgroundServer:
         host: str = "127.0.0.1",
         port: int = 0,
         name: str = "server",
+        ssl_context: ssl.SSLContext | None = None,
     ):
         self._app_factory = app_factory
+        self.ssl_context = ssl_context
         self.host = host
         self.port = port
         self.name = name
@@ -55,7 +59,8 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "BackgroundServer":
         started: Future[None] = Future()
@@ -112,7 +117,8 @@ class BackgroundServer:
             app = await app  # type: ignore[misc]
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=False, backlog=1024)
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=False, backlog=1024,
+                           ssl_context=self.ssl_context)
         try:
             await site.start()
         except OSError as exc:

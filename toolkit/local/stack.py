@@ -9,6 +9,12 @@ Usable as a context manager from a notebook cell or a pytest fixture::
 stops Glue runs (killing their process trees), Step Functions executions and every server
 thread, and saves the state to ``data_dir`` when one is given (see :mod:`toolkit.local.persistence`).
 
+The sample API serves HTTPS, as AWS's HTTP Task requires: a CA is made at start-up
+(:mod:`toolkit.local.tls`), its PEM written to ``sample_api_ca`` (``ca_path``, else a private
+temporary directory) and handed to the stack's HTTP Task as the one extra CA it trusts; ``env()``
+exports it as ``DSA_SAMPLE_API_CA`` for other clients. ``sample_api_tls=False`` is the explicit
+local opt-in to plain http (the HTTP Task then accepts ``http://`` endpoints too); never the default.
+
 moto keeps its state per process: two ``LocalStack`` objects in one process share buckets,
 tables, connections and secrets (each has its own Step Functions and Glue jobs).
 """
@@ -18,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -37,12 +45,14 @@ from toolkit.local.iam.requests import RequestAuthorizer
 from toolkit.local.moto_backend import MotoBridge
 from toolkit.local.persistence import Snapshot, capture_moto, load_snapshot, restore_moto, save_snapshot
 from toolkit.local.server import BackgroundServer, PortInUseError
+from toolkit.local.tls import SAMPLE_API_CA_ENV, LocalCa, sample_api_context
 
-__all__ = ["LocalStack", "StackError", "ComponentStatus", "probe_components"]
+__all__ = ["LocalStack", "StackError", "ComponentStatus", "probe_components", "SAMPLE_API_CA_FILE"]
 
 DEFAULT_PORT = 4566
 DEFAULT_SAMPLE_API_PORT = 4567
 READY_TIMEOUT_SECONDS = 30.0
+SAMPLE_API_CA_FILE = "sample-api-ca.pem"
 
 
 class StackError(ToolkitError):
@@ -72,6 +82,8 @@ class LocalStack:
         sample_api: bool = True,
         host: str = "127.0.0.1",
         iam: bool | None = None,
+        sample_api_tls: bool = True,
+        ca_path: Path | None = None,
     ):
         if time_scale <= 0:
             raise StackError(f"time_scale: must be greater than 0, got {time_scale}")
@@ -84,6 +96,11 @@ class LocalStack:
         # IAM enforcement (toolkit.local.iam): on unless turned off here or with DSA_LOCAL_IAM=off.
         self.iam = enforced_by_default() if iam is None else iam
         self._want_sample_api = sample_api
+        self.sample_api_tls = sample_api_tls
+        self._ca_path = Path(ca_path) if ca_path is not None else None
+        self._ca: LocalCa | None = None
+        self._ca_tempdir: str | None = None
+        self.sample_api_ca: Path | None = None  # the CA's PEM while running with TLS
         self.sample_api: Any = None
         self.config = self._base_config
         self._bridge: MotoBridge | None = None
@@ -110,6 +127,8 @@ class LocalStack:
             return self
         snapshot = load_snapshot(self.data_dir) if self.data_dir is not None else None
         try:
+            if self.sample_api_tls and self._want_sample_api:
+                self._make_ca()
             self._bridge = MotoBridge(account_id=self._base_config.account_id)
             if snapshot is not None:
                 restore_moto(snapshot.moto)
@@ -152,6 +171,11 @@ class LocalStack:
         self._gateway = None
         self._states = self._glue = self._integrations = None
         self.config = self._base_config
+        self._ca = None
+        self.sample_api_ca = None
+        if self._ca_tempdir is not None:
+            shutil.rmtree(self._ca_tempdir, ignore_errors=True)
+            self._ca_tempdir = None
 
     def __enter__(self) -> "LocalStack":
         return self.start()
@@ -162,7 +186,7 @@ class LocalStack:
     # ------------------------------------------------------------ clients
     def env(self) -> dict[str, str]:
         """Environment variables that point boto3, awswrangler, the AWS CLI and ``dsa`` at this stack."""
-        return stack_env(self.endpoint_url, self.config.region)
+        return stack_env(self.endpoint_url, self.config.region, self.sample_api_ca)
 
     def session(self) -> boto3.Session:
         """A boto3 session with the stack's dummy credentials and region."""
@@ -178,19 +202,32 @@ class LocalStack:
     def components(self) -> list[ComponentStatus]:
         """Each component, its address and whether it answers right now."""
         sample_url = self.sample_api.url if self.sample_api is not None else None
-        return probe_components(self.endpoint_url, sample_url)
+        return probe_components(self.endpoint_url, sample_url, self.sample_api_ca)
 
     # ------------------------------------------------------------ internals
+    def _make_ca(self) -> None:
+        """Make the sample API's CA and write its PEM where the HTTP Task and clients read it."""
+        self._ca = LocalCa()
+        path = self._ca_path
+        if path is None:
+            self._ca_tempdir = tempfile.mkdtemp(prefix="dsa-ca-")
+            path = Path(self._ca_tempdir) / SAMPLE_API_CA_FILE
+        self.sample_api_ca = self._ca.write_pem(path)
+
     async def _attach(self, endpoint_url: str, snapshot: Snapshot | None) -> None:
         """Build our own services on the gateway's loop (they create asyncio objects)."""
-        from sfn_runtime.integrations import register_all
+        from sfn_runtime.integrations import HttpTaskSettings, register_all
         from sfn_runtime.api.service import StepFunctionsService
 
         cfg = self._base_config
         states = StepFunctionsService(region=cfg.region, account_id=cfg.account_id,
                                       time_scale=self.time_scale, endpoint_url=endpoint_url)
         authorizer = IamAuthorizer(account_id=cfg.account_id, region=cfg.region) if self.iam else None
-        self._integrations = register_all(states, authorizer=authorizer)
+        http_settings = HttpTaskSettings(
+            ca_file=str(self.sample_api_ca) if self.sample_api_ca is not None else None,
+            allow_plain_http=not self.sample_api_tls,
+        )
+        self._integrations = register_all(states, authorizer=authorizer, http_settings=http_settings)
         glue = GlueJobs(region=cfg.region, account_id=cfg.account_id, endpoint_url=endpoint_url,
                         time_scale=self.time_scale)
         if snapshot is not None:
@@ -220,7 +257,7 @@ class LocalStack:
 
         key = os.environ.get(self._base_config.api_key_env)
         auth = AuthConfig.api_key(key, header=self._base_config.api_key_header) if key else None
-        api = SampleApi(auth=auth, host=self.host, port=self.sample_api_port)
+        api = SampleApi(auth=auth, host=self.host, port=self.sample_api_port, ca=self._ca)
         try:
             api.start()
         except PortInUseError:
@@ -239,9 +276,9 @@ class LocalStack:
             time.sleep(0.05)
 
 
-def stack_env(endpoint_url: str, region: str) -> dict[str, str]:
-    """The environment a client needs to talk to a stack at ``endpoint_url``."""
-    return {
+def stack_env(endpoint_url: str, region: str, sample_api_ca: Path | str | None = None) -> dict[str, str]:
+    """The environment a client needs to talk to a stack at ``endpoint_url`` (and its sample API's CA)."""
+    env = {
         "AWS_ENDPOINT_URL": endpoint_url,
         **aws.local_credentials_env(),
         "AWS_DEFAULT_REGION": region,
@@ -249,10 +286,15 @@ def stack_env(endpoint_url: str, region: str) -> dict[str, str]:
         "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",  # keep "sync-" etc. off the loopback host
         "DSA_ENDPOINT_URL": endpoint_url,
     }
+    if sample_api_ca is not None:
+        env[SAMPLE_API_CA_ENV] = str(sample_api_ca)
+    return env
 
 
-def probe_components(endpoint_url: str, sample_api_url: str | None) -> list[ComponentStatus]:
-    """Ask a (possibly other process's) stack which components answer."""
+def probe_components(endpoint_url: str, sample_api_url: str | None,
+                     sample_api_ca: Path | str | None = None) -> list[ComponentStatus]:
+    """Ask a (possibly other process's) stack which components answer (an https sample API is
+    verified against ``sample_api_ca``)."""
     health: dict[str, str] = {}
     try:
         with urllib.request.urlopen(endpoint_url + HEALTH_PATH, timeout=2) as reply:
@@ -263,13 +305,13 @@ def probe_components(endpoint_url: str, sample_api_url: str | None) -> list[Comp
     for name in ("moto", "states", "glue"):
         out.append(ComponentStatus(name, endpoint_url, health.get(name) == "up"))
     if sample_api_url is not None:
-        out.append(ComponentStatus("sample-api", sample_api_url, _answers(sample_api_url)))
+        out.append(ComponentStatus("sample-api", sample_api_url, _answers(sample_api_url, sample_api_ca)))
     return out
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, ca_file: Path | str | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url + "/", timeout=2):
+        with urllib.request.urlopen(url + "/", timeout=2, context=sample_api_context(ca_file)):
             return True
     except urllib.error.HTTPError:
         return True  # any HTTP reply means the server is serving

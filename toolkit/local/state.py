@@ -28,6 +28,7 @@ class StackState:
     sample_api_url: str | None
     sample_api_port: int | None
     data_dir: str | None
+    sample_api_ca: str | None = None  # the sample API's CA (PEM path); None when it serves plain http
 
 
 def default_run_dir() -> Path:

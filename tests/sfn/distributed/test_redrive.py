@@ -12,13 +12,14 @@ import pytest
 from toolkit.local.sample_api import AuthConfig, DatasetParams, FaultPlan, FaultRule, SampleApi
 
 from ..integrations.test_http_task import make_connection
+from ..conftest import TEST_CA
 
 KEY = "redrive-key"
 
 
 @pytest.fixture(scope="module")
 def api():
-    with SampleApi(dataset=DatasetParams(seed=11, locations=10), auth=AuthConfig.api_key(KEY), port=0) as sample:
+    with SampleApi(dataset=DatasetParams(seed=11, locations=10), auth=AuthConfig.api_key(KEY), port=0, ca=TEST_CA) as sample:
         yield sample
 
 

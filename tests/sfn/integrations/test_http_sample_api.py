@@ -8,6 +8,7 @@ from sfn_runtime.errors import StatesError
 from toolkit.local.sample_api import AuthConfig, DatasetParams, SampleApi
 
 from .test_http_task import invoke, make_connection
+from ..conftest import TEST_CA
 
 AUTH_CASES = {
     "api_key": (
@@ -43,7 +44,7 @@ def params_for(kind: str, api: SampleApi, good: bool) -> dict:
 @pytest.mark.parametrize("kind", sorted(AUTH_CASES))
 def test_each_auth_type_reads_data_and_wrong_credentials_give_401(aws, moto_url, kind):
     auth, auth_type, _ = AUTH_CASES[kind]
-    with SampleApi(dataset=DatasetParams(seed=3, locations=3), auth=auth, port=0) as api:
+    with SampleApi(dataset=DatasetParams(seed=3, locations=3), auth=auth, port=0, ca=TEST_CA) as api:
         location = api.location_ids()[0]
         good = make_connection(aws, f"sample-{kind}", auth_type, params_for(kind, api, True))
         bad = make_connection(aws, f"sample-{kind}-bad", auth_type, params_for(kind, api, False))

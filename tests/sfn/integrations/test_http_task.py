@@ -1,7 +1,7 @@
 """The HTTP Task resource and EventBridge connections, called directly against real servers.
 
 Connections live in a real moto server (EventBridge + its Secrets Manager secret); requests go
-to a real echo server. Through-the-API tests (Retry, TimeoutSeconds, SampleApi) are elsewhere.
+to a real echo server over HTTPS. Through-the-API tests (Retry, TimeoutSeconds, SampleApi) are elsewhere.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import pytest
 from sfn_runtime.errors import StatesError
 from sfn_runtime.integrations.clients import AwsClients
 from sfn_runtime.integrations.connections import ConnectionResolver
-from sfn_runtime.integrations.http import HttpInvoke, url_encode
+from sfn_runtime.integrations.http import HttpInvoke, HttpTaskSettings, url_encode
+
+from ..conftest import EchoServer, http_settings
 
 REGION = "us-east-1"
 
@@ -30,12 +32,15 @@ def make_connection(aws, name: str, auth_type: str, params: dict) -> str:
     return events.create_connection(Name=name, AuthorizationType=auth_type, AuthParameters=params)["ConnectionArn"]
 
 
-def invoke(moto_url, arguments_list, pattern="request-response"):
-    """Run HTTP Task calls in one loop (shared session and token cache); results or StatesErrors."""
+def invoke(moto_url, arguments_list, pattern="request-response", settings: HttpTaskSettings | None = None):
+    """Run HTTP Task calls in one loop (shared session and token cache); results or StatesErrors.
+
+    ``settings`` default to the local stack's: HTTPS only, trusting the test CA.
+    """
 
     async def main():
         clients = AwsClients(region=REGION, endpoint_url=moto_url)
-        resource = HttpInvoke(ConnectionResolver(clients))
+        resource = HttpInvoke(ConnectionResolver(clients), settings=settings or http_settings())
         out = []
         try:
             for arguments in arguments_list:
@@ -134,7 +139,7 @@ def test_oauth_token_is_requested_again_once_it_expires(aws, moto_url, echo):
             from sfn_runtime.integrations.connections import ConnectionResolver
 
             clients = AwsClients(region=REGION, endpoint_url=moto_url)
-            resource = HttpInvoke(ConnectionResolver(clients))
+            resource = HttpInvoke(ConnectionResolver(clients), settings=http_settings())
             try:
                 call_ns = SimpleNamespace(pattern="request-response", arguments=call, resource="arn:aws:states:::http:invoke")
                 first = await resource.invoke(call_ns)
@@ -182,7 +187,7 @@ def test_connection_refused_is_a_socket_error(aws, moto_url):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     arn = make_connection(aws, "echo-refused", "API_KEY", {"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "v"}})
-    [error] = invoke(moto_url, [{"ApiEndpoint": f"http://127.0.0.1:{port}/x", "Method": "GET", "InvocationConfig": {"ConnectionArn": arn}}])
+    [error] = invoke(moto_url, [{"ApiEndpoint": f"https://127.0.0.1:{port}/x", "Method": "GET", "InvocationConfig": {"ConnectionArn": arn}}])
     assert error.error == "States.Http.Socket"
 
 
@@ -228,10 +233,10 @@ def test_array_formats(fmt, expected):
     "arguments, field",
     [
         ({"Method": "GET", "InvocationConfig": {"ConnectionArn": "x"}}, "ApiEndpoint"),
-        ({"ApiEndpoint": "http://h/", "Method": "FETCH", "InvocationConfig": {"ConnectionArn": "x"}}, "Method"),
-        ({"ApiEndpoint": "http://h/", "Method": "GET"}, "ConnectionArn"),
+        ({"ApiEndpoint": "https://h/", "Method": "FETCH", "InvocationConfig": {"ConnectionArn": "x"}}, "Method"),
+        ({"ApiEndpoint": "https://h/", "Method": "GET"}, "ConnectionArn"),
         (
-            {"ApiEndpoint": "http://h/", "Method": "GET", "InvocationConfig": {"ConnectionArn": "x"}, "Transform": {"RequestBodyEncoding": "GZIP"}},
+            {"ApiEndpoint": "https://h/", "Method": "GET", "InvocationConfig": {"ConnectionArn": "x"}, "Transform": {"RequestBodyEncoding": "GZIP"}},
             "RequestBodyEncoding",
         ),
     ],

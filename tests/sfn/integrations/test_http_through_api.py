@@ -10,13 +10,14 @@ import pytest
 from toolkit.local.sample_api import AuthConfig, DatasetParams, FaultPlan, FaultRule, SampleApi
 
 from .test_http_task import make_connection
+from ..conftest import TEST_CA
 
 KEY = "key-with-secret-value-4711"
 
 
 @pytest.fixture(scope="module")
 def api():
-    with SampleApi(dataset=DatasetParams(seed=5, locations=4), auth=AuthConfig.api_key(KEY), port=0) as sample:
+    with SampleApi(dataset=DatasetParams(seed=5, locations=4), auth=AuthConfig.api_key(KEY), port=0, ca=TEST_CA) as sample:
         yield sample
 
 

@@ -2,6 +2,8 @@
 
 It runs on loopback in a :class:`~toolkit.local.server.BackgroundServer` thread; ``port=0``
 picks a free port. Faults can be replaced and request counts read or reset while it runs.
+Given a :class:`~toolkit.local.tls.LocalCa` it serves HTTPS with a loopback certificate from that
+CA (as the local stack does by default: AWS's HTTP Task calls HTTPS only); without one, plain http.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from toolkit.local.server import BackgroundServer
+from toolkit.local.tls import LocalCa
 
 from .accounting import RequestCounts
 from .app import SampleApiState, build_app
@@ -35,16 +38,19 @@ class SampleApi:
         faults: FaultPlan | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        ca: LocalCa | None = None,
     ):
         self.dataset = Dataset(dataset)
+        self.ca = ca
         self.auth = auth or AuthConfig.none()
         self._state = SampleApiState(self.dataset, Authenticator(self.auth), faults)
+        context = ca.server_context() if ca is not None else None
         self._server = BackgroundServer(lambda: build_app(self._state), host=host, port=port,
-                                        name="sample-api")
+                                        name="sample-api", ssl_context=context)
 
     @property
     def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:4567`` (the real port once started)."""
+        """Base URL, e.g. ``https://127.0.0.1:4567`` (the real port once started)."""
         return self._server.url
 
     @property

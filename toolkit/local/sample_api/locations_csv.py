@@ -18,7 +18,7 @@ __all__ = ["LOCATION_COLUMNS", "DEFAULT_API_URL", "DEFAULT_TASK_ID", "write_loca
            "read_locations_csv"]
 
 LOCATION_COLUMNS = ("task_id", "location_id", "api_url", "name", "enabled")
-DEFAULT_API_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+DEFAULT_API_URL = f"https://127.0.0.1:{DEFAULT_PORT}"
 DEFAULT_TASK_ID = "sample-task-001"
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
