@@ -30,6 +30,7 @@ import boto3
 from toolkit import aws
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
+from toolkit.local.access import CorsPolicy
 from toolkit.local.gateway import HEALTH_PATH, Gateway
 from toolkit.local.glue import GlueJobs
 from toolkit.local.moto_backend import MotoBridge
@@ -69,6 +70,7 @@ class LocalStack:
         data_dir: Path | None = None,
         sample_api: bool = True,
         host: str = "127.0.0.1",
+        cors_origins: tuple[str, ...] = (),
     ):
         if time_scale <= 0:
             raise StackError(f"time_scale: must be greater than 0, got {time_scale}")
@@ -78,6 +80,10 @@ class LocalStack:
         self.time_scale = time_scale
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.host = host
+        try:
+            self._cors = CorsPolicy.of(cors_origins)
+        except ValueError as exc:
+            raise StackError(str(exc)) from None
         self._want_sample_api = sample_api
         self.sample_api: Any = None
         self.config = self._base_config
@@ -108,7 +114,7 @@ class LocalStack:
             self._bridge = MotoBridge(account_id=self._base_config.account_id)
             if snapshot is not None:
                 restore_moto(snapshot.moto)
-            self._gateway = Gateway(self._bridge)
+            self._gateway = Gateway(self._bridge, cors=self._cors, bound_host=self.host)
             server = BackgroundServer(self._gateway.app, host=self.host, port=self.port, name="dsa-gateway")
             try:
                 server.start()
