@@ -41,10 +41,14 @@ class TargetError(ToolkitError):
 
 
 class SampleApiAdmin:
-    """The sample API's admin routes over HTTP: fault plans and ground truth."""
+    """The sample API's admin routes over HTTP: fault plans and ground truth (they need its admin token)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, admin_token: str | None = None):
         self.url = url.rstrip("/")
+        self._token = admin_token
+
+    def __repr__(self) -> str:  # the token stays out of notebook outputs
+        return f"SampleApiAdmin(url={self.url!r})"
 
     def set_faults(self, plan: dict[str, Any] | None) -> dict[str, Any]:
         """Replace the fault plan (None: no faults); returns the plan as the API stored it."""
@@ -61,13 +65,20 @@ class SampleApiAdmin:
                              for r in records], columns=["location_id", "data_type", "resourceKey", "messages"])
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
+        from toolkit.local.sample_api import ADMIN_TOKEN_ENV, ADMIN_TOKEN_HEADER
+
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if self._token:
+            headers[ADMIN_TOKEN_HEADER] = self._token
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as reply:
                 return json.loads(reply.read())
         except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                raise TargetError(f"sample API {path}: the admin token is missing or wrong; set {ADMIN_TOKEN_ENV} "
+                                  "to the one `dsa local up` printed (`dsa local env` exports it)") from None
             raise TargetError(f"sample API {path}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None
         except OSError as exc:
             raise TargetError(f"sample API: no answer at {self.url} ({exc})") from None
@@ -97,26 +108,29 @@ def open_target(target: str = "local", *, profile: str = "", region: str = "", s
     if target == "aws":
         config = StackConfig.load(target="aws", profile=profile or None, **names)
         return Target(config, aws.session(config), None, "aws")
-    endpoint, sample_url, origin = _local_stack(run_dir)
+    endpoint, sample_url, token, origin = _local_stack(run_dir)
     config = StackConfig.load(target="local", endpoint_url=endpoint, **names)
-    return Target(config, aws.session(config), SampleApiAdmin(sample_url) if sample_url else None, origin)
+    return Target(config, aws.session(config), SampleApiAdmin(sample_url, token) if sample_url else None, origin)
 
 
-def _local_stack(run_dir: Path | None) -> tuple[str, str | None, str]:
-    """(endpoint, sample API URL, origin) of the stack to use, starting one if none answers."""
+def _local_stack(run_dir: Path | None) -> tuple[str, str | None, str | None, str]:
+    """(endpoint, sample API URL, its admin token, origin) of the stack to use, starting one if none answers."""
     global _kernel_stack
     from toolkit.commands.local import default_run_dir, read_state
+    from toolkit.local.sample_api import ADMIN_TOKEN_ENV
     from toolkit.local.stack import DEFAULT_SAMPLE_API_PORT, LocalStack, probe_components
 
     state = read_state(run_dir or default_run_dir())
     if state is not None:
-        return state.endpoint_url, state.sample_api_url, "dsa local up"
+        return state.endpoint_url, state.sample_api_url, state.sample_api_admin_token, "dsa local up"
     if _kernel_stack is not None and _kernel_stack.running:
-        return _kernel_stack.endpoint_url, _kernel_stack.sample_api.url, "this kernel"
+        api = _kernel_stack.sample_api
+        return _kernel_stack.endpoint_url, api.url, api.admin_token, "this kernel"
     default_sample = f"http://127.0.0.1:{DEFAULT_SAMPLE_API_PORT}"
     if all(c.up for c in probe_components(DEFAULT_LOCAL_ENDPOINT, default_sample)):
-        return DEFAULT_LOCAL_ENDPOINT, default_sample, "default endpoint"
+        return DEFAULT_LOCAL_ENDPOINT, default_sample, os.environ.get(ADMIN_TOKEN_ENV), "default endpoint"
     # The sample API checks this key and deploy copies it into the connection: set it first.
     os.environ.setdefault(StackConfig.api_key_env, secrets.token_urlsafe(24))
     _kernel_stack = LocalStack().start()
-    return _kernel_stack.endpoint_url, _kernel_stack.sample_api.url, "this kernel"
+    api = _kernel_stack.sample_api
+    return _kernel_stack.endpoint_url, api.url, api.admin_token, "this kernel"

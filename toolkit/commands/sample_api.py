@@ -2,7 +2,9 @@
 
 ``serve`` prints the base URL as the first line on stdout (so scripts can read it), details on
 stderr, and runs until Ctrl-C or SIGTERM. Secrets come from options or environment variables
-and are never printed.
+and are never printed; the one exception is the admin token that the server generates when none
+is given (``--admin-token`` / ``DSA_SAMPLE_API_ADMIN_TOKEN``), printed on stderr so the operator
+can use the admin routes.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import typer
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 from toolkit.local.server import PortInUseError
-from toolkit.local.sample_api import (DEFAULT_API_URL, DEFAULT_PORT, DEFAULT_TASK_ID, AuthConfig, DatasetParams,
-                                      FaultPlan, SampleApi, write_locations_csv)
+from toolkit.local.sample_api import (ADMIN_TOKEN_ENV, ADMIN_TOKEN_HEADER, DEFAULT_API_URL, DEFAULT_PORT,
+                                      DEFAULT_TASK_ID, AuthConfig, DatasetParams, FaultPlan, SampleApi,
+                                      write_locations_csv)
 
 app = typer.Typer(help="The sample third-party location API (a real loopback server).", no_args_is_help=True)
 
@@ -70,12 +73,15 @@ def serve(
     client_secret: Optional[str] = typer.Option(None, "--client-secret", envvar="DSA_SAMPLE_API_CLIENT_SECRET",
                                                 help="OAuth client secret (env DSA_SAMPLE_API_CLIENT_SECRET)."),
     faults: Optional[Path] = typer.Option(None, "--faults", help="Fault plan file (YAML or JSON)."),
+    admin_token: Optional[str] = typer.Option(None, "--admin-token", envvar=ADMIN_TOKEN_ENV,
+                                              help=f"Token of the admin routes (env {ADMIN_TOKEN_ENV}); "
+                                                   "default: a random one, printed."),
 ) -> None:
     """Serve the sample API until Ctrl-C; prints its base URL first."""
     params = _dataset(dataset, seed, locations)
     auth = _auth(api_key, api_key_header, username, password, client_id, client_secret)
     plan = FaultPlan.from_file(faults) if faults else None
-    api = SampleApi(dataset=params, auth=auth, faults=plan, host=host, port=port)
+    api = SampleApi(dataset=params, auth=auth, faults=plan, host=host, port=port, admin_token=admin_token)
     try:
         api.start()
     except PortInUseError as exc:
@@ -87,6 +93,8 @@ def serve(
         print(api.url, flush=True)
         print(f"sample API: {params.locations} locations (seed {params.seed}), {auth.describe()}, "
               f"{len(api.faults.rules)} fault rule(s); Ctrl-C stops", file=sys.stderr, flush=True)
+        if not admin_token:
+            print(f"admin token (header {ADMIN_TOKEN_HEADER}): {api.admin_token}", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     finally:

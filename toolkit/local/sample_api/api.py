@@ -6,6 +6,7 @@ picks a free port. Faults can be replaced and request counts read or reset while
 
 from __future__ import annotations
 
+import secrets
 from typing import Iterable
 
 from toolkit.local.server import BackgroundServer
@@ -16,7 +17,10 @@ from .auth import AuthConfig, Authenticator
 from .dataset import Dataset, DatasetParams, Record, records_frame
 from .faults import FaultPlan
 
-__all__ = ["DEFAULT_PORT", "SampleApi"]
+__all__ = ["ADMIN_TOKEN_ENV", "DEFAULT_PORT", "SampleApi"]
+
+ADMIN_TOKEN_ENV = "DSA_SAMPLE_API_ADMIN_TOKEN"
+"""Where a client (a notebook, a script) finds the admin token; ``dsa local env`` exports it."""
 
 DEFAULT_PORT = 4567
 """The sample API's documented default port (the local stack's gateway is on 4566)."""
@@ -25,7 +29,8 @@ DEFAULT_PORT = 4567
 class SampleApi:
     """The sample third-party location API on ``host:port``; a context manager.
 
-    With no ``auth`` the data calls are not checked (``AuthConfig.none()``).
+    With no ``auth`` the data calls are not checked (``AuthConfig.none()``). The admin routes need
+    :attr:`admin_token` (random unless given) in the ``X-Dsa-Admin-Token`` header.
     """
 
     def __init__(
@@ -35,10 +40,12 @@ class SampleApi:
         faults: FaultPlan | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        admin_token: str | None = None,
     ):
         self.dataset = Dataset(dataset)
         self.auth = auth or AuthConfig.none()
-        self._state = SampleApiState(self.dataset, Authenticator(self.auth), faults)
+        self._state = SampleApiState(self.dataset, Authenticator(self.auth), faults,
+                                     admin_token=admin_token or secrets.token_urlsafe(24))
         self._server = BackgroundServer(lambda: build_app(self._state), host=host, port=port,
                                         name="sample-api")
 
@@ -46,6 +53,14 @@ class SampleApi:
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:4567`` (the real port once started)."""
         return self._server.url
+
+    @property
+    def admin_token(self) -> str:
+        """The token the admin routes (faults, ground truth, request counts) require."""
+        return self._state.admin_token
+
+    def __repr__(self) -> str:  # no token in reprs or logs
+        return f"SampleApi(url={self.url!r})"
 
     @property
     def host(self) -> str:
