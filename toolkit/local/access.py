@@ -110,7 +110,7 @@ class CorsPolicy:
         cleaned = frozenset(o.strip().rstrip("/") for o in origins if o.strip())
         for origin in cleaned:
             if origin == "*" or not re.match(r"^https?://[^/\s]+$", origin):
-                raise ValueError(f"cors origin: must be scheme://host[:port], got {origin!r}")
+                raise ValueError(f"cors-origin: must be scheme://host[:port], got {origin!r}")
         return cls(cleaned)
 
     def allows(self, origin: str | None) -> bool:

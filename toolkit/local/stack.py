@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pickle
 import time
 import urllib.error
 import urllib.request
@@ -34,7 +35,14 @@ from toolkit.local.access import CorsPolicy
 from toolkit.local.gateway import HEALTH_PATH, Gateway
 from toolkit.local.glue import GlueJobs
 from toolkit.local.moto_backend import MotoBridge
-from toolkit.local.persistence import Snapshot, capture_moto, load_snapshot, restore_moto, save_snapshot
+from toolkit.local.persistence import (
+    Snapshot,
+    capture_moto,
+    check_data_dir,
+    load_snapshot,
+    restore_moto,
+    save_snapshot,
+)
 from toolkit.local.server import BackgroundServer, PortInUseError
 
 __all__ = ["LocalStack", "StackError", "ComponentStatus", "probe_components"]
@@ -109,6 +117,8 @@ class LocalStack:
         """Start every component; return when all of them answer."""
         if self._server is not None:
             return self
+        if self.data_dir is not None:
+            check_data_dir(self.data_dir)
         snapshot = load_snapshot(self.data_dir) if self.data_dir is not None else None
         try:
             self._bridge = MotoBridge(account_id=self._base_config.account_id)
@@ -132,7 +142,10 @@ class LocalStack:
         return self
 
     def stop(self, save: bool = True) -> None:
-        """Stop everything (Glue runs and executions too); save the state if there is a data_dir."""
+        """Stop everything (Glue runs and executions too); save the state if there is a data_dir.
+
+        A failed save raises :class:`StackError` once everything is stopped, so it is never silent.
+        """
         states_snapshot = glue_snapshot = None
         if self._server is not None:
             try:
@@ -147,10 +160,21 @@ class LocalStack:
             self._bridge.close()
             self._bridge = None
             if save and self.data_dir is not None:
-                save_snapshot(self.data_dir, Snapshot(capture_moto(), states_snapshot, glue_snapshot))
+                self._save(Snapshot(capture_moto(), states_snapshot, glue_snapshot))
         self._gateway = None
         self._states = self._glue = self._integrations = None
         self.config = self._base_config
+
+    def _save(self, snapshot: Snapshot) -> None:
+        assert self.data_dir is not None
+        try:
+            save_snapshot(self.data_dir, snapshot)
+        except (OSError, pickle.PicklingError, TypeError, ValueError) as exc:
+            self._gateway = None
+            self._states = self._glue = self._integrations = None
+            self.config = self._base_config
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
+            raise StackError(f"data_dir: the state was NOT saved to {self.data_dir} ({detail})") from None
 
     def __enter__(self) -> "LocalStack":
         return self.start()
@@ -214,11 +238,13 @@ class LocalStack:
         return states_snapshot, glue_snapshot
 
     def _start_sample_api(self) -> None:
-        from toolkit.local.sample_api import AuthConfig, SampleApi
+        from toolkit.local.sample_api import ADMIN_TOKEN_ENV, AuthConfig, SampleApi
 
         key = os.environ.get(self._base_config.api_key_env)
         auth = AuthConfig.api_key(key, header=self._base_config.api_key_header) if key else None
-        api = SampleApi(auth=auth, host=self.host, port=self.sample_api_port)
+        # The admin token is random per start unless the operator fixed one in the environment.
+        api = SampleApi(auth=auth, host=self.host, port=self.sample_api_port,
+                        admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None)
         try:
             api.start()
         except PortInUseError:
