@@ -261,3 +261,36 @@ def test_moto_reflects_any_origin_and_the_gateway_strips_it():
         bridge.close()
     assert ("Access-Control-Allow-Origin", EVIL) in reply.headers
     assert not [h for h, _ in strip_cors_headers(reply.headers) if h.lower().startswith("access-control-")]
+
+
+# ------------------------------------------------------------------ over-deep JSON (issue 16 item 5)
+DEEP = "[" * 100_000 + "]" * 100_000
+PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+
+
+def test_json_nested_100000_deep_gets_aws_errors_not_a_500(local_stack):
+    from botocore.config import Config as BotoConfig
+
+    sfn = local_stack.client("stepfunctions", config=BotoConfig(retries={"max_attempts": 1}, inject_host_prefix=False))
+    role = local_stack.config.role_arn("r")
+    name = _name("deep")
+    deep_definition = '{"StartAt":"P","States":{"P":{"Type":"Pass","Result":%s,"End":true}}}' % DEEP
+    with pytest.raises(sfn.exceptions.InvalidDefinition):
+        sfn.create_state_machine(name=name, definition=deep_definition, roleArn=role)
+    assert name not in [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(PASS), roleArn=role)["stateMachineArn"]
+    with pytest.raises(sfn.exceptions.InvalidExecutionInput):
+        sfn.start_execution(stateMachineArn=arn, input=DEEP)
+    assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
+    with pytest.raises(sfn.exceptions.InvalidExecutionInput):
+        sfn.test_state(definition=json.dumps({"Type": "Pass", "End": True}), roleArn=role, input=DEEP)
+    # ... and the API goes on answering.
+    assert sfn.describe_state_machine(stateMachineArn=arn)["name"] == name
+
+
+@pytest.mark.parametrize("text, depth", [("{}", 1), ("[[1]]", 2), ('{"a":"[[[["}', 1), ('{"a":"\\\\","b":[[]]}', 3),
+                                          ('"\\"[["', 0), ("", 0)])
+def test_nesting_is_measured_outside_strings(text, depth):
+    from toolkit.local.gateway import _nesting
+
+    assert _nesting(text) == depth

@@ -19,6 +19,7 @@ names only, SigV4-signed requests only (health excepted), CORS only for allow-li
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,7 +169,10 @@ class Gateway:
         if handler is None:
             error = ServiceError("ServiceUnavailable", f"the local {name} service is not running", 503)
             return web.json_response({"__type": error.code, "message": error.message}, status=error.status)
-        return await handler(request)
+        try:
+            return await handler(request)
+        except RecursionError:
+            return await _too_deep(name, request)
 
     async def _to_moto(self, request: web.Request, service: str | None) -> web.StreamResponse:
         port = _local_port(request)
@@ -223,6 +227,57 @@ class Gateway:
         if self._cors.allows(origin):
             assert origin is not None
             response.headers.update(self._cors.response_headers(origin))
+
+
+# AWS's error for a JSON document nested deeper than our parser goes, by the operation it was sent to.
+_TOO_DEEP_ERRORS = {
+    "CreateStateMachine": "InvalidDefinition", "UpdateStateMachine": "InvalidDefinition",
+    "TestState": "InvalidDefinition", "StartExecution": "InvalidExecutionInput",
+    "StartSyncExecution": "InvalidExecutionInput", "SendTaskSuccess": "InvalidOutput",
+}
+
+
+async def _too_deep(service: str, request: web.Request) -> web.Response:
+    """400 with the operation's own error for an over-deep JSON document, instead of a 500."""
+    operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
+    default = "InvalidInputException" if service == "glue" else "ValidationException"
+    code = _TOO_DEEP_ERRORS.get(operation, default) if service == "states" else default
+    if operation == "TestState" and _deeper_field(await request.read(), "input", "definition") == "input":
+        code = "InvalidExecutionInput"
+    message = f"{operation or 'request'}: a JSON document is nested too deeply to be read"
+    return web.json_response({"__type": code, "message": message}, status=400)
+
+
+def _deeper_field(body: bytes, *names: str) -> str | None:
+    """Which of the string fields ``names`` of a (shallow) JSON body holds the deepest document."""
+    try:
+        params = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    depths = {n: _nesting(params[n]) for n in names if isinstance(params, dict) and isinstance(params.get(n), str)}
+    return max(depths, key=depths.__getitem__) if depths else None
+
+
+def _nesting(text: str) -> int:
+    """How deep brackets nest in a JSON text, without recursion (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def _refuse(request: web.Request, code: str, message: str) -> web.Response:
