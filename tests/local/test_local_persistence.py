@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from toolkit.local.persistence import SnapshotError, load_snapshot
+from toolkit.local.restored import RESTORED_REASON
 
 PHASE = Path(__file__).with_name("persist_phase.py")
 
@@ -30,10 +31,13 @@ def test_state_survives_a_restart_in_a_new_process(tmp_path):
     read = _phase("read", data_dir)
     assert read["object"] == '{"rows": []}' and read["item"] == "7" and read["secret"] == "s"
     assert read["connection"] == written["connection"]  # same ARN, random id included
-    assert read["machines"] == ["persist-done", "persist-wait"]
+    assert read["machines"] == ["persist-done", "persist-redrive", "persist-wait"]
     assert read["finished"] == [[written["finished"], "SUCCEEDED"]]
     assert read["running"] == []  # running executions are not persisted
     assert read["job"] == "persist-job" and read["runs"] == [[written["run_id"], "SUCCEEDED"]]
+    # A restored FAILED execution lost its variables: it says so instead of a redrive that fails locally only.
+    assert read["restored"] == ["FAILED", "NOT_REDRIVABLE", RESTORED_REASON, RESTORED_REASON]
+    assert read["fresh"] == ["FAILED", "REDRIVABLE"]
 
 
 def test_snapshot_from_another_moto_version_is_refused(tmp_path):

@@ -9,7 +9,8 @@ What is kept:
 - Step Functions: state machines and finished executions (``StepFunctionsService.to_snapshot``).
 - Glue: job definitions and finished job runs (``GlueJobs.to_snapshot``).
 
-What is not: running executions, active Glue runs, Map Runs in progress, STS sessions.
+What is not: running executions, active Glue runs, Map Runs, execution variables, STS sessions
+(so restored executions cannot be redriven: :mod:`toolkit.local.restored`).
 
 **Secrets are in it, in clear**: Secrets Manager values, among them the EventBridge connections'
 API keys, OAuth client secrets and Basic passwords (a connection must still authenticate after a

@@ -35,6 +35,7 @@ from toolkit.local.access import CorsPolicy
 from toolkit.local.gateway import HEALTH_PATH, Gateway
 from toolkit.local.glue import GlueJobs
 from toolkit.local.moto_backend import MotoBridge
+from toolkit.local.restored import RestoredExecutions
 from toolkit.local.persistence import (
     Snapshot,
     capture_moto,
@@ -218,6 +219,8 @@ class LocalStack:
         if snapshot is not None:
             if snapshot.states:
                 states.restore_snapshot(snapshot.states)
+                restored = [e["arn"] for e in snapshot.states.get("executions", [])]
+                RestoredExecutions(self._integrations.redrives, restored).register(states)
             if snapshot.glue:
                 glue.restore_snapshot(snapshot.glue)
         self._states, self._glue = states, glue
