@@ -35,7 +35,6 @@ from toolkit.local.access import CorsPolicy
 from toolkit.local.gateway import HEALTH_PATH, Gateway
 from toolkit.local.glue import GlueJobs
 from toolkit.local.moto_backend import MotoBridge
-from toolkit.local.restored import RestoredExecutions
 from toolkit.local.persistence import (
     Snapshot,
     capture_moto,
@@ -44,6 +43,7 @@ from toolkit.local.persistence import (
     restore_moto,
     save_snapshot,
 )
+from toolkit.local.restored import RestoredExecutions
 from toolkit.local.server import BackgroundServer, PortInUseError
 
 __all__ = ["LocalStack", "StackError", "ComponentStatus", "probe_components"]
@@ -157,23 +157,22 @@ class LocalStack:
         if self.sample_api is not None:
             self.sample_api.stop()
             self.sample_api = None
-        if self._bridge is not None:
-            self._bridge.close()
-            self._bridge = None
-            if save and self.data_dir is not None:
-                self._save(Snapshot(capture_moto(), states_snapshot, glue_snapshot))
-        self._gateway = None
-        self._states = self._glue = self._integrations = None
-        self.config = self._base_config
+        try:
+            if self._bridge is not None:
+                self._bridge.close()
+                self._bridge = None
+                if save and self.data_dir is not None:
+                    self._save(Snapshot(capture_moto(), states_snapshot, glue_snapshot))
+        finally:
+            self._gateway = None
+            self._states = self._glue = self._integrations = None
+            self.config = self._base_config
 
     def _save(self, snapshot: Snapshot) -> None:
         assert self.data_dir is not None
         try:
             save_snapshot(self.data_dir, snapshot)
         except (OSError, pickle.PicklingError, TypeError, ValueError) as exc:
-            self._gateway = None
-            self._states = self._glue = self._integrations = None
-            self.config = self._base_config
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
             raise StackError(f"data_dir: the state was NOT saved to {self.data_dir} ({detail})") from None
 
