@@ -10,9 +10,13 @@ from aiohttp import web
 from toolkit.local.server import BackgroundServer, PortInUseError
 
 
+async def _ok(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
 def _app() -> web.Application:
     app = web.Application()
-    app.router.add_get("/", lambda request: web.Response(text="ok"))
+    app.router.add_get("/", _ok)
     return app
 
 

@@ -7,15 +7,15 @@ succeed. Rather than a redrive that fails only locally, such executions answer N
 with :data:`RESTORED_REASON` in DescribeExecution, and RedriveExecution refuses them with
 ``ExecutionNotRedrivable``. Executions started after the restart are redriven as usual.
 
-This wraps the runtime's RedriveExecution and DescribeExecution through its public
-``register_operation`` extension point; the runtime itself is left as it is.
+The stack serves the Step Functions API through this wrapper (any :class:`JsonService`: it only
+needs ``dispatch``), so the runtime itself is left as it is.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sfn_runtime.api.awsjson import ServiceError
+from sfn_runtime.api.awsjson import JsonService, ServiceError
 
 __all__ = ["RESTORED_REASON", "RestoredExecutions"]
 
@@ -24,26 +24,22 @@ RESTORED_REASON = ("Execution was restored from a saved local stack, which keeps
 
 
 class RestoredExecutions:
-    """The redrive operations of a Step Functions service, refusing the restored executions."""
+    """A Step Functions :class:`JsonService` whose restored executions are not redrivable."""
 
-    def __init__(self, redrives: Any, restored_arns: Iterable[str]):
-        self._redrives = redrives
+    def __init__(self, service: JsonService, restored_arns: Iterable[str]):
+        self._service = service
         self.arns = frozenset(restored_arns)
 
-    def register(self, service: Any) -> None:
-        """Serve RedriveExecution and DescribeExecution through this object (after ``register_all``)."""
-        service.register_operation("RedriveExecution", self.redrive_execution)
-        service.register_operation("DescribeExecution", self.describe_execution)
-
-    async def redrive_execution(self, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("executionArn") in self.arns:
-            await self._redrives.describe_execution({"executionArn": params["executionArn"]})  # its own errors first
-            raise ServiceError("ExecutionNotRedrivable", RESTORED_REASON)
-        return await self._redrives.redrive_execution(params)
-
-    async def describe_execution(self, params: dict[str, Any]) -> dict[str, Any]:
-        answer = await self._redrives.describe_execution(params)
-        if params.get("executionArn") in self.arns and answer.get("redriveStatus") == "REDRIVABLE":
+    async def dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        arn = params.get("executionArn") if isinstance(params, dict) else None
+        if arn not in self.arns or operation not in ("RedriveExecution", "DescribeExecution"):
+            return await self._service.dispatch(operation, params)
+        answer = await self._service.dispatch("DescribeExecution", {"executionArn": arn})  # its own errors first
+        if operation == "RedriveExecution":
+            if answer.get("redriveStatus") == "REDRIVABLE":
+                raise ServiceError("ExecutionNotRedrivable", RESTORED_REASON)
+            return await self._service.dispatch(operation, params)  # the runtime's own refusal
+        if answer.get("redriveStatus") == "REDRIVABLE":
             answer["redriveStatus"] = "NOT_REDRIVABLE"
             answer["redriveStatusReason"] = RESTORED_REASON
         return answer

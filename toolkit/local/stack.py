@@ -218,13 +218,12 @@ class LocalStack:
         if snapshot is not None:
             if snapshot.states:
                 states.restore_snapshot(snapshot.states)
-                restored = [e["arn"] for e in snapshot.states.get("executions", [])]
-                RestoredExecutions(self._integrations.redrives, restored).register(states)
             if snapshot.glue:
                 glue.restore_snapshot(snapshot.glue)
         self._states, self._glue = states, glue
         assert self._gateway is not None
-        self._gateway.attach(states=states, glue=glue)
+        restored = [e["arn"] for e in (snapshot.states or {}).get("executions", [])] if snapshot else []
+        self._gateway.attach(states=RestoredExecutions(states, restored) if restored else states, glue=glue)
 
     async def _detach(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """Take the snapshots (before stopping, so running work is left out), then stop our services."""
