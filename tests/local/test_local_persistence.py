@@ -89,14 +89,19 @@ def test_snapshot_files_are_readable_by_their_owner_only(tmp_path):
 def test_a_failed_save_is_an_error_once_everything_stopped(tmp_path):
     import os
     import threading
+    import urllib.request
 
     from toolkit.local.stack import LocalStack, StackError
 
     data_dir = tmp_path / "data"
+    before = set(threading.enumerate())  # the session's own stack may be running too
     stack = LocalStack(port=0, sample_api=False, data_dir=data_dir).start()
+    endpoint = stack.endpoint_url
     os.rename(data_dir, tmp_path / "moved")
     data_dir.write_text("not a directory any more")
     with pytest.raises(StackError, match=f"^data_dir: the state was NOT saved to {data_dir} "):
         stack.stop()
     assert not stack.running
-    assert not [t for t in threading.enumerate() if t.name == "dsa-gateway"]
+    assert not [t for t in threading.enumerate() if t.name == "dsa-gateway" and t not in before]
+    with pytest.raises(OSError):
+        urllib.request.urlopen(endpoint + "/_dsa/health", timeout=5)
