@@ -60,6 +60,23 @@ def test_bad_input_is_one_line_on_stderr_with_non_zero_exit() -> None:
     assert lines == ["dsa: error: region: 'nowhere' is not an AWS region name such as us-east-1"]
 
 
+@pytest.mark.parametrize("command", ["start", "rerun"])
+def test_a_task_id_that_is_not_path_safe_is_refused_before_anything_starts(command) -> None:
+    # The endpoint is a closed port: the id is checked before any AWS call would fail.
+    result = dsa("run", command, "a/b", "--no-watch", env={"DSA_ENDPOINT_URL": "http://127.0.0.1:9"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "dsa: error: task_id: 'a/b' may hold only letters, digits, '-', '_' and '.' (at most 128)"]
+
+
+def test_a_config_file_with_wrong_types_is_one_line(tmp_path) -> None:
+    path = tmp_path / "dsa.yaml"
+    path.write_text("data_types: [1, 2]\n")
+    result = dsa("config", "show", env={"DSA_CONFIG": str(path)})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["dsa: error: data_types: must hold names (strings), got a number (1)"]
+
+
 def test_debug_shows_the_traceback() -> None:
     result = dsa("--debug", "config", "show", env={"DSA_REGION": "nowhere"})
     assert result.returncode == 1

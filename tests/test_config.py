@@ -135,6 +135,44 @@ def test_bad_yaml_files(tmp_path) -> None:
         StackConfig.load(broken, environ=NO_ENV)
 
 
+@pytest.mark.parametrize("yaml_text, message", [
+    ("data_types: [1, 2]", "data_types: must hold names (strings), got a number (1)"),
+    ("data_types: {failed: 1}", "data_types: must be a list of names or a comma-separated string, got a mapping"),
+    ("region: null", "region: must have a value, got null"),
+    ("region: {name: us-east-1}", "region: must be a string, got a mapping"),
+    ("profile: [a, b]", "profile: must be a string, got a list"),
+    ("stack_name: true", "stack_name: must be a string, got a boolean (true)"),
+    ("max_concurrency: [4]", "max_concurrency: must be a number, got a list"),
+    ("max_concurrency: 1.5", "max_concurrency: must be a whole number, got 1.5"),
+    ("page_limit: lots", "page_limit: must be a number, got 'lots'"),
+])
+def test_values_of_the_wrong_type_name_the_field(tmp_path, yaml_text, message) -> None:
+    path = tmp_path / "dsa.yaml"
+    path.write_text(yaml_text + "\n")
+    with pytest.raises(ConfigError) as error:
+        StackConfig.load(path, environ=NO_ENV)
+    assert str(error.value) == message
+
+
+def test_wrong_types_as_keyword_arguments_name_the_field() -> None:
+    with pytest.raises(ConfigError, match="^region: must be a string, got null$"):
+        StackConfig(region=None)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="^glue_workers: must be a number, got str '3'$"):
+        StackConfig(glue_workers="3")  # type: ignore[arg-type]
+
+
+def test_numbers_where_yaml_reads_them_are_kept() -> None:
+    cfg = StackConfig.load(environ={"DSA_MAX_CONCURRENCY": "12", "DSA_ACCOUNT_ID": "123456789012"})
+    assert cfg.max_concurrency == 12 and cfg.account_id == "123456789012"
+
+
+def test_a_binary_config_file_is_one_line(tmp_path) -> None:
+    binary = tmp_path / "dsa.yaml"
+    binary.write_bytes(bytes(range(256)))
+    with pytest.raises(ConfigError, match=f"^config_file: {binary} is not a UTF-8 text file$"):
+        StackConfig.load(binary, environ=NO_ENV)
+
+
 def test_the_api_key_variable_is_not_a_config_field() -> None:
     cfg = StackConfig.load(environ={"DSA_API_KEY": "s3cret"})
     assert "s3cret" not in repr(cfg.as_dict())

@@ -123,6 +123,65 @@ def test_aws_targets_refuse_plain_http_rows_one_line_each(config) -> None:
     assert list(local["action"]) == ["add", "add", "add"]
 
 
+@pytest.mark.parametrize("host", [
+    "2130706433", "0x7f000001", "017700000001", "127.1", "0x7f.1", "0", "0.0.0.0", "127.0.0.1.",
+    "localhost.", "LOCALHOST", "[::1]", "[::ffff:127.0.0.1]", "[::ffff:a9fe:a9fe]", "100.64.0.1", "[fe80::1]",
+    "224.0.0.1",
+])
+def test_aws_targets_refuse_every_spelling_of_an_internal_address(host) -> None:
+    rows = [dict(GOOD[0], api_url=f"http://{host}:8080/v1")]
+    _, report = locations.validate_locations(frame(rows), refuse_private=True)
+    assert report.iloc[0]["action"] == "rejected"
+    assert "is a loopback, private or link-local address" in report.iloc[0]["reason"]
+
+
+def test_aws_targets_resolve_host_names() -> None:
+    """A name is judged by the addresses it resolves to (here: this machine's own name)."""
+    import ipaddress
+    import socket
+
+    name = socket.gethostname()
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(name, None)}
+    except OSError:
+        pytest.skip(f"{name} does not resolve on this machine")
+    if all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
+        pytest.skip(f"{name} resolves to public addresses only")
+    _, report = locations.validate_locations(frame([dict(GOOD[0], api_url=f"http://{name}:8080")]),
+                                             refuse_private=True)
+    assert report.iloc[0]["action"] == "rejected"
+    assert report.iloc[0]["reason"].startswith(f"api_url: {name.lower()} (")
+    _, report = locations.validate_locations(frame([dict(GOOD[0], api_url="https://93.184.215.14/v1")]),
+                                             refuse_private=True)
+    assert report.iloc[0]["action"] == "valid"
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("https://user:s3cret@api.example.com/v1",
+     "api_url: must not hold a user name or password (use the connection's authorization)"),
+    ("ftp://user:s3cret@api.example.com/v1", "api_url: must not hold a user name or password"),
+    ("https://token@api.example.com", "api_url: must not hold a user name or password"),
+    ("https://api.example.com/a b", "api_url: must not hold spaces or control characters, found ' '"),
+    ("https://api.example.com/a\nHost: evil", "api_url: must not hold spaces or control characters, found '\\n'"),
+    ("https://api.example.com:0/", "api_url: the port of 'https://api.example.com:0/' is not between 1 and 65535"),
+    ("https://api.example.com:65536", "is not between 1 and 65535"),
+    ("https://api.example.com:99999999999", "is not between 1 and 65535"),
+    ("https://api.example.com:-1", "is not between 1 and 65535"),
+])
+def test_bad_api_urls_are_rejected_with_the_field_named(url, reason) -> None:
+    _, report = locations.validate_locations(frame([dict(GOOD[0], api_url=url)]))
+    assert report.iloc[0]["action"] == "rejected"
+    assert report.iloc[0]["reason"].startswith("api_url: ") and reason in report.iloc[0]["reason"]
+    assert "s3cret" not in report.iloc[0]["reason"]
+
+
+@pytest.mark.parametrize("task_id", ["a/b", "../x", "", "..", "x" * 129, "t 1"])
+def test_check_task_id_refuses_ids_that_are_not_path_safe(task_id) -> None:
+    with pytest.raises(LocationsError, match="^task_id: "):
+        locations.check_task_id(task_id)
+    assert locations.check_task_id("task-1.a_b") == "task-1.a_b"
+
+
 def test_csv_source_keeps_ids_as_text_and_task_id_can_be_given(config, tmp_path) -> None:
     path = tmp_path / "locs.csv"
     path.write_text("location_id,api_url\n007,http://127.0.0.1:4567\n")

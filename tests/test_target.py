@@ -30,3 +30,14 @@ def test_sample_api_admin_reports_an_unreachable_api_in_one_line() -> None:
     admin = SampleApiAdmin("http://127.0.0.1:9")  # the discard port: nothing listens
     with pytest.raises(TargetError, match="sample API: no answer at http://127.0.0.1:9"):
         admin.ground_truth_frame(["loc-001"])
+
+
+def test_sample_api_admin_passes_the_token_and_explains_a_missing_one() -> None:
+    from toolkit.local.sample_api import DatasetParams, SampleApi
+
+    with SampleApi(dataset=DatasetParams(locations=2)) as api:
+        frame = SampleApiAdmin(api.url, admin_token=api.admin_token).ground_truth_frame(api.location_ids()[:1])
+        assert len(frame) == len(api.ground_truth(api.location_ids()[:1]))
+        assert api.admin_token not in repr(SampleApiAdmin(api.url, admin_token=api.admin_token))
+        with pytest.raises(TargetError, match="admin token is missing or wrong; set DSA_SAMPLE_API_ADMIN_TOKEN"):
+            SampleApiAdmin(api.url).set_faults(None)

@@ -99,9 +99,8 @@ class StackConfig:
         for name, value in derived.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
-        if isinstance(self.data_types, (list, str)):
-            types = self.data_types.split(",") if isinstance(self.data_types, str) else self.data_types
-            object.__setattr__(self, "data_types", tuple(t.strip() for t in types if t.strip()))
+        object.__setattr__(self, "data_types", _data_types(self.data_types))
+        _check_types(self)
         _validate(self)
 
     # ----------------------------------------------------------------- loading
@@ -193,7 +192,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError("config_file", f"{path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError("config_file", f"{path} is not a UTF-8 text file") from None
+    except OSError as exc:
+        raise ConfigError("config_file", f"{path} cannot be read ({exc.strerror or exc.__class__.__name__})") from None
     except yaml.YAMLError as exc:
         raise ConfigError("config_file", f"{path} is not valid YAML ({exc.__class__.__name__})") from None
     if not isinstance(data, dict):
@@ -217,26 +220,76 @@ def _read_environ(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    """Values from YAML or the environment in their fields' types; a wrong type names the field."""
     out = dict(values)
     for key, value in values.items():
+        if value is None:
+            raise ConfigError(key, "must have a value, got null")
         if key in _INT_FIELDS:
             out[key] = _to_number(key, value, int)
         elif key in _FLOAT_FIELDS:
             out[key] = _to_number(key, value, float)
         elif key == "data_types":
             out[key] = value
-        elif value is not None and not isinstance(value, str):
-            out[key] = str(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = str(value)  # account_id: 123456789012 in YAML is a number
     return out
 
 
 def _to_number(key: str, value: Any, kind: type) -> Any:
-    if isinstance(value, bool):
-        raise ConfigError(key, f"must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(key, f"must be a number, got {_kind(value)}")
     try:
-        return kind(value)
+        number = int(value) if isinstance(value, int) else float(value)
     except (TypeError, ValueError):
-        raise ConfigError(key, f"must be a number, got {value!r}") from None
+        raise ConfigError(key, f"must be a number, got {str(value)[:40]!r}") from None
+    if kind is int and isinstance(number, float) and not number.is_integer():
+        raise ConfigError(key, f"must be a whole number, got {value!r}")
+    return kind(number)
+
+
+def _kind(value: Any) -> str:
+    """How a wrong value is named in an error: its YAML kind, not its Python repr."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    return f"{type(value).__name__} {str(value)[:40]!r}"
+
+
+def _data_types(value: Any) -> tuple[str, ...]:
+    """``data_types`` from a comma-separated string or a list of strings."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError("data_types", f"must be a list of names or a comma-separated string, got {_kind(value)}")
+    bad = [item for item in value if not isinstance(item, str)]
+    if bad:
+        raise ConfigError("data_types", f"must hold names (strings), got {_kind(bad[0])}")
+    return tuple(item.strip() for item in value if item.strip())
+
+
+def _check_types(cfg: StackConfig) -> None:
+    """Every field holds its declared type (keyword arguments skip :func:`_coerce`)."""
+    for name, spec in _FIELDS.items():
+        value = getattr(cfg, name)
+        if name in _INT_FIELDS:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif name in _FLOAT_FIELDS:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif name == "data_types":
+            ok = True  # normalised by _data_types
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            wanted = "a number" if name in _INT_FIELDS | _FLOAT_FIELDS else "a string"
+            raise ConfigError(name, f"must be {wanted}, got {_kind(value)}")
 
 
 # ------------------------------------------------------------- validation

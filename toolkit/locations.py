@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from toolkit.errors import ToolkitError
 __all__ = [
     "REQUIRED_COLUMNS",
     "LocationsError",
+    "check_task_id",
     "Location",
     "validate_locations",
     "load_locations",
@@ -165,6 +167,14 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def check_task_id(task_id: Any) -> str:
+    """``task_id`` if it is usable as a task id (it becomes an S3 key segment and an execution name),
+    else :class:`LocationsError` naming the field: check it before starting a run."""
+    if not isinstance(task_id, str):
+        raise LocationsError(f"task_id: must be a string, got {type(task_id).__name__}")
+    return _check_id("task_id", task_id, raise_error=True)
+
+
 def _check_id(field_name: str, value: str, raise_error: bool = False) -> str:
     problem = ""
     if not value:
@@ -180,16 +190,34 @@ def _check_id(field_name: str, value: str, raise_error: bool = False) -> str:
     return value
 
 
+_URL_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
 def _check_url(value: str, refuse_private: bool) -> str:
     if not value:
         raise ValueError("api_url: is empty")
+    bad = _URL_FORBIDDEN.search(value)
+    if bad:
+        raise ValueError(f"api_url: must not hold spaces or control characters, found {bad.group()!r}")
     parsed = urlparse(value)
+    if "@" in parsed.netloc:
+        # The URL travels in execution input and history: a password there is a leaked secret.
+        raise ValueError("api_url: must not hold a user name or password (use the connection's authorization)")
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ValueError(f"api_url: {value!r} is not an absolute http(s) URL")
+    try:
+        port = parsed.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"api_url: the port of {value!r} is not between 1 and 65535")
     if parsed.query or parsed.fragment:
         raise ValueError(f"api_url: {value!r} must not hold a query or fragment (paths are appended to it)")
-    if refuse_private and _is_internal_host(parsed.hostname):
-        raise ValueError(f"api_url: {parsed.hostname} is a loopback, private or link-local address")
+    if refuse_private:
+        internal = _internal_address(parsed.hostname)
+        if internal is not None:
+            shown = parsed.hostname if internal == parsed.hostname else f"{parsed.hostname} ({internal})"
+            raise ValueError(f"api_url: {shown} is a loopback, private or link-local address")
     return value.rstrip("/")
 
 
@@ -199,14 +227,47 @@ def _check_https(api_url: str) -> None:
         raise ValueError(f"api_url: {api_url!r} is not https:// (AWS's HTTP Task calls HTTPS endpoints only)")
 
 
-def _is_internal_host(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
+def _internal_address(host: str) -> str | None:
+    """The non-public address ``host`` names or resolves to, or None.
+
+    Numeric forms are read as the C resolver reads them (``127.1``, ``2130706433``, ``0x7f.1``,
+    ``0177.0.0.1``, ``0``), a trailing dot is dropped, and names are resolved: every address they
+    resolve to must be public. A name that does not resolve here cannot be judged and passes.
+    """
+    name = host.rstrip(".").lower()
+    if not name or name == "localhost" or name.endswith(".localhost"):
+        return host
+    literal = _ip_literal(name)
+    if literal is not None:
+        return None if _is_public(literal) else host
     try:
-        address = ipaddress.ip_address(host)
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not _is_public(address):
+            return str(address)
+    return None
+
+
+def _ip_literal(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(name)
     except ValueError:
-        return False  # a name: not resolved here
-    return address.is_loopback or address.is_private or address.is_link_local or address.is_unspecified
+        pass
+    if not re.fullmatch(r"[0-9a-fx.]+", name):
+        return None  # inet_aton would also accept "1.2.3.4 junk"
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(name))
+    except OSError:
+        return None
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
 
 
 def _check_enabled(value: Any) -> bool:

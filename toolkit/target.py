@@ -47,14 +47,18 @@ class TargetError(ToolkitError):
 
 
 class SampleApiAdmin:
-    """The sample API's admin routes over HTTP(S): fault plans and ground truth.
+    """The sample API's admin routes over HTTP(S): fault plans and ground truth (they need its admin token).
 
     ``ca_file`` is the stack's CA (PEM) that the sample API's certificate is verified against.
     """
 
-    def __init__(self, url: str, ca_file: str | Path | None = None):
+    def __init__(self, url: str, ca_file: str | Path | None = None, admin_token: str | None = None):
         self.url = url.rstrip("/")
         self.ca_file = ca_file
+        self._token = admin_token
+
+    def __repr__(self) -> str:  # the token stays out of notebook outputs
+        return f"SampleApiAdmin(url={self.url!r})"
 
     def set_faults(self, plan: dict[str, Any] | None) -> dict[str, Any]:
         """Replace the fault plan (None: no faults); returns the plan as the API stored it."""
@@ -71,13 +75,20 @@ class SampleApiAdmin:
                              for r in records], columns=["location_id", "data_type", "resourceKey", "messages"])
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
+        from toolkit.local.sample_api import ADMIN_TOKEN_ENV, ADMIN_TOKEN_HEADER
+
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if self._token:
+            headers[ADMIN_TOKEN_HEADER] = self._token
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30, context=sample_api_context(self.ca_file)) as reply:
                 return json.loads(reply.read())
         except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                raise TargetError(f"sample API {path}: the admin token is missing or wrong; set {ADMIN_TOKEN_ENV} "
+                                  "to the one `dsa local up` printed (`dsa local env` exports it)") from None
             raise TargetError(f"sample API {path}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None
         except OSError as exc:
             raise TargetError(f"sample API: no answer at {self.url} ({exc})") from None
@@ -107,33 +118,43 @@ def open_target(target: str = "local", *, profile: str = "", region: str = "", s
     if target == "aws":
         config = StackConfig.load(target="aws", profile=profile or None, **names)
         return Target(config, aws.session(config), None, "aws")
-    endpoint, sample_url, ca_file, origin = _local_stack(run_dir)
-    config = StackConfig.load(target="local", endpoint_url=endpoint, **names)
-    admin = SampleApiAdmin(sample_url, ca_file) if sample_url else None
-    return Target(config, aws.session(config), admin, origin)
+    stack = _local_stack(run_dir)
+    config = StackConfig.load(target="local", endpoint_url=stack.endpoint, **names)
+    admin = SampleApiAdmin(stack.sample_url, stack.ca_file, stack.admin_token) if stack.sample_url else None
+    return Target(config, aws.session(config), admin, stack.origin)
 
 
-def _local_stack(run_dir: Path | None) -> tuple[str, str | None, str | None, str]:
-    """(endpoint, sample API URL, its CA file, origin) of the stack to use, starting one if none answers."""
+@dataclass(frozen=True)
+class _LocalStackFound:
+    """Where the local stack a notebook uses answers, and what its sample API needs."""
+
+    endpoint: str
+    sample_url: str | None
+    ca_file: str | None  # the sample API's CA (PEM); None when it serves plain http
+    admin_token: str | None
+    origin: str
+
+
+def _local_stack(run_dir: Path | None) -> _LocalStackFound:
+    """The stack to use, starting one in this kernel if none answers."""
     global _kernel_stack
+    from toolkit.local.sample_api import ADMIN_TOKEN_ENV
     from toolkit.local.stack import DEFAULT_SAMPLE_API_PORT, LocalStack, probe_components
 
     state = read_state(run_dir or default_run_dir())
     if state is not None:
-        return state.endpoint_url, state.sample_api_url, state.sample_api_ca, "dsa local up"
-    if _kernel_stack is not None and _kernel_stack.running:
-        return _kernel_stack.endpoint_url, _kernel_stack.sample_api.url, _kernel_ca(), "this kernel"
-    # A stack started elsewhere: its sample API's CA comes from the environment (`dsa local env`).
-    default_ca = os.environ.get(SAMPLE_API_CA_ENV)
-    default_sample = f"https://127.0.0.1:{DEFAULT_SAMPLE_API_PORT}"
-    if default_ca and all(c.up for c in probe_components(DEFAULT_LOCAL_ENDPOINT, default_sample, default_ca)):
-        return DEFAULT_LOCAL_ENDPOINT, default_sample, default_ca, "default endpoint"
-    # The sample API checks this key and deploy copies it into the connection: set it first.
-    os.environ.setdefault(StackConfig.api_key_env, secrets.token_urlsafe(24))
-    _kernel_stack = LocalStack().start()
-    return _kernel_stack.endpoint_url, _kernel_stack.sample_api.url, _kernel_ca(), "this kernel"
-
-
-def _kernel_ca() -> str | None:
-    ca = _kernel_stack.sample_api_ca if _kernel_stack is not None else None
-    return str(ca) if ca is not None else None
+        return _LocalStackFound(state.endpoint_url, state.sample_api_url, state.sample_api_ca,
+                                state.sample_api_admin_token, "dsa local up")
+    if _kernel_stack is None or not _kernel_stack.running:
+        # A stack started elsewhere: its CA and admin token come from the environment (`dsa local env`).
+        default_ca = os.environ.get(SAMPLE_API_CA_ENV)
+        default_sample = f"https://127.0.0.1:{DEFAULT_SAMPLE_API_PORT}"
+        if default_ca and all(c.up for c in probe_components(DEFAULT_LOCAL_ENDPOINT, default_sample, default_ca)):
+            return _LocalStackFound(DEFAULT_LOCAL_ENDPOINT, default_sample, default_ca,
+                                    os.environ.get(ADMIN_TOKEN_ENV), "default endpoint")
+        # The sample API checks this key and deploy copies it into the connection: set it first.
+        os.environ.setdefault(StackConfig.api_key_env, secrets.token_urlsafe(24))
+        _kernel_stack = LocalStack().start()
+    api, ca = _kernel_stack.sample_api, _kernel_stack.sample_api_ca
+    return _LocalStackFound(_kernel_stack.endpoint_url, api.url, str(ca) if ca is not None else None,
+                            api.admin_token, "this kernel")

@@ -120,6 +120,7 @@ class Launcher:
         try:
             if not task_id:
                 raise ToolkitError("task: choose or type a task id")
+            locations.check_task_id(task_id)  # it becomes S3 keys and an execution name
             run = runs.start_run(self.config, task_id, locations=chosen or None,
                                  max_concurrency=self.concurrency.value,
                                  tolerated_failure_percentage=self.tolerated.value, force=self.force.value)

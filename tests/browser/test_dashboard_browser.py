@@ -104,7 +104,7 @@ def stack(tmp_path_factory):
         assert state is not None and state.sample_api_url
         config = StackConfig.load(environ=env, target="local", endpoint_url=state.endpoint_url)
         deploy.deploy(config)
-        yield Deployed(env, config, SampleApiAdmin(state.sample_api_url, state.sample_api_ca))
+        yield Deployed(env, config, SampleApiAdmin(state.sample_api_url, state.sample_api_ca, state.sample_api_admin_token))
     finally:
         stopped = subprocess.run(cli + ["down"], env=env, capture_output=True, text=True, timeout=120)
         assert stopped.returncode == 0, stopped.stderr

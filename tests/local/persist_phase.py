@@ -15,6 +15,19 @@ from toolkit.local.stack import LocalStack
 
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": 1}, "End": True}}}
 WAIT = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+# Fails at B (no such bucket) after assigning $v: a redrive needs $v, which snapshots do not keep.
+REDRIVE = {"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+    "A": {"Type": "Pass", "Assign": {"v": 1}, "Next": "B"},
+    "B": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+          "Arguments": {"Bucket": "persist-missing-bucket", "Key": "k"}, "Next": "C"},
+    "C": {"Type": "Pass", "Output": "{% $v %}", "End": True}}}
+
+
+def _failed(sfn, machine_arn: str, name: str) -> str:
+    arn = sfn.start_execution(stateMachineArn=machine_arn, name=name)["executionArn"]
+    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+        time.sleep(0.05)
+    return arn
 
 
 def write(stack: LocalStack) -> dict:
@@ -37,13 +50,17 @@ def write(stack: LocalStack) -> dict:
         time.sleep(0.05)
     wait_arn = sfn.create_state_machine(name="persist-wait", definition=json.dumps(WAIT), roleArn=role)["stateMachineArn"]
     running = sfn.start_execution(stateMachineArn=wait_arn, name="running")["executionArn"]
+    redrive_arn = sfn.create_state_machine(name="persist-redrive", definition=json.dumps(REDRIVE),
+                                           roleArn=role)["stateMachineArn"]
+    failed = _failed(sfn, redrive_arn, "failed")
     glue = stack.client("glue")
     s3.put_object(Bucket="persist-bucket", Key="job.py", Body=b"print('ok')")
     glue.create_job(Name="persist-job", Role=role, Command={"Name": "glueetl", "ScriptLocation": "s3://persist-bucket/job.py"})
     run_id = glue.start_job_run(JobName="persist-job")["JobRunId"]
     while glue.get_job_run(JobName="persist-job", RunId=run_id)["JobRun"]["JobRunState"] not in ("SUCCEEDED", "FAILED"):
         time.sleep(0.05)
-    return {"connection": connection["ConnectionArn"], "finished": finished, "running": running, "run_id": run_id}
+    return {"connection": connection["ConnectionArn"], "finished": finished, "running": running, "run_id": run_id,
+            "failed": failed}
 
 
 def read(stack: LocalStack) -> dict:
@@ -61,6 +78,17 @@ def read(stack: LocalStack) -> dict:
     wait_arn = stack.config.state_machine_arn("persist-wait")
     out["finished"] = [(e["executionArn"], e["status"]) for e in sfn.list_executions(stateMachineArn=done_arn)["executions"]]
     out["running"] = [e["executionArn"] for e in sfn.list_executions(stateMachineArn=wait_arn)["executions"]]
+    redrive_arn = stack.config.state_machine_arn("persist-redrive")
+    restored = next(e["executionArn"] for e in sfn.list_executions(stateMachineArn=redrive_arn)["executions"])
+    described = sfn.describe_execution(executionArn=restored)
+    try:
+        sfn.redrive_execution(executionArn=restored)
+        refused = None
+    except sfn.exceptions.ExecutionNotRedrivable as exc:
+        refused = exc.response["Error"]["Message"]
+    fresh = sfn.describe_execution(executionArn=_failed(sfn, redrive_arn, "after-restart"))
+    out["restored"] = [described["status"], described["redriveStatus"], described.get("redriveStatusReason"), refused]
+    out["fresh"] = [fresh["status"], fresh["redriveStatus"]]
     return out
 
 

@@ -136,3 +136,22 @@ def test_bad_locations_csv_names_the_problem(tmp_path, text, problem):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ToolkitError, match=problem):
         read_locations_csv(path)
+
+
+def test_serve_admin_routes_need_the_token_given_or_printed():
+    process, url = start_serve("--locations", "2", env={"DSA_SAMPLE_API_ADMIN_TOKEN": "given-token"})
+    try:
+        assert http_status(f"{url}/_admin/faults")[0] == 401
+        assert http_status(f"{url}/_admin/faults", {"X-Dsa-Admin-Token": "given-token"})[0] == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    assert "given-token" not in err  # a token the operator chose is not echoed
+    process, url = start_serve("--locations", "2")
+    try:
+        assert http_status(f"{url}/_admin/faults")[0] == 401
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    printed = [line for line in err.splitlines() if line.startswith("admin token (header X-Dsa-Admin-Token): ")]
+    assert len(printed) == 1 and len(printed[0].rsplit(": ", 1)[1]) >= 24

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit.local.sample_api import (DATA_TYPES, MAX_LIMIT, Dataset, DatasetError, DatasetParams,
+from toolkit.local.sample_api import (ADMIN_TOKEN_HEADER, DATA_TYPES, MAX_LIMIT, Dataset, DatasetError, DatasetParams,
                                       SampleApi)
 
 PARAMS = DatasetParams(seed=11, locations=6, max_records=250, empty_location_share=0.3)
@@ -28,9 +28,13 @@ def http(url: str, method: str = "GET", body: bytes | None = None, headers: dict
         return exc.code, exc.headers, exc.read()
 
 
-def get_json(url: str):
-    status, _, body = http(url)
+def get_json(url: str, headers: dict | None = None):
+    status, _, body = http(url, headers=headers)
     return status, json.loads(body)
+
+
+def admin(api: SampleApi) -> dict:
+    return {ADMIN_TOKEN_HEADER: api.admin_token}
 
 
 @pytest.fixture(scope="module")
@@ -137,11 +141,11 @@ def test_unknown_location_gets_404_json(api, path):
 
 def test_ground_truth_endpoint_matches_python(api):
     ids = api.location_ids()[1:3]
-    status, body = get_json(f"{api.url}/_admin/ground-truth?locations={','.join(ids)}")
+    status, body = get_json(f"{api.url}/_admin/ground-truth?locations={','.join(ids)}", admin(api))
     assert status == 200
     assert body["records"] == [r.to_dict() for r in api.ground_truth(ids)]
     assert {r["location_id"] for r in body["records"]} <= set(ids)
-    status, body = get_json(f"{api.url}/_admin/ground-truth?locations=loc-404")
+    status, body = get_json(f"{api.url}/_admin/ground-truth?locations=loc-404", admin(api))
     assert status == 404 and body["parameter"] == "locations"
 
 
@@ -161,11 +165,11 @@ def test_request_counts_per_page_and_reset(api):
     assert counts.total == 4
     assert counts.get(location_id, "get-data", "failed", 5) == 3
     assert counts.get(location_id, "get-summary") == 1
-    status, body = get_json(f"{api.url}/_admin/requests")
+    status, body = get_json(f"{api.url}/_admin/requests", admin(api))
     assert status == 200 and body["total"] == 4
     assert {"location_id": location_id, "endpoint": "get-data", "state": "failed", "offset": 5,
             "count": 3} in body["requests"]
-    http(f"{api.url}/_admin/requests", method="DELETE")
+    http(f"{api.url}/_admin/requests", method="DELETE", headers=admin(api))
     assert api.request_counts().total == 0
 
 

@@ -10,14 +10,15 @@ import urllib.request
 
 import pytest
 
-from toolkit.local.sample_api import DatasetParams, FaultPlan, FaultPlanError, FaultRule, SampleApi
+from toolkit.local.sample_api import ADMIN_TOKEN_HEADER, DatasetParams, FaultPlan, FaultPlanError, FaultRule, SampleApi
 
 PARAMS = DatasetParams(seed=5, locations=4, max_records=60, empty_location_share=0.0, empty_type_share=0.0)
 
 
-def http(url: str, method: str = "GET", body: bytes | None = None, timeout: float = 10):
+def http(url: str, method: str = "GET", body: bytes | None = None, timeout: float = 10,
+         headers: dict | None = None):
     request = urllib.request.Request(url, data=body, method=method,
-                                     headers={"Content-Type": "application/json"} if body else {})
+                                     headers={**({"Content-Type": "application/json"} if body else {}), **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.headers, response.read()
@@ -133,16 +134,32 @@ def test_first_requests_per_request_key(api):
 
 
 def test_admin_route_sets_and_shows_the_plan(api):
+    admin = {ADMIN_TOKEN_HEADER: api.admin_token}
     body = json.dumps({"seed": 9, "rules": [{"kind": "error", "status": 503, "locations": [api.location_ids()[0]]}]})
-    code, _, raw = http(f"{api.url}/_admin/faults", method="POST", body=body.encode())
+    code, _, raw = http(f"{api.url}/_admin/faults", method="POST", body=body.encode(), headers=admin)
     assert code == 200
     assert api.faults == FaultPlan(seed=9, rules=(FaultRule("error", status=503, locations=(api.location_ids()[0],)),))
     assert http(page_url(api))[0] == 503
-    assert json.loads(http(f"{api.url}/_admin/faults")[2]) == json.loads(raw)
-    code, _, raw = http(f"{api.url}/_admin/faults", method="POST",
+    assert json.loads(http(f"{api.url}/_admin/faults", headers=admin)[2]) == json.loads(raw)
+    code, _, raw = http(f"{api.url}/_admin/faults", method="POST", headers=admin,
                         body=json.dumps({"rules": [{"kind": "error", "rate": 2}]}).encode())
     assert code == 400 and "faults.rules[0].rate" in json.loads(raw)["message"]
     assert api.faults.seed == 9  # a rejected plan changes nothing
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+def test_admin_routes_refuse_requests_without_the_token(api, token):
+    """A web page (or anyone on the machine) can not turn faults off or read the ground truth."""
+    api.set_faults(plan(FaultRule("error", status=503)))
+    headers = {} if token is None else {ADMIN_TOKEN_HEADER: token}
+    code, _, raw = http(f"{api.url}/_admin/faults", method="POST", body=b'{"rules": []}', headers=headers)
+    assert code == 401 and json.loads(raw)["error"] == ("MissingAdminToken" if token is None else "InvalidAdminToken")
+    assert len(api.faults.rules) == 1
+    for path, method in (("/_admin/faults", "GET"), ("/_admin/ground-truth", "GET"), ("/_admin/requests", "GET"),
+                         ("/_admin/requests", "DELETE")):
+        assert http(api.url + path, method=method, headers=headers)[0] == 401
+    assert http(api.url + "/_admin/health")[0] == 200  # a liveness probe reveals nothing
+    api.set_faults(None)
 
 
 def decisions(api: SampleApi, urls: list[str]) -> list[int]:

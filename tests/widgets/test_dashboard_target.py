@@ -14,7 +14,8 @@ from toolkit.target import SAMPLE_LOCATIONS_CSV, SampleApiAdmin, Target
 
 
 def _target(deployed, with_sample_api: bool = True) -> Target:
-    api = SampleApiAdmin(deployed.stack.sample_api.url, deployed.stack.sample_api_ca) if with_sample_api else None
+    api = (SampleApiAdmin(deployed.stack.sample_api.url, deployed.stack.sample_api_ca,
+                          deployed.stack.sample_api.admin_token) if with_sample_api else None)
     return Target(deployed.config, deployed.stack.session(), api, "test")
 
 

@@ -25,6 +25,14 @@ def test_launcher_without_a_task_starts_nothing_and_says_why(deployed) -> None:
     assert runs.list_tasks(deployed.config).empty
 
 
+def test_launcher_refuses_a_task_id_that_is_not_path_safe(deployed) -> None:
+    launcher = Launcher(deployed.config, "panel/evil")
+    launcher.start.click()
+    assert launcher.run is None
+    assert "task_id: &#x27;panel/evil&#x27; may hold only letters" in launcher.status.value  # escaped HTML
+    assert "panel/evil" not in set(runs.list_tasks(deployed.config).get("task_id", []))
+
+
 def test_launcher_for_a_task_without_locations_lists_none(deployed) -> None:
     launcher = Launcher(deployed.config, "panel-missing")
     assert launcher.locations.options == ()

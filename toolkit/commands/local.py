@@ -8,9 +8,14 @@ state file (pid, ports, endpoint) in the run directory: ``--run-dir``, else
 to ``sample-api-ca.pem`` in the run directory and ``env`` exports it as ``DSA_SAMPLE_API_CA``
 (``up --plain-http`` is the explicit local opt-in to plain http).
 
-Exit codes: ``up`` fails (1) when a stack already runs or a port is busy; ``down`` with nothing
-running prints so and exits 0 (stopping a stopped stack is not an error, so scripts can call it
-unconditionally); ``status`` exits 0 when every component answers and 1 otherwise.
+Exit codes: ``up`` fails (1) when a stack already runs, a port is busy or ``--data-dir`` is not a
+writable directory; ``down`` with nothing running prints so and exits 0 (stopping a stopped stack
+is not an error, so scripts can call it unconditionally), and exits 1 when the stack could not
+save its state (the stack writes the reason to ``stop-error.txt`` in the run directory for it);
+``status`` exits 0 when every component answers and 1 otherwise. After a crash, ``status`` probes
+the address the crashed stack recorded, not the default one.
+
+The state file holds the sample API's admin token, so it is readable by its owner only.
 """
 
 from __future__ import annotations
@@ -30,20 +35,24 @@ from typing import Optional
 import typer
 
 from toolkit.config import StackConfig
+from toolkit.local.access import CorsPolicy
+from toolkit.local.persistence import check_data_dir
+from toolkit.local.sample_api import ADMIN_TOKEN_ENV, ADMIN_TOKEN_HEADER
 from toolkit.local.stack import (
     DEFAULT_PORT,
+    SAMPLE_API_CA_FILE,
     ComponentStatus,
     DEFAULT_SAMPLE_API_PORT,
-    SAMPLE_API_CA_FILE,
     LocalStack,
     StackError,
     probe_components,
     stack_env,
 )
-from toolkit.local.state import STATE_FILE, StackState, alive, default_run_dir, read_state, write_state
+from toolkit.local.state import STATE_FILE, StackState, alive, default_run_dir, read_state, recorded_state, write_state
 
 app = typer.Typer(help="Run the embedded local stack (no AWS account needed).", no_args_is_help=True)
 
+STOP_ERROR_FILE = "stop-error.txt"
 LOG_FILE = "stack.log"
 DETACH_TIMEOUT_SECONDS = 90.0
 DOWN_TIMEOUT_SECONDS = 90.0
@@ -68,27 +77,50 @@ def up(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Keep state here across down/up."),
     time_scale: float = typer.Option(1.0, "--time-scale", help="Multiply every wait (Wait states, timeouts)."),
     no_sample_api: bool = typer.Option(False, "--no-sample-api", help="Do not start the sample API."),
+    cors_origin: list[str] = typer.Option([], "--cors-origin",
+                                          help="Let web pages of this origin call the gateway (repeatable)."),
     no_iam: bool = typer.Option(False, "--no-iam",
                                 help="Do not enforce IAM (roles' policies); also DSA_LOCAL_IAM=off. For experiments."),
     plain_http: bool = typer.Option(False, "--plain-http",
                                     help="Local opt-in: the sample API serves plain http and the HTTP Task "
                                          "accepts http:// endpoints (AWS calls HTTPS only)."),
     run_dir: Optional[Path] = _RUN_DIR,
+    detached_child: bool = typer.Option(False, "--detached-child", hidden=True),
 ) -> None:
     """Start the local stack (foreground until Ctrl-C, or --detach)."""
     run_dir = run_dir or default_run_dir()
     _refuse_if_running(run_dir)
     if time_scale <= 0:
         raise StackError(f"--time-scale: must be greater than 0, got {time_scale}")
+    if data_dir is not None:
+        check_data_dir(data_dir, "--data-dir")
+    try:
+        CorsPolicy.of(cors_origin)
+    except ValueError as exc:
+        raise StackError(f"--{exc}") from None
     if detach:
-        _start_detached(run_dir, port, sample_api_port, data_dir, time_scale, no_sample_api, no_iam, plain_http)
+        _start_detached(run_dir, port, sample_api_port, data_dir, time_scale, no_sample_api, cors_origin,
+                        no_iam, plain_http)
         return
     stack = LocalStack(port=port, sample_api_port=sample_api_port, time_scale=time_scale,
-                       data_dir=data_dir, sample_api=not no_sample_api, iam=False if no_iam else None,
-                       sample_api_tls=not plain_http, ca_path=run_dir / SAMPLE_API_CA_FILE)
-    stop = threading.Event()
+                       data_dir=data_dir, sample_api=not no_sample_api, cors_origins=tuple(cors_origin),
+                       iam=False if no_iam else None, sample_api_tls=not plain_http,
+                       ca_path=run_dir / SAMPLE_API_CA_FILE)
+    stop, stopping = threading.Event(), threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    try:
+        _serve(stack, run_dir, data_dir, stop, stopping, detached_child)
+    except StackError as exc:
+        if stopping.is_set():  # a failed save: tell `dsa local down`, which is waiting for us
+            (run_dir / STOP_ERROR_FILE).write_text(str(exc))
+        raise
+
+
+def _serve(stack: LocalStack, run_dir: Path, data_dir: Path | None, stop: threading.Event,
+           stopping: threading.Event, detached_child: bool) -> None:
+    """Run ``stack`` until ``stop`` is set, recorded in the state file of ``run_dir``;
+    ``stopping`` is set once the stack is being stopped (and saved)."""
     with stack:
         import psutil
 
@@ -99,26 +131,33 @@ def up(
             port=int(stack.endpoint_url.rsplit(":", 1)[1]), sample_api_url=sample_url,
             sample_api_port=stack.sample_api.port if stack.sample_api is not None else None,
             data_dir=str(data_dir) if data_dir else None,
-            sample_api_ca=str(stack.sample_api_ca) if stack.sample_api_ca else None))
+            sample_api_ca=str(stack.sample_api_ca) if stack.sample_api_ca else None,
+            sample_api_admin_token=stack.sample_api.admin_token if stack.sample_api is not None else None))
         try:
             _print_components(stack.components())
+            if stack.sample_api is not None and not detached_child:  # the log file gets no secret
+                _print_admin_token(stack.sample_api.admin_token)
             print(f"local stack up at {stack.endpoint_url}; `eval \"$(dsa local env)\"` points a shell at it; "
                   "press Ctrl-C to stop", flush=True)
             while not stop.wait(0.5):
                 pass
             print("stopping the local stack...", flush=True)
         finally:
+            stopping.set()
             state = read_state(run_dir)
             if state is not None and state.pid == os.getpid():
                 (run_dir / STATE_FILE).unlink(missing_ok=True)
 
 
 def _start_detached(run_dir: Path, port: int, sample_api_port: int, data_dir: Path | None,
-                    time_scale: float, no_sample_api: bool, no_iam: bool = False, plain_http: bool = False) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
+                    time_scale: float, no_sample_api: bool, cors_origins: list[str], no_iam: bool = False,
+                    plain_http: bool = False) -> None:
+    run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     command = [sys.executable, "-m", "toolkit.cli", "local", "up", "--port", str(port),
                "--sample-api-port", str(sample_api_port), "--time-scale", str(time_scale),
-               "--run-dir", str(run_dir)]
+               "--run-dir", str(run_dir), "--detached-child"]
+    for origin in cors_origins:
+        command += ["--cors-origin", origin]
     if data_dir is not None:
         command += ["--data-dir", str(data_dir.resolve())]
     if no_sample_api:
@@ -140,6 +179,8 @@ def _start_detached(run_dir: Path, port: int, sample_api_port: int, data_dir: Pa
             components = probe_components(state.endpoint_url, state.sample_api_url, state.sample_api_ca)
             if all(c.up for c in components):
                 _print_components(components)
+                if state.sample_api_admin_token:
+                    _print_admin_token(state.sample_api_admin_token)
                 print(f"local stack running in the background (pid {child.pid}); log: {log_path}")
                 return
         time.sleep(0.2)
@@ -164,6 +205,7 @@ def down(run_dir: Optional[Path] = _RUN_DIR) -> None:
     if state is None:
         print(f"no local stack is running (no live state file in {run_dir})")
         return
+    (run_dir / STOP_ERROR_FILE).unlink(missing_ok=True)
     os.kill(state.pid, signal.SIGTERM)
     deadline = time.monotonic() + DOWN_TIMEOUT_SECONDS
     while alive(state.pid, state.started):
@@ -174,6 +216,11 @@ def down(run_dir: Optional[Path] = _RUN_DIR) -> None:
                              f"{DOWN_TIMEOUT_SECONDS:.0f} s and was killed; its state was not saved")
         time.sleep(0.1)
     (run_dir / STATE_FILE).unlink(missing_ok=True)
+    failure = run_dir / STOP_ERROR_FILE
+    if failure.exists():
+        message = failure.read_text(errors="replace").strip()
+        failure.unlink(missing_ok=True)
+        raise StackError(f"the local stack (pid {state.pid}) stopped, but {message}")
     print(f"local stack stopped (pid {state.pid})")
 
 
@@ -184,17 +231,22 @@ def status(
     run_dir: Optional[Path] = _RUN_DIR,
 ) -> None:
     """Each component, its address and whether it answers (exit 1 unless all do)."""
-    state = read_state(run_dir or default_run_dir())
-    if state is not None:
-        components = probe_components(state.endpoint_url, state.sample_api_url, state.sample_api_ca)
+    run_dir = run_dir or default_run_dir()
+    recorded = recorded_state(run_dir)  # kept after a crash: its address is the one to probe
+    running = recorded is not None and alive(recorded.pid, recorded.started)
+    if recorded is not None:
+        components = probe_components(recorded.endpoint_url, recorded.sample_api_url, recorded.sample_api_ca)
     else:
         components = probe_components(f"http://127.0.0.1:{port}", None)
     if as_json:
-        print(json.dumps({"running": state is not None, "pid": state.pid if state else None,
+        print(json.dumps({"running": running, "pid": recorded.pid if recorded else None,
                           "components": [asdict(c) for c in components]}, indent=2))
     else:
-        if state is None:
+        if recorded is None:
             print("no local stack is recorded as running; probing the default address")
+        elif not running:
+            print(f"the local stack recorded in {run_dir} (pid {recorded.pid}) is no longer running; "
+                  "probing the address it recorded")
         _print_components(components)
     if not all(c.up for c in components):
         raise typer.Exit(1)
@@ -208,9 +260,16 @@ def env(
     """Print `export` lines that point boto3, awswrangler, the AWS CLI and dsa at the stack."""
     state = read_state(run_dir or default_run_dir())
     endpoint = state.endpoint_url if state is not None else f"http://127.0.0.1:{port}"
-    ca = state.sample_api_ca if state is not None else None
-    for name, value in stack_env(endpoint, StackConfig.load().region, ca).items():
+    variables = stack_env(endpoint, StackConfig.load().region, state.sample_api_ca if state is not None else None)
+    if state is not None and state.sample_api_admin_token:
+        variables[ADMIN_TOKEN_ENV] = state.sample_api_admin_token
+    for name, value in variables.items():
         print(f"export {name}={shlex.quote(value)}")
+
+
+def _print_admin_token(token: str) -> None:
+    print(f"sample API admin token (header {ADMIN_TOKEN_HEADER}, for faults and ground truth): {token}; "
+          f"`dsa local env` exports it as {ADMIN_TOKEN_ENV}", flush=True)
 
 
 def _print_components(components: list[ComponentStatus]) -> None:

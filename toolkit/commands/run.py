@@ -43,7 +43,9 @@ def start(
 ) -> None:
     """Start the aggregator for a task (its enabled locations, or those named) and watch it."""
     from toolkit import runs
+    from toolkit.locations import check_task_id
 
+    check_task_id(task_id)  # before anything starts: the id becomes S3 keys and an execution name
     cfg = StackConfig.load(config)
     run = runs.start_run(cfg, task_id, locations=location_ids or None, max_concurrency=max_concurrency,
                          tolerated_failure_percentage=tolerated, force=force)
@@ -120,7 +122,9 @@ def rerun(
 ) -> None:
     """Rerun some locations of a task (default: those its latest run lost), then re-consolidate."""
     from toolkit import runs
+    from toolkit.locations import check_task_id
 
+    check_task_id(task_id)
     run = runs.rerun(StackConfig.load(config), task_id, location_ids or None)
     _started_or_watch(run, no_watch, interval, as_json)
 

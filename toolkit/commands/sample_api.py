@@ -2,7 +2,9 @@
 
 ``serve`` prints the base URL as the first line on stdout (so scripts can read it), details on
 stderr, and runs until Ctrl-C or SIGTERM. Secrets come from options or environment variables
-and are never printed. It serves HTTPS (AWS's HTTP Task calls HTTPS only) with a certificate
+and are never printed; the one exception is the admin token that the server generates when none
+is given (``--admin-token`` / ``DSA_SAMPLE_API_ADMIN_TOKEN``), printed on stderr so the operator
+can use the admin routes. It serves HTTPS (AWS's HTTP Task calls HTTPS only) with a certificate
 from a CA made at start-up, whose PEM it writes to ``--ca-file`` for clients to trust;
 ``--plain-http`` is the explicit local opt-in to plain http.
 """
@@ -22,8 +24,9 @@ from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 from toolkit.local.server import PortInUseError
 from toolkit.local.tls import LocalCa
-from toolkit.local.sample_api import (DEFAULT_API_URL, DEFAULT_PORT, DEFAULT_TASK_ID, AuthConfig, DatasetParams,
-                                      FaultPlan, SampleApi, write_locations_csv)
+from toolkit.local.sample_api import (ADMIN_TOKEN_ENV, ADMIN_TOKEN_HEADER, DEFAULT_API_URL, DEFAULT_PORT,
+                                      DEFAULT_TASK_ID, AuthConfig, DatasetParams, FaultPlan, SampleApi,
+                                      write_locations_csv)
 
 app = typer.Typer(help="The sample third-party location API (a real loopback server).", no_args_is_help=True)
 
@@ -77,13 +80,16 @@ def serve(
                                  help="Where to write the PEM of the CA that signs the server's certificate."),
     plain_http: bool = typer.Option(False, "--plain-http",
                                     help="Local opt-in: serve plain http (AWS's HTTP Task calls HTTPS only)."),
+    admin_token: Optional[str] = typer.Option(None, "--admin-token", envvar=ADMIN_TOKEN_ENV,
+                                              help=f"Token of the admin routes (env {ADMIN_TOKEN_ENV}); "
+                                                   "default: a random one, printed."),
 ) -> None:
     """Serve the sample API until Ctrl-C; prints its base URL first."""
     params = _dataset(dataset, seed, locations)
     auth = _auth(api_key, api_key_header, username, password, client_id, client_secret)
     plan = FaultPlan.from_file(faults) if faults else None
     ca = None if plain_http else LocalCa()
-    api = SampleApi(dataset=params, auth=auth, faults=plan, host=host, port=port, ca=ca)
+    api = SampleApi(dataset=params, auth=auth, faults=plan, host=host, port=port, ca=ca, admin_token=admin_token)
     try:
         api.start()
     except PortInUseError as exc:
@@ -102,6 +108,8 @@ def serve(
         print(f"sample API: {params.locations} locations (seed {params.seed}), {auth.describe()}, "
               f"{len(api.faults.rules)} fault rule(s); "
               f"{'plain http' if ca is None else f'TLS, CA in {ca_file}'}; Ctrl-C stops", file=sys.stderr, flush=True)
+        if not admin_token:
+            print(f"admin token (header {ADMIN_TOKEN_HEADER}): {api.admin_token}", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
     finally:

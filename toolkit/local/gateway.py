@@ -5,26 +5,39 @@
 Secrets Manager, IAM, STS, CloudWatch Logs, the Glue Data Catalog) to moto in-process.
 
 The service comes from the credential scope ``AKID/DATE/REGION/SERVICE/aws4_request`` of the
-``Authorization`` header, or of a presigned URL's ``X-Amz-Credential``; unsigned requests are
-routed by ``X-Amz-Target`` and then by host name. S3 virtual-host-style requests
+``Authorization`` header, or of a presigned URL's ``X-Amz-Credential`` (unsigned requests are
+refused, see below). S3 virtual-host-style requests
 (``bucket.localhost:PORT``, ``bucket.s3.localhost:PORT``, ``bucket.s3.REGION.localhost:PORT``)
 are rewritten to path style here, so bucket names with dots work too.
 
 ``GET /_dsa/health`` answers with the state of each component (bucket names cannot hold ``_``,
 so this path never shadows an S3 request).
+
+Before routing, :meth:`Gateway._refusal` applies :mod:`toolkit.local.access`: loopback ``Host``
+names only, SigV4-signed requests only (health excepted), CORS only for allow-listed origins.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, quote
+from xml.sax.saxutils import escape
 
 from aiohttp import web
 
 from sfn_runtime.api.awsjson import JsonService, ServiceError, json_handler
 from toolkit.local.iam.requests import RequestAuthorizer
+from toolkit.local.access import (
+    UNSIGNED_ROUTES,
+    CorsPolicy,
+    from_web_page,
+    is_loopback_host,
+    is_signed,
+    strip_cors_headers,
+)
 from toolkit.local.moto_backend import MotoBridge
 
 __all__ = ["Gateway", "GLUE_JOB_OPERATIONS", "HEALTH_PATH", "signing_service", "virtual_host_bucket"]
@@ -37,21 +50,11 @@ GLUE_JOB_OPERATIONS = frozenset({
     "StartJobRun", "GetJobRun", "GetJobRuns", "BatchStopJobRun",
 })
 
-# X-Amz-Target prefixes of unsigned JSON-protocol requests, by signing name.
-_TARGET_PREFIXES = {
-    "AWSStepFunctions": "states",
-    "AWSGlue": "glue",
-    "DynamoDB_20120810": "dynamodb",
-    "AWSEvents": "events",
-    "secretsmanager": "secretsmanager",
-    "Logs_20140328": "logs",
-}
-
 _CREDENTIAL = re.compile(r"Credential=([^,\s]+)")
 
 
 def signing_service(headers: Any, query: str) -> str | None:
-    """The service a request is meant for: SigV4 scope, presigned scope, X-Amz-Target, or None."""
+    """The service a request is meant for: from the SigV4 scope of its header or presigned query, or None."""
     auth = headers.get("Authorization", "")
     match = _CREDENTIAL.search(auth)
     scope = match.group(1) if match else None
@@ -61,9 +64,6 @@ def signing_service(headers: Any, query: str) -> str | None:
         parts = scope.split("/")
         if len(parts) >= 5:
             return parts[-2].lower()
-    target = headers.get("X-Amz-Target", "")
-    if target:
-        return _TARGET_PREFIXES.get(target.split(".", 1)[0])
     return None
 
 
@@ -111,8 +111,12 @@ class _Components:
 class Gateway:
     """The aiohttp application of the one endpoint."""
 
-    def __init__(self, moto: MotoBridge, iam: RequestAuthorizer | None = None):
+    def __init__(self, moto: MotoBridge, iam: RequestAuthorizer | None = None, *,
+                 cors: CorsPolicy | None = None, bound_host: str = "127.0.0.1"):
         self._parts = _Components(moto=moto, iam=iam)
+        self._cors = cors or CorsPolicy()
+        # A stack bound to a non-loopback address is reached by that address: accept it as a Host.
+        self._extra_hosts = () if bound_host in ("", "0.0.0.0", "::") else (bound_host,)
 
     def attach(self, *, states: JsonService | None = None, glue: JsonService | None = None) -> None:
         """Plug in the services we run ourselves (called on the gateway's loop after start)."""
@@ -144,7 +148,15 @@ class Gateway:
 
     # ------------------------------------------------------------ internals
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if request.path == HEALTH_PATH and request.method == "GET":
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        response = await self._route(request)
+        self._apply_cors(request, response)
+        return response
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        if request.path == HEALTH_PATH and request.method in ("GET", "HEAD"):
             return web.json_response(await self.health(_local_port(request)))
         service = signing_service(request.headers, request.raw_path.partition("?")[2])
         if service == "states":
@@ -160,7 +172,10 @@ class Gateway:
         if handler is None:
             error = ServiceError("ServiceUnavailable", f"the local {name} service is not running", 503)
             return web.json_response({"__type": error.code, "message": error.message}, status=error.status)
-        return await handler(request)
+        try:
+            return await handler(request)
+        except RecursionError:
+            return await _too_deep(name, request)
 
     async def _to_moto(self, request: web.Request, service: str | None) -> web.StreamResponse:
         port = _local_port(request)
@@ -188,8 +203,97 @@ class Gateway:
             service=service,
         )
         response = web.Response(status=reply.status, body=reply.body)
-        for name, value in reply.headers:
+        for name, value in strip_cors_headers(reply.headers):
             response.headers.add(name, value)
         if request.method == "HEAD" and reply.content_length is not None:
             response.headers["Content-Length"] = reply.content_length
         return response
+
+    # ------------------------------------------------------------ access (see toolkit.local.access)
+    def _refusal(self, request: web.Request) -> web.StreamResponse | None:
+        """The answer to a request that may not go further, or None: host, origin, then signature."""
+        host = request.headers.get("Host", "")
+        if not is_loopback_host(host, self._extra_hosts):
+            return _refuse(request, "InvalidHost", f"Host {host[:100]!r} is not a loopback name of this stack")
+        origin = request.headers.get("Origin")
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            if self._cors.allows(origin):
+                assert origin is not None
+                return web.Response(status=200, headers=self._cors.preflight_headers(origin, request.headers))
+            return _refuse(request, "AccessDenied", "CORS is not enabled for this origin")
+        if from_web_page(request.method, request.headers) and not self._cors.allows(origin):
+            return _refuse(request, "AccessDenied",
+                           f"requests from web pages are refused (origin {str(origin)[:100]!r} is not allow-listed)")
+        if (request.method, request.path) in UNSIGNED_ROUTES:
+            return None
+        if not is_signed(request.headers, request.raw_path.partition("?")[2]):
+            return _refuse(request, "MissingAuthenticationToken",
+                           "the request is not signed with AWS Signature Version 4 (any credentials will do)")
+        return None
+
+    def _apply_cors(self, request: web.Request, response: web.StreamResponse) -> None:
+        origin = request.headers.get("Origin")
+        if self._cors.allows(origin):
+            assert origin is not None
+            response.headers.update(self._cors.response_headers(origin))
+
+
+# AWS's error for a JSON document nested deeper than our parser goes, by the operation it was sent to.
+_TOO_DEEP_ERRORS = {
+    "CreateStateMachine": "InvalidDefinition", "UpdateStateMachine": "InvalidDefinition",
+    "TestState": "InvalidDefinition", "StartExecution": "InvalidExecutionInput",
+    "StartSyncExecution": "InvalidExecutionInput", "SendTaskSuccess": "InvalidOutput",
+}
+
+
+async def _too_deep(service: str, request: web.Request) -> web.Response:
+    """400 with the operation's own error for an over-deep JSON document, instead of a 500."""
+    operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
+    default = "InvalidInputException" if service == "glue" else "ValidationException"
+    code = _TOO_DEEP_ERRORS.get(operation, default) if service == "states" else default
+    if operation == "TestState" and _deeper_field(await request.read(), "input", "definition") == "input":
+        code = "InvalidExecutionInput"
+    message = f"{operation or 'request'}: a JSON document is nested too deeply to be read"
+    return web.json_response({"__type": code, "message": message}, status=400)
+
+
+def _deeper_field(body: bytes, *names: str) -> str | None:
+    """Which of the string fields ``names`` of a (shallow) JSON body holds the deepest document."""
+    try:
+        params = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    depths = {n: _nesting(params[n]) for n in names if isinstance(params, dict) and isinstance(params.get(n), str)}
+    return max(depths, key=depths.__getitem__) if depths else None
+
+
+def _nesting(text: str) -> int:
+    """How deep brackets nest in a JSON text, without recursion (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _refuse(request: web.Request, code: str, message: str) -> web.Response:
+    """403 in the request's protocol: JSON for X-Amz-Target APIs, else an XML error body."""
+    if "X-Amz-Target" in request.headers:
+        body = {"__type": code, "message": message}
+        return web.json_response(body, status=403, headers={"x-amzn-ErrorType": code})
+    xml = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>"
+           f"<Message>{escape(message)}</Message></Error>")
+    return web.Response(status=403, text=xml, content_type="application/xml")

@@ -9,17 +9,26 @@ What is kept:
 - Step Functions: state machines and finished executions (``StepFunctionsService.to_snapshot``).
 - Glue: job definitions and finished job runs (``GlueJobs.to_snapshot``).
 
-What is not: running executions, active Glue runs, Map Runs in progress, STS sessions.
+What is not: running executions, active Glue runs, Map Runs, execution variables, STS sessions
+(so restored executions cannot be redriven: :mod:`toolkit.local.restored`).
+
+**Secrets are in it, in clear**: Secrets Manager values, among them the EventBridge connections'
+API keys, OAuth client secrets and Basic passwords (a connection must still authenticate after a
+restart, so they cannot be left out), and whatever executions took as input or gave as output.
+So the snapshot directory is created readable by its owner only (0700) and every file in it 0600.
 
 A snapshot is written to ``<data_dir>/snapshot.new`` and then swapped in, so a crash while
 saving leaves the previous snapshot whole. Pickles are code: load only a data directory you wrote.
+:func:`check_data_dir` tells at start whether a directory can hold snapshots at all.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +36,7 @@ from typing import Any
 
 from toolkit.errors import ToolkitError
 
-__all__ = ["PERSISTED_MOTO_SERVICES", "Snapshot", "SnapshotError", "load_snapshot", "save_snapshot"]
+__all__ = ["PERSISTED_MOTO_SERVICES", "Snapshot", "SnapshotError", "check_data_dir", "load_snapshot", "save_snapshot"]
 
 PERSISTED_MOTO_SERVICES = ("s3", "dynamodb", "events", "secretsmanager", "iam", "logs", "glue")
 FORMAT_VERSION = 1
@@ -69,18 +78,38 @@ def restore_moto(backends: dict[str, Any]) -> None:
             target[account_id] = backend
 
 
+def check_data_dir(data_dir: Path, field: str = "data_dir") -> None:
+    """Raise :class:`SnapshotError` (one line naming ``field``) unless ``data_dir`` is, or can be
+    made, a directory this process can write: found at start rather than lost at the first save."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise SnapshotError(f"{field}: {data_dir} is not a directory")
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".write-check-", dir=data_dir)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise SnapshotError(f"{field}: {data_dir} is not a writable directory ({exc.strerror or exc})") from None
+
+
+def _private_file(path: Path) -> int:
+    """A new file at ``path`` that only its owner can read (0600 whatever the umask)."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+
 def save_snapshot(data_dir: Path, snapshot: Snapshot) -> None:
     """Write ``snapshot`` under ``data_dir`` atomically (the old one stays whole until the swap)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     fresh, current, old = data_dir / "snapshot.new", data_dir / "snapshot", data_dir / "snapshot.old"
     shutil.rmtree(fresh, ignore_errors=True)
-    fresh.mkdir()
-    with open(fresh / "moto.pickle", "wb") as fh:
+    fresh.mkdir(mode=0o700)
+    os.chmod(fresh, 0o700)  # whatever the umask
+    with open(_private_file(fresh / "moto.pickle"), "wb") as fh:
         pickle.dump(snapshot.moto, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    (fresh / "states.json").write_text(json.dumps(snapshot.states))
-    (fresh / "glue.json").write_text(json.dumps(snapshot.glue))
     manifest = {"format": FORMAT_VERSION, "moto": _moto_version(), "saved_at": time.time()}
-    (fresh / "manifest.json").write_text(json.dumps(manifest))
+    for name, value in (("states.json", snapshot.states), ("glue.json", snapshot.glue), ("manifest.json", manifest)):
+        with open(_private_file(fresh / name), "w") as text:
+            text.write(json.dumps(value))
     shutil.rmtree(old, ignore_errors=True)
     if current.exists():
         current.rename(old)

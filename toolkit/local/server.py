@@ -117,8 +117,11 @@ class BackgroundServer:
             app = await app  # type: ignore[misc]
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=False, backlog=1024,
-                           ssl_context=self.ssl_context)
+        # SO_REUSEADDR: a port whose last server just closed its connections (left in TIME_WAIT)
+        # can be bound again at once; a port another socket listens on still fails (EADDRINUSE).
+        # Never SO_REUSEPORT, which would let two stacks share a port.
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, reuse_port=False,
+                           backlog=1024, ssl_context=self.ssl_context)
         try:
             await site.start()
         except OSError as exc:

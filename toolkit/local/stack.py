@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pickle
 import shutil
 import tempfile
 import time
@@ -38,12 +39,21 @@ import boto3
 from toolkit import aws
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
+from toolkit.local.access import CorsPolicy
 from toolkit.local.gateway import HEALTH_PATH, Gateway
 from toolkit.local.glue import GlueJobs
 from toolkit.local.iam import IamAuthorizer, enforced_by_default
 from toolkit.local.iam.requests import RequestAuthorizer
 from toolkit.local.moto_backend import MotoBridge
-from toolkit.local.persistence import Snapshot, capture_moto, load_snapshot, restore_moto, save_snapshot
+from toolkit.local.persistence import (
+    Snapshot,
+    capture_moto,
+    check_data_dir,
+    load_snapshot,
+    restore_moto,
+    save_snapshot,
+)
+from toolkit.local.restored import RestoredExecutions
 from toolkit.local.server import BackgroundServer, PortInUseError
 from toolkit.local.tls import SAMPLE_API_CA_ENV, LocalCa, sample_api_context
 
@@ -84,6 +94,7 @@ class LocalStack:
         iam: bool | None = None,
         sample_api_tls: bool = True,
         ca_path: Path | None = None,
+        cors_origins: tuple[str, ...] = (),
     ):
         if time_scale <= 0:
             raise StackError(f"time_scale: must be greater than 0, got {time_scale}")
@@ -95,6 +106,10 @@ class LocalStack:
         self.host = host
         # IAM enforcement (toolkit.local.iam): on unless turned off here or with DSA_LOCAL_IAM=off.
         self.iam = enforced_by_default() if iam is None else iam
+        try:
+            self._cors = CorsPolicy.of(cors_origins)
+        except ValueError as exc:
+            raise StackError(str(exc)) from None
         self._want_sample_api = sample_api
         self.sample_api_tls = sample_api_tls
         self._ca_path = Path(ca_path) if ca_path is not None else None
@@ -125,6 +140,8 @@ class LocalStack:
         """Start every component; return when all of them answer."""
         if self._server is not None:
             return self
+        if self.data_dir is not None:
+            check_data_dir(self.data_dir)
         snapshot = load_snapshot(self.data_dir) if self.data_dir is not None else None
         try:
             if self.sample_api_tls and self._want_sample_api:
@@ -134,7 +151,7 @@ class LocalStack:
                 restore_moto(snapshot.moto)
             cfg = self._base_config
             requests_iam = RequestAuthorizer(account_id=cfg.account_id, region=cfg.region) if self.iam else None
-            self._gateway = Gateway(self._bridge, iam=requests_iam)
+            self._gateway = Gateway(self._bridge, iam=requests_iam, cors=self._cors, bound_host=self.host)
             server = BackgroundServer(self._gateway.app, host=self.host, port=self.port, name="dsa-gateway")
             try:
                 server.start()
@@ -152,7 +169,10 @@ class LocalStack:
         return self
 
     def stop(self, save: bool = True) -> None:
-        """Stop everything (Glue runs and executions too); save the state if there is a data_dir."""
+        """Stop everything (Glue runs and executions too); save the state if there is a data_dir.
+
+        A failed save raises :class:`StackError` once everything is stopped, so it is never silent.
+        """
         states_snapshot = glue_snapshot = None
         if self._server is not None:
             try:
@@ -163,19 +183,29 @@ class LocalStack:
         if self.sample_api is not None:
             self.sample_api.stop()
             self.sample_api = None
-        if self._bridge is not None:
-            self._bridge.close()
-            self._bridge = None
-            if save and self.data_dir is not None:
-                save_snapshot(self.data_dir, Snapshot(capture_moto(), states_snapshot, glue_snapshot))
-        self._gateway = None
-        self._states = self._glue = self._integrations = None
-        self.config = self._base_config
-        self._ca = None
-        self.sample_api_ca = None
-        if self._ca_tempdir is not None:
-            shutil.rmtree(self._ca_tempdir, ignore_errors=True)
-            self._ca_tempdir = None
+        try:
+            if self._bridge is not None:
+                self._bridge.close()
+                self._bridge = None
+                if save and self.data_dir is not None:
+                    self._save(Snapshot(capture_moto(), states_snapshot, glue_snapshot))
+        finally:
+            self._gateway = None
+            self._states = self._glue = self._integrations = None
+            self.config = self._base_config
+            self._ca = None
+            self.sample_api_ca = None
+            if self._ca_tempdir is not None:
+                shutil.rmtree(self._ca_tempdir, ignore_errors=True)
+                self._ca_tempdir = None
+
+    def _save(self, snapshot: Snapshot) -> None:
+        assert self.data_dir is not None
+        try:
+            save_snapshot(self.data_dir, snapshot)
+        except (OSError, pickle.PicklingError, TypeError, ValueError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
+            raise StackError(f"data_dir: the state was NOT saved to {self.data_dir} ({detail})") from None
 
     def __enter__(self) -> "LocalStack":
         return self.start()
@@ -237,7 +267,8 @@ class LocalStack:
                 glue.restore_snapshot(snapshot.glue)
         self._states, self._glue = states, glue
         assert self._gateway is not None
-        self._gateway.attach(states=states, glue=glue)
+        restored = [e["arn"] for e in (snapshot.states or {}).get("executions", [])] if snapshot else []
+        self._gateway.attach(states=RestoredExecutions(states, restored) if restored else states, glue=glue)
 
     async def _detach(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """Take the snapshots (before stopping, so running work is left out), then stop our services."""
@@ -253,11 +284,13 @@ class LocalStack:
         return states_snapshot, glue_snapshot
 
     def _start_sample_api(self) -> None:
-        from toolkit.local.sample_api import AuthConfig, SampleApi
+        from toolkit.local.sample_api import ADMIN_TOKEN_ENV, AuthConfig, SampleApi
 
         key = os.environ.get(self._base_config.api_key_env)
         auth = AuthConfig.api_key(key, header=self._base_config.api_key_header) if key else None
-        api = SampleApi(auth=auth, host=self.host, port=self.sample_api_port, ca=self._ca)
+        # The admin token is random per start unless the operator fixed one in the environment.
+        api = SampleApi(auth=auth, host=self.host, port=self.sample_api_port, ca=self._ca,
+                        admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None)
         try:
             api.start()
         except PortInUseError:

@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["STATE_FILE", "StackState", "default_run_dir", "read_state", "write_state", "alive"]
+__all__ = ["STATE_FILE", "StackState", "default_run_dir", "read_state", "recorded_state", "write_state", "alive"]
 
 STATE_FILE = "stack.json"
 
@@ -29,6 +29,7 @@ class StackState:
     sample_api_port: int | None
     data_dir: str | None
     sample_api_ca: str | None = None  # the sample API's CA (PEM path); None when it serves plain http
+    sample_api_admin_token: str | None = None  # why the state file is readable by its owner only
 
 
 def default_run_dir() -> Path:
@@ -38,18 +39,19 @@ def default_run_dir() -> Path:
 
 def read_state(run_dir: Path) -> StackState | None:
     """The state of the stack running from ``run_dir``; None (and a stale file removed) if none."""
-    path = run_dir / STATE_FILE
-    try:
-        state = StackState(**json.loads(path.read_text()))
-    except FileNotFoundError:
-        return None
-    except (ValueError, TypeError):
-        path.unlink(missing_ok=True)
-        return None
-    if not alive(state.pid, state.started):
-        path.unlink(missing_ok=True)
+    state = recorded_state(run_dir)
+    if state is None or not alive(state.pid, state.started):
+        (run_dir / STATE_FILE).unlink(missing_ok=True)
         return None
     return state
+
+
+def recorded_state(run_dir: Path) -> StackState | None:
+    """What the state file in ``run_dir`` says, whether or not that stack still runs."""
+    try:
+        return StackState(**json.loads((run_dir / STATE_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def alive(pid: int, started: float) -> bool:
@@ -64,8 +66,11 @@ def alive(pid: int, started: float) -> bool:
 
 
 def write_state(run_dir: Path, state: StackState) -> None:
-    """Record ``state`` atomically (readers never see half a file)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """Record ``state`` atomically (readers never see half a file), readable by its owner only:
+    it holds the sample API's admin token."""
+    run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = run_dir / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(asdict(state)))
+    tmp.unlink(missing_ok=True)
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+        fh.write(json.dumps(asdict(state)))
     tmp.replace(run_dir / STATE_FILE)

@@ -9,8 +9,8 @@ Others depend on these names::
 """
 
 from .accounting import RequestCounts, RequestKey
-from .api import DEFAULT_PORT, SampleApi
-from .app import DEFAULT_LIMIT, MAX_LIMIT
+from .api import ADMIN_TOKEN_ENV, DEFAULT_PORT, SampleApi
+from .app import ADMIN_TOKEN_HEADER, DEFAULT_LIMIT, MAX_LIMIT
 from .auth import AuthConfig
 from .dataset import DATA_TYPES, Dataset, DatasetError, DatasetParams, Record, records_frame
 from .faults import FAULT_KINDS, FaultPlan, FaultPlanError, FaultRule
@@ -19,6 +19,6 @@ from .locations_csv import DEFAULT_API_URL, DEFAULT_TASK_ID, read_locations_csv,
 __all__ = [
     "SampleApi", "DatasetParams", "Dataset", "DatasetError", "Record", "records_frame", "DATA_TYPES",
     "FaultPlan", "FaultRule", "FaultPlanError", "FAULT_KINDS", "AuthConfig", "RequestCounts", "RequestKey",
-    "DEFAULT_PORT", "DEFAULT_LIMIT", "MAX_LIMIT", "DEFAULT_API_URL", "DEFAULT_TASK_ID",
+    "ADMIN_TOKEN_ENV", "ADMIN_TOKEN_HEADER", "DEFAULT_PORT", "DEFAULT_LIMIT", "MAX_LIMIT", "DEFAULT_API_URL", "DEFAULT_TASK_ID",
     "write_locations_csv", "read_locations_csv",
 ]

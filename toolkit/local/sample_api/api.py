@@ -8,6 +8,7 @@ CA (as the local stack does by default: AWS's HTTP Task calls HTTPS only); witho
 
 from __future__ import annotations
 
+import secrets
 from typing import Iterable
 
 from toolkit.local.server import BackgroundServer
@@ -19,7 +20,10 @@ from .auth import AuthConfig, Authenticator
 from .dataset import Dataset, DatasetParams, Record, records_frame
 from .faults import FaultPlan
 
-__all__ = ["DEFAULT_PORT", "SampleApi"]
+__all__ = ["ADMIN_TOKEN_ENV", "DEFAULT_PORT", "SampleApi"]
+
+ADMIN_TOKEN_ENV = "DSA_SAMPLE_API_ADMIN_TOKEN"
+"""Where a client (a notebook, a script) finds the admin token; ``dsa local env`` exports it."""
 
 DEFAULT_PORT = 4567
 """The sample API's documented default port (the local stack's gateway is on 4566)."""
@@ -28,7 +32,8 @@ DEFAULT_PORT = 4567
 class SampleApi:
     """The sample third-party location API on ``host:port``; a context manager.
 
-    With no ``auth`` the data calls are not checked (``AuthConfig.none()``).
+    With no ``auth`` the data calls are not checked (``AuthConfig.none()``). The admin routes need
+    :attr:`admin_token` (random unless given) in the ``X-Dsa-Admin-Token`` header.
     """
 
     def __init__(
@@ -39,11 +44,13 @@ class SampleApi:
         host: str = "127.0.0.1",
         port: int = 0,
         ca: LocalCa | None = None,
+        admin_token: str | None = None,
     ):
         self.dataset = Dataset(dataset)
         self.ca = ca
         self.auth = auth or AuthConfig.none()
-        self._state = SampleApiState(self.dataset, Authenticator(self.auth), faults)
+        self._state = SampleApiState(self.dataset, Authenticator(self.auth), faults,
+                                     admin_token=admin_token or secrets.token_urlsafe(24))
         context = ca.server_context() if ca is not None else None
         self._server = BackgroundServer(lambda: build_app(self._state), host=host, port=port,
                                         name="sample-api", ssl_context=context)
@@ -52,6 +59,14 @@ class SampleApi:
     def url(self) -> str:
         """Base URL, e.g. ``https://127.0.0.1:4567`` (the real port once started)."""
         return self._server.url
+
+    @property
+    def admin_token(self) -> str:
+        """The token the admin routes (faults, ground truth, request counts) require."""
+        return self._state.admin_token
+
+    def __repr__(self) -> str:  # no token in reprs or logs
+        return f"SampleApi(url={self.url!r})"
 
     @property
     def host(self) -> str:

@@ -13,9 +13,11 @@ parameters get 400, an unknown location 404, bad credentials 401; every error bo
 
 Token route (OAuth mode): ``POST|GET|PUT {base}/oauth/token``; see :mod:`.auth`.
 
-Admin routes (no auth; for tests and operators)::
+Admin routes (for tests and operators); all but health need the admin token in the
+``X-Dsa-Admin-Token`` header (:data:`ADMIN_TOKEN_HEADER`), else 401: a web page could otherwise
+change the faults or read the data. The token is random per server unless one is given::
 
-    GET  /_admin/health                   -> {"status": "ok", "locations": N}
+    GET  /_admin/health                   -> {"status": "ok", "locations": N}   (no token)
     GET  /_admin/ground-truth?locations=a,b -> {"records": [...]}   (default: every location)
     GET  /_admin/faults   POST /_admin/faults (a FaultPlan as JSON; replaces the plan)
     GET  /_admin/requests DELETE /_admin/requests (reset the counts)
@@ -28,6 +30,7 @@ JSON, so a page costs no JSON encoding.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import re
 from typing import Any
@@ -39,7 +42,9 @@ from .auth import Authenticator, AuthError
 from .dataset import DATA_TYPES, Dataset, DatasetError
 from .faults import FaultInjector, FaultPlan, FaultPlanError, FaultRule
 
-__all__ = ["MAX_LIMIT", "DEFAULT_LIMIT", "SampleApiState", "build_app"]
+__all__ = ["ADMIN_TOKEN_HEADER", "MAX_LIMIT", "DEFAULT_LIMIT", "SampleApiState", "build_app"]
+
+ADMIN_TOKEN_HEADER = "X-Dsa-Admin-Token"
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -50,9 +55,13 @@ _JSON = "application/json"
 class SampleApiState:
     """Everything the handlers share: the data, auth, the current fault plan and the counts."""
 
-    def __init__(self, dataset: Dataset, authenticator: Authenticator, faults: FaultPlan | None = None):
+    def __init__(self, dataset: Dataset, authenticator: Authenticator, faults: FaultPlan | None = None,
+                 *, admin_token: str):
+        if not admin_token:
+            raise ValueError("admin_token: must be non-empty")
         self.dataset = dataset
         self.authenticator = authenticator
+        self.admin_token = admin_token
         self.injector = FaultInjector(faults)
         self.counter = RequestCounter()
         self.stopping: asyncio.Event | None = None
@@ -77,11 +86,12 @@ def build_app(state: SampleApiState) -> web.Application:
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     app.router.add_get("/_admin/health", handlers.health)
-    app.router.add_get("/_admin/ground-truth", handlers.ground_truth)
-    app.router.add_get("/_admin/faults", handlers.get_faults)
-    app.router.add_post("/_admin/faults", handlers.post_faults)
-    app.router.add_get("/_admin/requests", handlers.get_requests)
-    app.router.add_delete("/_admin/requests", handlers.delete_requests)
+    admin = handlers.admin_only
+    app.router.add_get("/_admin/ground-truth", admin(handlers.ground_truth))
+    app.router.add_get("/_admin/faults", admin(handlers.get_faults))
+    app.router.add_post("/_admin/faults", admin(handlers.post_faults))
+    app.router.add_get("/_admin/requests", admin(handlers.get_requests))
+    app.router.add_delete("/_admin/requests", admin(handlers.delete_requests))
     for method in ("POST", "GET", "PUT"):
         app.router.add_route(method, "/oauth/token", handlers.token)
     app.router.add_get("/{location_id}/get-summary", handlers.get_summary)
@@ -226,6 +236,17 @@ class _Handlers:
         return response
 
     # ------------------------------------------------------------ admin routes
+    def admin_only(self, handler: Any) -> Any:
+        """``handler``, answered only for requests that carry the admin token."""
+        async def checked(request: web.Request) -> web.Response:
+            given = request.headers.get(ADMIN_TOKEN_HEADER, "")
+            if not hmac.compare_digest(given.encode("utf-8"), self.s.admin_token.encode("utf-8")):
+                code = "InvalidAdminToken" if given else "MissingAdminToken"
+                return _error(401, code, f"admin routes need the admin token in the {ADMIN_TOKEN_HEADER} header "
+                                         "(printed by `dsa local up`)")
+            return await handler(request)
+        return checked
+
     async def health(self, request: web.Request) -> web.Response:
         return _json({"status": "ok", "locations": self.s.dataset.params.locations})
 
