@@ -139,7 +139,7 @@ def test_bad_locations_csv_names_the_problem(tmp_path, text, problem):
 
 
 def test_serve_admin_routes_need_the_token_given_or_printed():
-    process, url = start_serve("--locations", "2", env={"DSA_SAMPLE_API_ADMIN_TOKEN": "given-token"})
+    process, url = start_serve("--locations", "2", "--plain-http", env={"DSA_SAMPLE_API_ADMIN_TOKEN": "given-token"})
     try:
         assert http_status(f"{url}/_admin/faults")[0] == 401
         assert http_status(f"{url}/_admin/faults", {"X-Dsa-Admin-Token": "given-token"})[0] == 200
@@ -147,7 +147,7 @@ def test_serve_admin_routes_need_the_token_given_or_printed():
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=20)
     assert "given-token" not in err  # a token the operator chose is not echoed
-    process, url = start_serve("--locations", "2")
+    process, url = start_serve("--locations", "2", "--plain-http")
     try:
         assert http_status(f"{url}/_admin/faults")[0] == 401
     finally:
