@@ -9,6 +9,10 @@ Values come from four layers, each overriding the one before:
 3. environment variables ``DSA_<FIELD>`` (for example ``DSA_STACK_NAME``),
 4. keyword arguments to :meth:`StackConfig.load`.
 
+On an AWS target the account is never a placeholder: :meth:`StackConfig.load` asks STS
+(GetCallerIdentity, with the target's profile) when no ``account_id`` is given, and the region
+must be one that can host the stack (:mod:`toolkit.regions`).
+
 Unknown keys in any layer are rejected, and every value is checked against the rules AWS
 applies to it; each problem is a :class:`ConfigError` whose message names the field.
 """
@@ -26,6 +30,7 @@ from urllib.parse import urlparse
 import yaml
 
 from toolkit.errors import ToolkitError
+from toolkit.regions import hosting_problem, partition_of
 
 __all__ = ["ConfigError", "StackConfig", "LOCAL_ACCOUNT_ID", "DEFAULT_LOCAL_ENDPOINT"]
 
@@ -108,7 +113,11 @@ class StackConfig:
         for key in overrides:
             _check_known(key, "keyword argument")
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**_coerce(values))
+        values = _coerce(values)
+        if values.get("target") == "aws" and not values.get("account_id"):
+            cls(**{**values, "target": "local"})  # every other field's problem first, before STS
+            values["account_id"] = _caller_account(values)
+        return cls(**values)
 
     # --------------------------------------------------------------- derived
     @property
@@ -117,11 +126,9 @@ class StackConfig:
 
     @property
     def partition(self) -> str:
-        if self.region.startswith("cn-"):
-            return "aws-cn"
-        if self.region.startswith("us-gov-"):
-            return "aws-us-gov"
-        return "aws"
+        """The region's partition (aws, aws-cn, aws-us-gov...); ``aws`` for a region botocore
+        does not know, which only a local target accepts."""
+        return partition_of(self.region) or "aws"
 
     def state_machine_arn(self, name: str) -> str:
         return f"arn:{self.partition}:states:{self.region}:{self.account_id}:stateMachine:{name}"
@@ -151,7 +158,8 @@ _FLOAT_FIELDS = {"tolerated_failure_percentage"}
 
 def _derived_names(cfg: StackConfig) -> dict[str, str]:
     prefix = cfg.stack_name
-    account = cfg.account_id or LOCAL_ACCOUNT_ID
+    # Only a local target has a placeholder account; an AWS target's is resolved by load().
+    account = cfg.account_id or (LOCAL_ACCOUNT_ID if cfg.is_local else "")
     return {
         "account_id": account,
         "locations_table": f"{prefix}-locations",
@@ -167,6 +175,25 @@ def _derived_names(cfg: StackConfig) -> dict[str, str]:
         "states_role": f"{prefix}-states-role",
         "glue_role": f"{prefix}-glue-role",
     }
+
+
+def _caller_account(values: dict[str, Any]) -> str:
+    """The account of the AWS target's credentials (STS GetCallerIdentity), checked against the
+    region's partition: bucket names, ARNs and trust policies must carry the real account."""
+    import boto3  # here, not at the top: only an AWS target without an account_id needs it
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    region = str(values.get("region") or StackConfig.region)
+    try:
+        session = boto3.Session(profile_name=values.get("profile") or None, region_name=region)
+        identity = session.client("sts").get_caller_identity()
+    except (BotoCoreError, ClientError) as exc:
+        raise ConfigError("account_id", f"not set, and STS could not tell the AWS account ({exc})") from None
+    arn_partition = identity["Arn"].split(":")[1]
+    if partition_of(region) not in (None, arn_partition):
+        raise ConfigError("region", f"{region} is in partition {partition_of(region)}, "
+                                    f"but the credentials are for partition {arn_partition}")
+    return identity["Account"]
 
 
 def _check_known(key: str, where: str) -> None:
@@ -250,8 +277,14 @@ def _validate(cfg: StackConfig) -> None:
         )
     if not _REGION.match(cfg.region):
         raise ConfigError("region", f"{cfg.region!r} is not an AWS region name such as us-east-1")
+    if not cfg.is_local and not cfg.account_id:
+        raise ConfigError("account_id", "an AWS target needs its account (StackConfig.load asks STS for it)")
     if not _ACCOUNT.match(cfg.account_id):
         raise ConfigError("account_id", "must be 12 digits")
+    if not cfg.is_local and cfg.account_id == LOCAL_ACCOUNT_ID:
+        raise ConfigError("account_id", f"{LOCAL_ACCOUNT_ID} is the local stack's placeholder, not an AWS account")
+    if not cfg.is_local and (problem := hosting_problem(cfg.region)):
+        raise ConfigError("region", problem)
     _validate_endpoint(cfg.endpoint_url)
     for name in ("work_bucket", "output_bucket"):
         _validate_bucket(name, getattr(cfg, name))

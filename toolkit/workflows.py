@@ -56,6 +56,7 @@ def placeholder_values(config: StackConfig, connection_arn: str) -> dict[str, st
     """Every placeholder the templates may use, rendered as text for its place in the template."""
     by_field = {w.name_field: w for w in WORKFLOWS}
     return {
+        "Partition": config.partition,  # integration ARNs: arn:${Partition}:states:::...
         "ConnectionArn": connection_arn,
         "LocationsTable": config.locations_table,
         "TasksTable": config.tasks_table,
@@ -87,13 +88,15 @@ def render_definitions(config: StackConfig, connection_arn: str) -> dict[str, st
     return {w.name(config): render(w.template_text(), values) for w in WORKFLOWS}
 
 
-_LITERAL_ARN = re.compile(r"arn:aws[a-z-]*:(?!states:::)[a-z0-9-]+:")
+# Every ARN in a template names its partition through ${Partition}, integration ARNs included:
+# a literal arn:aws: is wrong in aws-cn and aws-us-gov.
+_LITERAL_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]*:")
 # Fields that name a resource: in a template their value must be exactly one placeholder.
 _RESOURCE_FIELDS = {"TableName", "Bucket", "JobName", "StateMachineArn", "ConnectionArn"}
 
 
 def lint_template(template: str) -> list[str]:
-    """Problems in a template: literal ARNs (other than service-integration resources) and
+    """Problems in a template: literal ARNs (integration ARNs too: the partition varies) and
     resource-naming fields (TableName, Bucket, ...) that are not a placeholder."""
     problems = [
         f"literal ARN: {template[m.start():m.start() + 40]!r}" for m in _LITERAL_ARN.finditer(template)
