@@ -50,12 +50,12 @@ def test_nothing_but_placeholders_changes(config) -> None:
 def test_values_come_from_the_config(config) -> None:
     definitions = render_definitions(config, CONNECTION_ARN)
     page_fetch = json.loads(definitions["wf-page-fetch"])
-    fetch = page_fetch["States"]["Fetch Page"]["Arguments"]
-    assert fetch["InvocationConfig"]["ConnectionArn"] == CONNECTION_ARN
-    assert page_fetch["States"]["Write Part"]["Arguments"]["Bucket"] == config.work_bucket
+    branch = page_fetch["States"]["Fetch Pages"]["ItemProcessor"]["States"]["Page"]["Branches"][0]["States"]
+    assert branch["Fetch Page"]["Arguments"]["InvocationConfig"]["ConnectionArn"] == CONNECTION_ARN
+    assert branch["Write Part"]["Arguments"]["Bucket"] == config.work_bucket
     aggregator = definitions["wf-aggregator"]
     assert config.state_machine_arn("wf-extraction") in aggregator
-    assert "? $states.input.max_concurrency : 7 %}" in aggregator
+    assert "? $states.input.max_concurrency : 7, " in aggregator
     extraction = definitions["wf-extraction"]
     assert "['failed', 'rejected']" in extraction
     assert config.state_machine_arn("wf-page-fetch") in extraction

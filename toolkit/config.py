@@ -74,7 +74,11 @@ class StackConfig:
     glue_role: str = ""
 
     # Run defaults.
-    max_concurrency: int = 10
+    max_concurrency: int = 10  # locations extracted at once
+    # Requests in flight to the third-party API across all locations of a task: each location
+    # fetches api_concurrency // max_concurrency batches of pages at once (at least one).
+    api_concurrency: int = 40
+    pages_per_batch: int = 10  # pages one page-fetch child fetches (more for very large locations)
     # Locations may fail without failing the run: the task ends PARTIAL and names them.
     tolerated_failure_percentage: float = 100.0
     page_limit: int = 100
@@ -152,7 +156,7 @@ class StackConfig:
 # ---------------------------------------------------------------- internals
 
 _FIELDS = {f.name: f for f in dataclasses.fields(StackConfig)}
-_INT_FIELDS = {"max_concurrency", "page_limit", "glue_workers"}
+_INT_FIELDS = {"max_concurrency", "api_concurrency", "pages_per_batch", "page_limit", "glue_workers"}
 _FLOAT_FIELDS = {"tolerated_failure_percentage"}
 
 
@@ -306,6 +310,10 @@ def _validate(cfg: StackConfig) -> None:
             raise ConfigError(name, "IAM role names are 1-64 characters of letters, digits and +=,.@_-")
     if not 1 <= cfg.max_concurrency <= 10_000:
         raise ConfigError("max_concurrency", "must be between 1 and 10000")
+    if not 1 <= cfg.api_concurrency <= 10_000:
+        raise ConfigError("api_concurrency", "must be between 1 and 10000")
+    if not 1 <= cfg.pages_per_batch <= 100:
+        raise ConfigError("pages_per_batch", "must be between 1 and 100")
     if not 0 <= cfg.tolerated_failure_percentage <= 100:
         raise ConfigError("tolerated_failure_percentage", "must be between 0 and 100")
     if not 1 <= cfg.page_limit <= 10_000:

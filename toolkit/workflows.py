@@ -40,6 +40,11 @@ class Workflow:
         return (ASL_DIR / self.template).read_text()
 
 
+#: At most this many page-fetch batches per location: an inline Map iteration of the extraction
+#: adds about 11 history events, so a location stays near 11,000 of the 25,000 events a
+#: STANDARD execution may hold, whatever its size (batches grow instead).
+MAX_BATCHES_PER_LOCATION = 1000
+
 # In dependency order: a workflow's children come before it.
 WORKFLOWS: tuple[Workflow, ...] = (
     Workflow("page_fetch_state_machine", "page-fetch.asl.json", "EXPRESS"),
@@ -67,6 +72,10 @@ def placeholder_values(config: StackConfig, connection_arn: str) -> dict[str, st
         "ExtractionStateMachineArn": by_field["extraction_state_machine"].arn(config),
         # Run defaults appear inside JSONata expressions, so they are JSONata literals.
         "DefaultMaxConcurrency": str(config.max_concurrency),
+        "DefaultApiConcurrency": str(config.api_concurrency),
+        "DefaultBatchConcurrency": str(max(1, config.api_concurrency // config.max_concurrency)),
+        "PagesPerBatch": str(config.pages_per_batch),
+        "MaxBatchesPerLocation": str(MAX_BATCHES_PER_LOCATION),
         "DefaultToleratedFailurePercentage": _number(config.tolerated_failure_percentage),
         "DefaultPageLimit": str(config.page_limit),
         "DefaultDataTypes": "[" + ", ".join(f"'{t}'" for t in config.data_types) + "]",
