@@ -267,6 +267,8 @@ _ROLE = re.compile(r"^[\w+=,.@-]{1,64}$")
 _GLUE_JOB = re.compile(r"^[\w .\-]{1,255}$")
 # States: 1-80 chars; no whitespace, brackets, wildcards, the listed punctuation or controls.
 _STATE_MACHINE_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+# The consolidation is a Spark (glueetl) job: G.025X is for streaming jobs and Z.2X for Ray jobs.
+_SPARK_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X")
 _BUCKET_BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_BAD_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
@@ -322,8 +324,9 @@ def _validate(cfg: StackConfig) -> None:
         raise ConfigError("data_types", "must be one or more lowercase names such as 'failed'")
     if not re.match(r"^[A-Za-z0-9-]{1,128}$", cfg.api_key_header):
         raise ConfigError("api_key_header", "must be an HTTP header name")
-    if cfg.glue_worker_type not in ("G.1X", "G.2X", "G.4X", "G.8X", "G.025X", "Z.2X"):
-        raise ConfigError("glue_worker_type", f"{cfg.glue_worker_type!r} is not a Glue worker type")
+    if cfg.glue_worker_type not in _SPARK_WORKER_TYPES:
+        raise ConfigError("glue_worker_type", f"{cfg.glue_worker_type!r} is not a worker type of a Glue Spark job "
+                                              f"({', '.join(_SPARK_WORKER_TYPES)})")
     if not 2 <= cfg.glue_workers <= 299:
         raise ConfigError("glue_workers", "Glue 5.0 jobs take 2-299 workers")
 
