@@ -26,7 +26,7 @@ def test_garbled_and_inconsistent_pages_are_fetched_again_and_nothing_is_lost(pi
     ]})
     run, progress = pipeline.run(task)
     assert progress.status == "SUCCEEDED", progress
-    assert pipeline.check(task, LOCATIONS).matches
+    assert pipeline.check(task, LOCATIONS).ok
 
 
 def _page_fetch_machine(pipeline, kind: str = "STANDARD") -> str:
