@@ -1,14 +1,21 @@
 """End-to-end time of the whole pipeline on the local stack, against fetching the same pages directly.
 
 For 25, 100 and 400 locations of the sample dataset (API-key auth on), one task run through
-the real workflows: the extraction phase (execution start to the end of its Map Run, from the
-history) and consolidation (the Glue run on PySpark, Spark start-up included) are timed apart.
-The same pages (summary, then every get-data page of every location and data type, page by
-page as the workflows ask for them) are then fetched by a plain aiohttp client with the same
-number of locations in flight: the limit the network side allows. The ratio pipeline/direct
-compares the extraction phase with that limit. Rows/s counts consolidated rows over the whole run.
+the real workflows (``--repeats`` times; medians are printed): the extraction phase (execution
+start to the end of its Map Run, from the history) and consolidation (the Glue run on PySpark,
+Spark start-up included) are timed apart. The same pages are then fetched by a plain aiohttp
+client that knows every page from the summaries and keeps as many requests in flight as the
+pipeline may (the stack's ``api_concurrency``): the best a direct client can do under the same
+politeness limit. The ratio pipeline/direct compares the extraction phase with it. Rows/s counts
+consolidated rows over the whole run.
 
-    .venv/bin/python bench/bench_pipeline.py [--sizes 25 100 400] [--concurrency 25]
+The cost table prices each run on AWS from what the run did, counted from its histories: state
+transitions of the STANDARD executions (every ``...StateEntered`` event, retries included), page-
+fetch (EXPRESS) requests and their billed duration, S3 requests, and the Glue job's DPU-hours.
+Prices are AWS's published us-east-1 prices (see PRICES); EXPRESS duration cannot be measured
+locally (the API's latency is loopback's), so each page is billed ``--page-seconds`` of it.
+
+    .venv/bin/python bench/bench_pipeline.py [--sizes 25 100 400] [--concurrency 25] [--repeats 3]
 
 Writes bench/results/pipeline.json.
 """
@@ -18,7 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
+import statistics
 import platform
 import secrets
 import time
@@ -31,39 +40,42 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "pipeline.json"
 PAGE_LIMIT = 100
 
+#: AWS's published prices, us-east-1 (Step Functions, S3 and Glue pricing pages).
+PRICES = {
+    "standard_transition": 0.025 / 1000,  # Step Functions Standard: per state transition
+    "express_request": 1.00 / 1_000_000,  # Step Functions Express: per request
+    "express_gb_second": 0.00001667,  # Express duration, billed per 64 MB and per 100 ms
+    "s3_put": 0.005 / 1000,  # S3 Standard PUT, COPY, POST, LIST
+    "s3_get": 0.0004 / 1000,  # S3 Standard GET
+    "glue_dpu_hour": 0.44,  # Glue Spark job, per DPU-hour, billed per second with a 1-minute minimum
+}
+EXPRESS_MEMORY_GB = 64 / 1024  # the smallest billing chunk; these children are small
+
 
 def direct_fetch(url: str, key: str, location_ids: list[str], concurrency: int) -> tuple[float, int, int]:
-    """Fetch every page the pipeline fetches, `concurrency` locations at a time; (seconds, pages, rows)."""
-
-    async def location(session: aiohttp.ClientSession, location_id: str) -> tuple[int, int]:
-        pages = rows = 0
-        async with session.get(f"{url}/{location_id}/get-summary") as reply:
-            summary = (await reply.json())["states"]
-        for data_type in ("failed", "rejected"):
-            if not summary.get(data_type):
-                continue
-            offset = 0
-            while True:
-                params = {"state": data_type, "limit": str(PAGE_LIMIT), "offset": str(offset)}
-                async with session.get(f"{url}/{location_id}/get-data", params=params) as reply:
-                    page = await reply.json()
-                pages, rows, offset = pages + 1, rows + page["count"], offset + PAGE_LIMIT
-                if page["count"] < PAGE_LIMIT:
-                    break
-        return pages, rows
+    """Fetch every page the pipeline fetches with at most `concurrency` requests in flight:
+    each location's summary, then every page it promises; (seconds, pages, rows)."""
 
     async def main() -> tuple[float, int, int]:
         gate = asyncio.Semaphore(concurrency)
         connector = aiohttp.TCPConnector(limit=concurrency)
         async with aiohttp.ClientSession(connector=connector, headers={"x-api-key": key}) as session:
 
-            async def bounded(location_id: str) -> tuple[int, int]:
-                async with gate:
-                    return await location(session, location_id)
+            async def get(path: str, **params: str) -> dict:
+                async with gate, session.get(f"{url}/{path}", params=params) as reply:
+                    return await reply.json()
+
+            async def location(location_id: str) -> list[dict]:
+                summary = (await get(f"{location_id}/get-summary"))["states"]
+                return await asyncio.gather(*(
+                    get(f"{location_id}/get-data", state=data_type, limit=str(PAGE_LIMIT), offset=str(offset))
+                    for data_type in ("failed", "rejected")
+                    for offset in range(0, summary.get(data_type) or 0, PAGE_LIMIT)))
 
             start = time.perf_counter()
-            done = await asyncio.gather(*(bounded(i) for i in location_ids))
-            return time.perf_counter() - start, sum(p for p, _ in done), sum(r for _, r in done)
+            done = await asyncio.gather(*(location(i) for i in location_ids))
+            pages = [page for location_pages in done for page in location_pages]
+            return time.perf_counter() - start, len(pages), sum(page["count"] for page in pages)
 
     return asyncio.run(main())
 
@@ -86,7 +98,10 @@ def pipeline_run(config, stack, api_url: str, location_ids: list[str], concurren
     glue_end = glue.loc[glue["type"] == "TaskStateExited", "timestamp"].iloc[0]
     manifest = results.load_manifest(config, task_id, session=stack.session())
     total = (events["timestamp"].iloc[-1] - start).total_seconds()
+    transitions, express = _counted_work(stack, run.execution_arn)
     return {
+        "standard_transitions": transitions,
+        "express_requests": express,
         "extraction_seconds": (map_end - start).total_seconds(),
         "consolidation_seconds": (glue_end - glue_start).total_seconds(),
         "total_seconds": total,
@@ -96,10 +111,51 @@ def pipeline_run(config, stack, api_url: str, location_ids: list[str], concurren
     }
 
 
+def _counted_work(stack, execution_arn: str) -> tuple[int, int]:
+    """STANDARD state transitions (StateEntered events of the run and its Map Run's children,
+    retries included) and page-fetch requests (startSyncExecution calls) of one run."""
+    sfn = stack.client("stepfunctions")
+    arns = [execution_arn]
+    for map_run in sfn.list_map_runs(executionArn=execution_arn)["mapRuns"]:
+        for page in sfn.get_paginator("list_executions").paginate(mapRunArn=map_run["mapRunArn"]):
+            arns += [child["executionArn"] for child in page["executions"]]
+    transitions = express = 0
+    for arn in arns:
+        for page in sfn.get_paginator("get_execution_history").paginate(
+                executionArn=arn, PaginationConfig={"PageSize": 1000}):
+            for event in page["events"]:
+                transitions += event["type"].endswith("StateEntered")
+                details = event.get("taskScheduledEventDetails") or {}
+                express += details.get("resource") == "startSyncExecution"
+    return transitions, express
+
+
+def aws_cost(run: dict, page_seconds: float, glue_workers: int = 2) -> dict:
+    """What the run would cost on AWS, per component, from what it did (see PRICES)."""
+    pages = run["pages"]
+    per_child = pages / max(1, run["express_requests"]) * page_seconds
+    billed_seconds = run["express_requests"] * math.ceil(per_child * 10) / 10  # 100 ms steps
+    cost = {
+        "standard": run["standard_transitions"] * PRICES["standard_transition"],
+        "express": run["express_requests"] * PRICES["express_request"]
+        + billed_seconds * EXPRESS_MEMORY_GB * PRICES["express_gb_second"],
+        # one PUT per part and a few outputs; Glue GETs every part and lists them
+        "s3": (pages + 4 + math.ceil(pages / 1000)) * PRICES["s3_put"] + (pages + 2) * PRICES["s3_get"],
+        "glue": glue_workers * max(60.0, run["consolidation_seconds"]) / 3600 * PRICES["glue_dpu_hour"],
+    }
+    cost["total"] = sum(cost.values())
+    return {name: value / pages * 1000 for name, value in cost.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[25, 100, 400])
     parser.add_argument("--concurrency", type=int, default=25, help="locations in flight (MaxConcurrency)")
+    parser.add_argument("--api-concurrency", type=int, default=100,
+                        help="requests in flight to the API, the pipeline's and the direct client's")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--page-seconds", type=float, default=0.2,
+                        help="EXPRESS duration billed per page on AWS (the API's latency there)")
     args = parser.parse_args()
 
     from toolkit import deploy
@@ -107,7 +163,11 @@ def main() -> None:
     from toolkit.local.stack import LocalStack
     from toolkit.local.sample_api import AuthConfig, DatasetParams, SampleApi
 
-    config = StackConfig.load(stack_name="bench")
+    # An older tree (before the batched extraction) has no api_concurrency: there the pipeline
+    # keeps one request in flight per location, and so does the direct client.
+    batched = "api_concurrency" in StackConfig.__dataclass_fields__
+    in_flight = args.api_concurrency if batched else args.concurrency
+    config = StackConfig.load(stack_name="bench", **({"api_concurrency": in_flight} if batched else {}))
     key = os.environ.setdefault(config.api_key_env, secrets.token_urlsafe(16))
     api = SampleApi(dataset=DatasetParams(locations=max(args.sizes)), auth=AuthConfig.api_key(key)).start()
     rows = []
@@ -118,28 +178,44 @@ def main() -> None:
             deploy.deploy(config, stack.session())
             for size in args.sizes:
                 ids = api.location_ids()[:size]
-                measured = pipeline_run(config, stack, api.url, ids, args.concurrency)
-                direct_seconds, direct_pages, direct_rows = direct_fetch(api.url, key, ids, args.concurrency)
-                if direct_rows != measured["rows"]:
-                    raise SystemExit(f"{size} locations: pipeline wrote {measured['rows']} rows, the API holds {direct_rows}")
-                rows.append({"locations": size, **measured, "direct_seconds": direct_seconds,
-                             "direct_pages": direct_pages,
-                             "ratio_extraction_to_direct": measured["extraction_seconds"] / direct_seconds})
+                runs_, directs = [], []
+                for _ in range(args.repeats):
+                    measured = pipeline_run(config, stack, api.url, ids, args.concurrency)
+                    direct_seconds, direct_pages, direct_rows = direct_fetch(api.url, key, ids, in_flight)
+                    if direct_rows != measured["rows"]:
+                        raise SystemExit(f"{size} locations: pipeline wrote {measured['rows']} rows, "
+                                         f"the API holds {direct_rows}")
+                    runs_.append(measured)
+                    directs.append(direct_seconds)
+                median = {k: statistics.median(r[k] for r in runs_) for k in runs_[0]}
+                ratios = [r["extraction_seconds"] / d for r, d in zip(runs_, directs)]
+                rows.append({"locations": size, **median, "direct_seconds": statistics.median(directs),
+                             "ratio_extraction_to_direct": statistics.median(ratios), "ratios": ratios,
+                             "cost_per_1000_pages": aws_cost(median, args.page_seconds, config.glue_workers)})
     finally:
         api.stop()
 
-    print(f"\nconcurrency {args.concurrency} locations in flight; page limit {PAGE_LIMIT}")
-    header = (f"{'locations':>9} {'rows':>8} {'pages':>6} {'extract s':>9} {'direct s':>8} {'ratio':>6} "
-              f"{'glue s':>7} {'total s':>8} {'rows/s':>8}")
-    print(header)
+    print(f"\n{args.concurrency} locations in flight, {in_flight} requests in flight, page limit {PAGE_LIMIT}, "
+          f"median of {args.repeats}")
+    print(f"{'locations':>9} {'rows':>8} {'pages':>6} {'extract s':>9} {'direct s':>8} {'ratio':>6} "
+          f"{'glue s':>7} {'total s':>8} {'rows/s':>8}")
     for r in rows:
-        print(f"{r['locations']:>9} {r['rows']:>8} {r['pages']:>6} {r['extraction_seconds']:>9.1f} "
+        print(f"{r['locations']:>9} {r['rows']:>8.0f} {r['pages']:>6.0f} {r['extraction_seconds']:>9.1f} "
               f"{r['direct_seconds']:>8.2f} {r['ratio_extraction_to_direct']:>6.1f} "
               f"{r['consolidation_seconds']:>7.1f} {r['total_seconds']:>8.1f} {r['rows_per_second']:>8.0f}")
+    print(f"\nAWS cost per 1,000 pages, USD (us-east-1 prices; EXPRESS billed {args.page_seconds} s per page)")
+    print(f"{'locations':>9} {'transitions/page':>16} {'express/page':>12} {'standard':>9} {'express':>8} "
+          f"{'s3':>7} {'glue':>7} {'total':>7}")
+    for r in rows:
+        c = r["cost_per_1000_pages"]
+        print(f"{r['locations']:>9} {r['standard_transitions'] / r['pages']:>16.2f} "
+              f"{r['express_requests'] / r['pages']:>12.2f} {c['standard']:>9.4f} {c['express']:>8.4f} "
+              f"{c['s3']:>7.4f} {c['glue']:>7.4f} {c['total']:>7.4f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": platform.node(), "cpus": os.cpu_count(),
                                    "load_average": os.getloadavg(), "concurrency": args.concurrency,
-                                   "runs": rows}, indent=2))
+                                   "requests_in_flight": in_flight, "batched_extraction": batched,
+                                   "prices": PRICES, "runs": rows}, indent=2))
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
 
 

@@ -37,6 +37,10 @@ import pyarrow.parquet as pq
 COLUMNS = ("discount_code", "error_message", "status", "location_id", "data_type", "task_id")
 ROW_FIELDS = ("discount_code", "error_message", "status")
 PARTS_ACTIONS = ("keep", "archive", "delete")
+#: What the aggregator reads back (summary.json): fixed-size fields of the manifest only.
+SUMMARY_NAME = "summary.json"
+SUMMARY_FIELDS = ("task_id", "job_run_id", "total_rows", "part_files_read", "part_files_quarantined",
+                  "csv_uri", "parquet_uri", "manifest_uri")
 REQUIRED_ARGS = ("task_id", "work_bucket", "output_bucket")
 OPTIONAL_ARGS = ("parts_action", "partitions", "JOB_NAME")
 # Glue passes --JOB_RUN_ID itself and its parser returns it without being asked; asking for it
@@ -362,6 +366,11 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
     }
     s3.put_object(Bucket=args.output_bucket, Key=manifest_key, ContentType="application/json",
                   Body=json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+    # The workflow reads only this fixed-size summary: the manifest grows with the locations and
+    # quarantined parts, and a state's payload is capped at 256 KiB.
+    summary = {name: manifest[name] for name in SUMMARY_FIELDS}
+    s3.put_object(Bucket=args.output_bucket, Key=f"{args.output_prefix}{SUMMARY_NAME}",
+                  ContentType="application/json", Body=json.dumps(summary).encode("utf-8"))
     remove_parts(s3, args, keys)
     lap("finish")
     return manifest

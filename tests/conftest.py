@@ -97,6 +97,29 @@ def glue_role(local_stack: LocalStack) -> str:
     return glue_job_role(local_stack)
 
 
+@pytest.fixture(scope="session")
+def sts_url() -> Iterator[str]:
+    """A moto server standing in for STS, so an AWS target can resolve its account offline."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch, sts_url: str) -> str:
+    """Credentials whose STS answers from ``sts_url`` (moto's account 123456789012)."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "DSA_ACCOUNT_ID", "DSA_TARGET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts_url)
+    return "123456789012"
+
+
 def _live_children() -> list[psutil.Process]:
     alive = []
     for child in psutil.Process().children(recursive=True):

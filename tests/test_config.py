@@ -93,6 +93,10 @@ def test_data_types_from_env_string() -> None:
         ({"data_types": []}, "data_types"),
         ({"api_key_header": "bad header"}, "api_key_header"),
         ({"glue_worker_type": "G.3X"}, "glue_worker_type"),
+        ({"glue_worker_type": "G.025X"}, "glue_worker_type"),  # streaming jobs only; ours is Spark
+        ({"glue_worker_type": "Z.2X"}, "glue_worker_type"),  # Ray jobs only
+        ({"api_concurrency": 0}, "api_concurrency"),
+        ({"pages_per_batch": 101}, "pages_per_batch"),
         ({"glue_workers": 1}, "glue_workers"),
     ],
 )

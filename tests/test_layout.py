@@ -60,6 +60,7 @@ def test_the_glue_script_reads_and_writes_where_the_layout_says() -> None:
     source = (ROOT / "glue" / "consolidate.py").read_text()
     assert f'f"{layout.archive_key("{key}")}"' in source
     assert f"{{args.output_prefix}}{layout.MANIFEST_NAME}" in source
+    assert glue.SUMMARY_NAME == layout.SUMMARY_NAME
     assert layout.csv_key(TASK) == f"{args.output_prefix}{TASK}.csv"
     assert layout.parquet_key(TASK) == f"{args.output_prefix}{TASK}.parquet"
 
@@ -67,11 +68,18 @@ def test_the_glue_script_reads_and_writes_where_the_layout_says() -> None:
 # ----------------------------------------------------------------------------- the workflows
 
 
+def _page_states() -> dict:
+    """The states that fetch and write one page: the page-fetch workflow's per-page Parallel branch."""
+    pages = _states("page-fetch.asl.json")["Fetch Pages"]["ItemProcessor"]["States"]
+    return pages["Page"]["Branches"][0]["States"]
+
+
 def test_page_fetch_writes_each_page_at_its_part_key_with_the_output_columns() -> None:
-    write = _states("page-fetch.asl.json")["Write Part"]["Arguments"]
+    page = _page_states()
+    write = page["Write Part"]["Arguments"]
     request = {"task_id": TASK, "location_id": LOCATION, "data_type": DATA_TYPE, "offset": OFFSET}
     assert _evaluate(write["Key"], {"request": request}) == layout.part_key(TASK, LOCATION, DATA_TYPE, OFFSET)
-    fetch = next(s for s in _states("page-fetch.asl.json").values() if "rows" in s.get("Assign", {}))
+    fetch = next(s for s in page.values() if "rows" in s.get("Assign", {}))
     response = {"result": {"ResponseBody": {"results": [
         {"resourceKey": "K1", "errors": [{"message": "m"}], "state": DATA_TYPE}]}}}
     rows = _evaluate(fetch["Assign"]["rows"], {"states": response})
@@ -83,8 +91,8 @@ def test_the_aggregator_uses_the_layouts_prefixes() -> None:
     states = _states("aggregator.asl.json")
     prefix = states["Extract Locations"]["ResultWriter"]["Arguments"]["Prefix"]
     assert _evaluate(prefix, {"taskId": TASK}) == layout.map_runs_prefix(TASK)
-    manifest = states["Read Output Manifest"]["Arguments"]["Key"]
-    assert _evaluate(manifest, {"taskId": TASK}) == layout.manifest_key(TASK)
+    summary = states["Read Output Summary"]["Arguments"]["Key"]
+    assert _evaluate(summary, {"taskId": TASK}) == layout.summary_key(TASK)
 
 
 def test_the_aggregator_writes_only_task_record_fields() -> None:
@@ -101,7 +109,7 @@ def test_the_aggregator_writes_only_task_record_fields() -> None:
             names = arguments.get("ExpressionAttributeNames", {})
             for target in re.findall(r"([#\w]+) = ", arguments["UpdateExpression"].removeprefix("SET ")):
                 written.add(names.get(target, target))
-    assert {"task_id", "created_at", "status", "rows", "error", "failed_locations"} <= written
+    assert {"task_id", "created_at", "status", "rows", "error", "map_run_results"} <= written
     assert written <= fields, written - fields
 
 
@@ -114,7 +122,7 @@ def _item(**changes: dict) -> dict:
         "execution_arn": {"S": "arn:aws:states:us-east-1:000000000000:execution:agg:run-1"},
         "locations_total": {"N": "3"}, "locations_failed": {"N": "1"}, "rows": {"N": "120"},
         "rerun_locations": {"SS": ["b", "a"]},
-        "failed_locations": {"S": json.dumps([{"location_id": "a", "error": "E", "cause": "c"}])},
+        "map_run_results": {"S": "s3://work/map-runs/t/manifest.json"},
     }
     item.update(changes)
     return item
@@ -123,7 +131,7 @@ def _item(**changes: dict) -> dict:
 def test_a_task_record_reads_an_item_and_writes_it_back() -> None:
     record = TaskRecord.from_item(_item(future_field={"S": "ignored"}))
     assert (record.status, record.rows, record.locations_failed) == ("PARTIAL", 120, 1)
-    assert record.rerun_locations == ["a", "b"] and record.failed_location_ids == ["a"]
+    assert record.rerun_locations == ["a", "b"] and record.map_run_results == "s3://work/map-runs/t/manifest.json"
     assert record.redriven_locations == [] and record.redrive_count == 0 and not record.active
     assert record.key() == {"task_id": {"S": TASK}, "created_at": {"S": "2026-12-02T12:00:00.000Z"}}
     assert TaskRecord.from_item(record.to_item()) == record
@@ -133,7 +141,7 @@ def test_a_task_record_reads_an_item_and_writes_it_back() -> None:
 @pytest.mark.parametrize("changes, message", [
     ({"status": None}, "status: missing"),
     ({"rows": {"N": "1.5"}}, "rows: must be a whole number"),
-    ({"failed_locations": {"S": "{not json"}}, "failed_locations: not a JSON list"),
+    ({"map_run_results": {"N": "3"}}, "map_run_results: must be a string"),
     ({"output_uri": {"N": "3"}}, "output_uri: must be a string"),
 ])
 def test_a_malformed_item_is_named_by_its_field(changes: dict, message: str) -> None:

@@ -12,9 +12,10 @@ def test_an_unknown_target_is_refused_by_name() -> None:
         open_target("gcp")
 
 
-def test_aws_uses_the_parameters_and_has_no_sample_api(monkeypatch) -> None:
+def test_aws_uses_the_parameters_and_has_no_sample_api(monkeypatch, aws_credentials) -> None:
     monkeypatch.delenv("DSA_STACK_NAME", raising=False)
     target = open_target("aws", region="eu-west-1", stack_name="ops")
+    assert target.config.account_id == aws_credentials  # asked of STS, never the local placeholder
     assert target.sample_api is None and target.origin == "aws"
     assert (target.config.target, target.config.region, target.config.stack_name) == ("aws", "eu-west-1", "ops")
     assert target.config.locations_table == "ops-locations"

@@ -50,12 +50,12 @@ def test_nothing_but_placeholders_changes(config) -> None:
 def test_values_come_from_the_config(config) -> None:
     definitions = render_definitions(config, CONNECTION_ARN)
     page_fetch = json.loads(definitions["wf-page-fetch"])
-    fetch = page_fetch["States"]["Fetch Page"]["Arguments"]
-    assert fetch["InvocationConfig"]["ConnectionArn"] == CONNECTION_ARN
-    assert page_fetch["States"]["Write Part"]["Arguments"]["Bucket"] == config.work_bucket
+    branch = page_fetch["States"]["Fetch Pages"]["ItemProcessor"]["States"]["Page"]["Branches"][0]["States"]
+    assert branch["Fetch Page"]["Arguments"]["InvocationConfig"]["ConnectionArn"] == CONNECTION_ARN
+    assert branch["Write Part"]["Arguments"]["Bucket"] == config.work_bucket
     aggregator = definitions["wf-aggregator"]
     assert config.state_machine_arn("wf-extraction") in aggregator
-    assert "? $states.input.max_concurrency : 7 %}" in aggregator
+    assert "? $states.input.max_concurrency : 7, " in aggregator
     extraction = definitions["wf-extraction"]
     assert "['failed', 'rejected']" in extraction
     assert config.state_machine_arn("wf-page-fetch") in extraction
@@ -76,6 +76,34 @@ def test_lint_catches_literal_names_and_arns() -> None:
     assert any("literal ARN" in p for p in problems)
 
 
+def test_lint_catches_an_integration_arn_without_the_partition_placeholder() -> None:
+    """arn:aws:states:::... does not exist in aws-cn or aws-us-gov: templates say ${Partition}."""
+    bad = json.dumps({"States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke"}}})
+    assert [p for p in lint_template(bad) if "literal ARN" in p]
+    good = json.dumps({"States": {"A": {"Type": "Task", "Resource": "arn:${Partition}:states:::http:invoke"}}})
+    assert lint_template(good) == []
+
+
+@pytest.mark.parametrize(("region", "partition"), [("us-east-1", "aws"), ("cn-north-1", "aws-cn"),
+                                                   ("us-gov-west-1", "aws-us-gov")])
+def test_integration_arns_carry_the_regions_partition(region: str, partition: str) -> None:
+    config = StackConfig.load(environ={}, region=region)
+    for definition in render_definitions(config, f"arn:{partition}:events:{region}:000000000000:connection/c/1").values():
+        resources = [node["Resource"] for node in _task_states(json.loads(definition))]
+        assert resources and all(r.startswith(f"arn:{partition}:states:::") for r in resources), resources
+
+
 def test_unknown_placeholder_is_an_error() -> None:
     with pytest.raises(TemplateError, match=r"^\$\{Nope\}: unknown placeholder"):
         render('{"a": "${Nope}"}', {"Known": "x"})
+
+
+def _task_states(tree):
+    if isinstance(tree, dict):
+        if tree.get("Type") in ("Task",) and isinstance(tree.get("Resource"), str):
+            yield tree
+        for value in tree.values():
+            yield from _task_states(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _task_states(value)

@@ -9,6 +9,10 @@ Values come from four layers, each overriding the one before:
 3. environment variables ``DSA_<FIELD>`` (for example ``DSA_STACK_NAME``),
 4. keyword arguments to :meth:`StackConfig.load`.
 
+On an AWS target the account is never a placeholder: :meth:`StackConfig.load` asks STS
+(GetCallerIdentity, with the target's profile) when no ``account_id`` is given, and the region
+must be one that can host the stack (:mod:`toolkit.regions`).
+
 Unknown keys in any layer are rejected, and every value is checked against the rules AWS
 applies to it; each problem is a :class:`ConfigError` whose message names the field.
 """
@@ -26,6 +30,7 @@ from urllib.parse import urlparse
 import yaml
 
 from toolkit.errors import ToolkitError
+from toolkit.regions import hosting_problem, partition_of
 
 __all__ = ["ConfigError", "StackConfig", "LOCAL_ACCOUNT_ID", "DEFAULT_LOCAL_ENDPOINT", "MAX_PAGE_LIMIT"]
 
@@ -84,7 +89,11 @@ class StackConfig:
     glue_role: str = ""
 
     # Run defaults.
-    max_concurrency: int = 10
+    max_concurrency: int = 10  # locations extracted at once
+    # Requests in flight to the third-party API across all locations of a task: each location
+    # fetches api_concurrency // max_concurrency batches of pages at once (at least one).
+    api_concurrency: int = 40
+    pages_per_batch: int = 10  # pages one page-fetch child fetches (more for very large locations)
     # Locations may fail without failing the run: the task ends PARTIAL and names them.
     tolerated_failure_percentage: float = 100.0
     page_limit: int = 100
@@ -122,7 +131,11 @@ class StackConfig:
         for key in overrides:
             _check_known(key, "keyword argument")
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**_coerce(values))
+        values = _coerce(values)
+        if values.get("target") == "aws" and not values.get("account_id"):
+            cls(**{**values, "target": "local"})  # every other field's problem first, before STS
+            values["account_id"] = _caller_account(values)
+        return cls(**values)
 
     # --------------------------------------------------------------- derived
     @property
@@ -131,11 +144,9 @@ class StackConfig:
 
     @property
     def partition(self) -> str:
-        if self.region.startswith("cn-"):
-            return "aws-cn"
-        if self.region.startswith("us-gov-"):
-            return "aws-us-gov"
-        return "aws"
+        """The region's partition (aws, aws-cn, aws-us-gov...); ``aws`` for a region botocore
+        does not know, which only a local target accepts."""
+        return partition_of(self.region) or "aws"
 
     def state_machine_arn(self, name: str) -> str:
         return f"arn:{self.partition}:states:{self.region}:{self.account_id}:stateMachine:{name}"
@@ -159,13 +170,14 @@ class StackConfig:
 # ---------------------------------------------------------------- internals
 
 _FIELDS = {f.name: f for f in dataclasses.fields(StackConfig)}
-_INT_FIELDS = {"max_concurrency", "page_limit", "glue_workers"}
+_INT_FIELDS = {"max_concurrency", "api_concurrency", "pages_per_batch", "page_limit", "glue_workers"}
 _FLOAT_FIELDS = {"tolerated_failure_percentage"}
 
 
 def _derived_names(cfg: StackConfig) -> dict[str, str]:
     prefix = cfg.stack_name
-    account = cfg.account_id or LOCAL_ACCOUNT_ID
+    # Only a local target has a placeholder account; an AWS target's is resolved by load().
+    account = cfg.account_id or (LOCAL_ACCOUNT_ID if cfg.is_local else "")
     return {
         "account_id": account,
         "locations_table": f"{prefix}-locations",
@@ -181,6 +193,25 @@ def _derived_names(cfg: StackConfig) -> dict[str, str]:
         "states_role": f"{prefix}-states-role",
         "glue_role": f"{prefix}-glue-role",
     }
+
+
+def _caller_account(values: dict[str, Any]) -> str:
+    """The account of the AWS target's credentials (STS GetCallerIdentity), checked against the
+    region's partition: bucket names, ARNs and trust policies must carry the real account."""
+    import boto3  # here, not at the top: only an AWS target without an account_id needs it
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    region = str(values.get("region") or StackConfig.region)
+    try:
+        session = boto3.Session(profile_name=values.get("profile") or None, region_name=region)
+        identity = session.client("sts").get_caller_identity()
+    except (BotoCoreError, ClientError) as exc:
+        raise ConfigError("account_id", f"not set, and STS could not tell the AWS account ({exc})") from None
+    arn_partition = identity["Arn"].split(":")[1]
+    if partition_of(region) not in (None, arn_partition):
+        raise ConfigError("region", f"{region} is in partition {partition_of(region)}, "
+                                    f"but the credentials are for partition {arn_partition}")
+    return identity["Account"]
 
 
 def _check_known(key: str, where: str) -> None:
@@ -304,6 +335,8 @@ _ROLE = re.compile(r"^[\w+=,.@-]{1,64}$")
 _GLUE_JOB = re.compile(r"^[\w .\-]{1,255}$")
 # States: 1-80 chars; no whitespace, brackets, wildcards, the listed punctuation or controls.
 _STATE_MACHINE_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+# The consolidation is a Spark (glueetl) job: G.025X is for streaming jobs and Z.2X for Ray jobs.
+_SPARK_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X")
 _BUCKET_BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_BAD_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
@@ -318,8 +351,14 @@ def _validate(cfg: StackConfig) -> None:
         )
     if not _REGION.match(cfg.region):
         raise ConfigError("region", f"{cfg.region!r} is not an AWS region name such as us-east-1")
+    if not cfg.is_local and not cfg.account_id:
+        raise ConfigError("account_id", "an AWS target needs its account (StackConfig.load asks STS for it)")
     if not _ACCOUNT.match(cfg.account_id):
         raise ConfigError("account_id", "must be 12 digits")
+    if not cfg.is_local and cfg.account_id == LOCAL_ACCOUNT_ID:
+        raise ConfigError("account_id", f"{LOCAL_ACCOUNT_ID} is the local stack's placeholder, not an AWS account")
+    if not cfg.is_local and (problem := hosting_problem(cfg.region)):
+        raise ConfigError("region", problem)
     _validate_endpoint(cfg.endpoint_url)
     for name in ("work_bucket", "output_bucket"):
         _validate_bucket(name, getattr(cfg, name))
@@ -341,6 +380,10 @@ def _validate(cfg: StackConfig) -> None:
             raise ConfigError(name, "IAM role names are 1-64 characters of letters, digits and +=,.@_-")
     if not 1 <= cfg.max_concurrency <= 10_000:
         raise ConfigError("max_concurrency", "must be between 1 and 10000")
+    if not 1 <= cfg.api_concurrency <= 10_000:
+        raise ConfigError("api_concurrency", "must be between 1 and 10000")
+    if not 1 <= cfg.pages_per_batch <= 100:
+        raise ConfigError("pages_per_batch", "must be between 1 and 100")
     if not 0 <= cfg.tolerated_failure_percentage <= 100:
         raise ConfigError("tolerated_failure_percentage", "must be between 0 and 100")
     if not 1 <= cfg.page_limit <= MAX_PAGE_LIMIT:
@@ -350,8 +393,9 @@ def _validate(cfg: StackConfig) -> None:
         raise ConfigError("data_types", "must be one or more lowercase names such as 'failed'")
     if not re.match(r"^[A-Za-z0-9-]{1,128}$", cfg.api_key_header):
         raise ConfigError("api_key_header", "must be an HTTP header name")
-    if cfg.glue_worker_type not in ("G.1X", "G.2X", "G.4X", "G.8X", "G.025X", "Z.2X"):
-        raise ConfigError("glue_worker_type", f"{cfg.glue_worker_type!r} is not a Glue worker type")
+    if cfg.glue_worker_type not in _SPARK_WORKER_TYPES:
+        raise ConfigError("glue_worker_type", f"{cfg.glue_worker_type!r} is not a worker type of a Glue Spark job "
+                                              f"({', '.join(_SPARK_WORKER_TYPES)})")
     if not 2 <= cfg.glue_workers <= 299:
         raise ConfigError("glue_workers", "Glue 5.0 jobs take 2-299 workers")
 

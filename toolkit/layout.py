@@ -11,7 +11,6 @@ the names; ``tests/test_layout.py`` holds them to this module. See docs/design.m
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,8 +19,8 @@ from toolkit.errors import ToolkitError
 
 __all__ = [
     "PARTS_PREFIX", "CONSOLIDATED_PREFIX", "QUARANTINE_PREFIX", "ARCHIVE_PREFIX", "MAP_RUNS_PREFIX",
-    "SCRIPTS_PREFIX", "SCRIPT_KEY", "MANIFEST_NAME",
-    "part_key", "parts_prefix", "output_prefix", "manifest_key", "csv_key", "parquet_key",
+    "SCRIPTS_PREFIX", "SCRIPT_KEY", "MANIFEST_NAME", "SUMMARY_NAME",
+    "part_key", "parts_prefix", "output_prefix", "manifest_key", "summary_key", "csv_key", "parquet_key",
     "quarantine_key", "archive_key", "map_runs_prefix",
     "OUTPUT_COLUMNS", "KEY_COLUMNS",
     "TASK_STATUSES", "ACTIVE_TASK_STATUSES", "TaskRecordError", "TaskRecord",
@@ -37,6 +36,8 @@ MAP_RUNS_PREFIX = "map-runs/"        # work bucket: the aggregator's Distributed
 SCRIPTS_PREFIX = "scripts/"          # work bucket: the Glue job's script
 SCRIPT_KEY = f"{SCRIPTS_PREFIX}consolidate.py"
 MANIFEST_NAME = "manifest.json"
+# The manifest's fixed-size fields: all the aggregator reads back (the manifest grows with the task).
+SUMMARY_NAME = "summary.json"
 
 
 def parts_prefix(task_id: str) -> str:
@@ -56,6 +57,10 @@ def output_prefix(task_id: str) -> str:
 
 def manifest_key(task_id: str) -> str:
     return f"{output_prefix(task_id)}{MANIFEST_NAME}"
+
+
+def summary_key(task_id: str) -> str:
+    return f"{output_prefix(task_id)}{SUMMARY_NAME}"
 
 
 def csv_key(task_id: str) -> str:
@@ -103,7 +108,9 @@ class TaskRecord:
 
     The aggregator writes task_id, created_at, status, execution_arn and rerun_locations when it
     starts; locations_total and locations_failed before consolidating; rows, output_uri,
-    finished_at and failed_locations at the end, or error on failure. A redrive adds
+    finished_at and map_run_results (where the Map Run's ResultWriter put its results: the lost
+    locations are read from there, never carried through the workflow) at the end, or error on
+    failure. A redrive adds
     redriven_locations, redrive_count and redriven_at (toolkit.runs.redrive).
     """
 
@@ -117,7 +124,7 @@ class TaskRecord:
     output_uri: str | None = None
     finished_at: str | None = None
     error: str | None = None
-    failed_locations: list[dict[str, Any]] = field(default_factory=list)  # stored as a JSON string
+    map_run_results: str | None = None  # s3://bucket/key of the Map Run's ResultWriter manifest
     rerun_locations: list[str] = field(default_factory=list)              # stored as a string set
     redriven_locations: list[str] = field(default_factory=list)           # stored as a string set
     redrive_count: int = 0
@@ -127,11 +134,6 @@ class TaskRecord:
     def active(self) -> bool:
         """Whether the record says the run is still going (RUNNING or CONSOLIDATING)."""
         return self.status in ACTIVE_TASK_STATUSES
-
-    @property
-    def failed_location_ids(self) -> list[str]:
-        """The ids of the locations the run lost, in the order the aggregator recorded them."""
-        return [f["location_id"] for f in self.failed_locations if f.get("location_id")]
 
     def key(self) -> dict[str, dict[str, str]]:
         """The record's primary key as DynamoDB wants it."""
@@ -170,9 +172,7 @@ class TaskRecord:
             value = getattr(self, spec.name)
             if value is None or value == [] or (spec.name == "redrive_count" and value == 0):
                 continue  # unset: the aggregator leaves such attributes out too
-            if spec.name == "failed_locations":
-                value = json.dumps(value)
-            elif spec.name in _STRING_SETS:
+            if spec.name in _STRING_SETS:
                 value = set(value)
             item[spec.name] = serializer.serialize(value)
         return item
@@ -190,14 +190,6 @@ def _field_value(name: str, value: Any) -> Any:
         return int(value)
     if name in _STRING_SETS:
         return sorted(value)
-    if name == "failed_locations":
-        try:
-            failures = json.loads(value or "[]")
-        except (TypeError, ValueError):
-            raise TaskRecordError(f"failed_locations: not a JSON list: {str(value)[:80]!r}") from None
-        if not isinstance(failures, list):
-            raise TaskRecordError(f"failed_locations: not a JSON list: {str(value)[:80]!r}")
-        return failures
     if not isinstance(value, str):
         raise TaskRecordError(f"{name}: must be a string, got {value!r}")
     return value

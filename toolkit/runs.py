@@ -43,6 +43,7 @@ __all__ = [
     "classify_error",
     "failures",
     "failure_counts",
+    "lost_locations",
     "rerun",
     "redrive",
 ]
@@ -375,11 +376,33 @@ def rerun(
         latest = latest_task(config, task_id, session=session)
         if latest is None:
             raise RunError(f"task_id: task {task_id!r} has never run")
-        locations = latest.failed_location_ids
+        locations = [f["location_id"] for f in lost_locations(config, latest, session=session)]
         if not locations:
             raise RunError(f"task_id: the latest run of task {task_id!r} ({latest.status}) "
                            "lost no location; name the locations to rerun")
     return start_run(config, task_id, locations=locations, session=session, **options)
+
+
+def lost_locations(config: StackConfig, task: TaskRecord, *,
+                   session: boto3.Session | None = None) -> list[dict[str, str]]:
+    """The locations a run lost, with their error and cause, read from its Map Run's results in S3.
+
+    The workflow records only counts and where the Map Run's ResultWriter put its results
+    (``map_run_results``): a list of failures grows with the task and would break the 256 KiB
+    payload quota in the workflow, so it is read here instead, however long it is.
+    """
+    uri = task.map_run_results
+    if not uri:
+        return []
+    s3 = aws.client(config, "s3", session)
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    lost = []
+    for result_file in manifest.get("ResultFiles", {}).get("FAILED", []):
+        for child in json.loads(s3.get_object(Bucket=bucket, Key=result_file["Key"])["Body"].read()):
+            lost.append({"location_id": json.loads(child["Input"])["location_id"],
+                         "error": child.get("Error", ""), "cause": child.get("Cause", "")})
+    return lost
 
 
 def redrive(run: Run, *, session: boto3.Session | None = None) -> Run:

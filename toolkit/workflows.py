@@ -40,6 +40,11 @@ class Workflow:
         return (ASL_DIR / self.template).read_text()
 
 
+#: At most this many page-fetch batches per location: an inline Map iteration of the extraction
+#: adds about 11 history events, so a location stays near 11,000 of the 25,000 events a
+#: STANDARD execution may hold, whatever its size (batches grow instead).
+MAX_BATCHES_PER_LOCATION = 1000
+
 # In dependency order: a workflow's children come before it.
 WORKFLOWS: tuple[Workflow, ...] = (
     Workflow("page_fetch_state_machine", "page-fetch.asl.json", "EXPRESS"),
@@ -56,6 +61,7 @@ def placeholder_values(config: StackConfig, connection_arn: str) -> dict[str, st
     """Every placeholder the templates may use, rendered as text for its place in the template."""
     by_field = {w.name_field: w for w in WORKFLOWS}
     return {
+        "Partition": config.partition,  # integration ARNs: arn:${Partition}:states:::...
         "ConnectionArn": connection_arn,
         "LocationsTable": config.locations_table,
         "TasksTable": config.tasks_table,
@@ -66,6 +72,10 @@ def placeholder_values(config: StackConfig, connection_arn: str) -> dict[str, st
         "ExtractionStateMachineArn": by_field["extraction_state_machine"].arn(config),
         # Run defaults appear inside JSONata expressions, so they are JSONata literals.
         "DefaultMaxConcurrency": str(config.max_concurrency),
+        "DefaultApiConcurrency": str(config.api_concurrency),
+        "DefaultBatchConcurrency": str(max(1, config.api_concurrency // config.max_concurrency)),
+        "PagesPerBatch": str(config.pages_per_batch),
+        "MaxBatchesPerLocation": str(MAX_BATCHES_PER_LOCATION),
         "DefaultToleratedFailurePercentage": _number(config.tolerated_failure_percentage),
         "DefaultPageLimit": str(config.page_limit),
         "DefaultDataTypes": "[" + ", ".join(f"'{t}'" for t in config.data_types) + "]",
@@ -87,13 +97,15 @@ def render_definitions(config: StackConfig, connection_arn: str) -> dict[str, st
     return {w.name(config): render(w.template_text(), values) for w in WORKFLOWS}
 
 
-_LITERAL_ARN = re.compile(r"arn:aws[a-z-]*:(?!states:::)[a-z0-9-]+:")
+# Every ARN in a template names its partition through ${Partition}, integration ARNs included:
+# a literal arn:aws: is wrong in aws-cn and aws-us-gov.
+_LITERAL_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]*:")
 # Fields that name a resource: in a template their value must be exactly one placeholder.
 _RESOURCE_FIELDS = {"TableName", "Bucket", "JobName", "StateMachineArn", "ConnectionArn"}
 
 
 def lint_template(template: str) -> list[str]:
-    """Problems in a template: literal ARNs (other than service-integration resources) and
+    """Problems in a template: literal ARNs (integration ARNs too: the partition varies) and
     resource-naming fields (TableName, Bucket, ...) that are not a placeholder."""
     problems = [
         f"literal ARN: {template[m.start():m.start() + 40]!r}" for m in _LITERAL_ARN.finditer(template)

@@ -9,6 +9,7 @@ with the service. The runtime parses the Resource ARN into the integration patte
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -27,6 +28,9 @@ __all__ = [
 
 _PATTERN_SUFFIXES = ((".waitForTaskToken", "waitForTaskToken"), (".sync:2", "sync:2"), (".sync", "sync"))
 _OPTIMISED_PREFIX = "arn:aws:states:::"
+# Integration ARNs carry the partition (arn:aws-cn:states:::..., arn:aws-us-gov:states:::...);
+# plug-ins are registered under the aws partition's form, so lookups use that form.
+_PARTITION_PREFIX = re.compile(r"^arn:aws[a-z-]*:states:::")
 
 #: Built-in local-only testing aid (not an AWS resource): sleeps, heartbeats or fails on request.
 LOCAL_TEST_RESOURCE = "arn:aws:states:::local:test"
@@ -45,10 +49,11 @@ class ResourceRef:
 
 def parse_resource(resource: str) -> ResourceRef:
     """Split a Resource ARN into its service resource and integration pattern."""
-    base, pattern, suffix = resource, "request-response", ""
+    canonical = _PARTITION_PREFIX.sub(_OPTIMISED_PREFIX, resource)
+    base, pattern, suffix = canonical, "request-response", ""
     for text, name in _PATTERN_SUFFIXES:
-        if resource.endswith(text):
-            base, pattern, suffix = resource[: -len(text)], name, text
+        if canonical.endswith(text):
+            base, pattern, suffix = canonical[: -len(text)], name, text
             break
     if base.startswith(_OPTIMISED_PREFIX):
         kind, _, api = base[len(_OPTIMISED_PREFIX):].rpartition(":")

@@ -44,7 +44,7 @@ def test_every_integration_is_allowed():
     cfg = StackConfig.load(environ={})
     allowed = _actions(spec.states_policy(cfg))
     needed = {_required_action(node["Resource"]) for t in _templates() for node in _walk(t)
-              if isinstance(node.get("Resource"), str) and node["Resource"].startswith("arn:aws:states:::")}
+              if isinstance(node.get("Resource"), str) and node["Resource"].startswith("arn:${Partition}:states:::")}
     assert needed, "no integrations found in the templates"
     assert needed <= allowed, needed - allowed
 

@@ -112,6 +112,10 @@ def test_consolidates_every_part_quarantines_bad_ones_and_reruns_identically(s3_
     assert manifest["job_run_id"] == "jr_first"
     assert manifest["input_uri"] == f"s3://{s3_place.work_bucket}/parts/{TASK}/"
     assert manifest["csv_uri"] == f"s3://{out}/consolidated/{TASK}/{TASK}.csv"
+    # The workflow reads only the summary: the manifest's fixed-size fields, nothing that grows.
+    summary = json.loads(s3_place.get(out, f"consolidated/{TASK}/summary.json"))
+    assert summary == {k: manifest[k] for k in ("task_id", "job_run_id", "total_rows", "part_files_read",
+                                                "part_files_quarantined", "csv_uri", "parquet_uri", "manifest_uri")}
     reasons = {q["key"]: q["reason"] for q in manifest["quarantined"]}
     assert set(reasons) == set(BAD_PARTS)
     assert "not UTF-8 JSON" in reasons[f"parts/{TASK}/loc-bad/failed/0.json"]

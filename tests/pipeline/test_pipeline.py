@@ -59,7 +59,7 @@ def test_a_location_failing_beyond_retries_is_partial_and_a_rerun_completes_it(p
     task = runs.latest_task(pipeline.config, "partial")
     assert task.status == "PARTIAL"
     assert task.locations_failed == 1
-    failed = task.failed_locations
+    failed = runs.lost_locations(pipeline.config, task)
     assert [f["location_id"] for f in failed] == [broken]
     assert failed[0]["error"] == "States.TaskFailed" or "500" in failed[0]["error"]
 

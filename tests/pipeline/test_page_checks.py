@@ -1,0 +1,83 @@
+"""Pages are checked against what the summary promised and fetched again when they come back
+short, garbled or inconsistent; a 429 waits as long as its Retry-After asks (coverage and speed
+issues). Run on the deployed workflows against the sample API's fault plans."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+
+from toolkit import workflows
+
+pytestmark = pytest.mark.slow
+
+LOCATIONS = [f"loc-{i:03d}" for i in range(1, 9)]
+
+
+def test_garbled_and_inconsistent_pages_are_fetched_again_and_nothing_is_lost(pipeline, faults) -> None:
+    task = f"garbled-{uuid.uuid4().hex[:6]}"
+    pipeline.load(task, LOCATIONS)
+    faults({"seed": 7, "rules": [
+        {"kind": "malformed", "rate": 0.05, "endpoints": ["get-data"], "per": "request"},
+        {"kind": "count_mismatch", "rate": 0.05, "endpoints": ["get-data"], "per": "request"},
+    ]})
+    run, progress = pipeline.run(task)
+    assert progress.status == "SUCCEEDED", progress
+    assert pipeline.check(task, LOCATIONS).ok
+
+
+def _page_fetch_machine(pipeline, kind: str = "STANDARD") -> str:
+    """The page-fetch workflow deployed as STANDARD under a new name, so its history can be read."""
+    config = pipeline.config
+    sfn = pipeline.stack.client("stepfunctions")
+    connection = pipeline.stack.client("events").describe_connection(Name=config.connection_name)["ConnectionArn"]
+    definition = workflows.render_definitions(config, connection)[config.page_fetch_state_machine]
+    return sfn.create_state_machine(name=f"pf-{uuid.uuid4().hex[:6]}", definition=definition,
+                                    roleArn=config.role_arn(config.states_role), type=kind)["stateMachineArn"]
+
+
+def _run(pipeline, machine: str, batch: dict) -> tuple[dict, list[dict]]:
+    sfn = pipeline.stack.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(batch))["executionArn"]
+    deadline = time.monotonic() + 120
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "page-fetch did not finish"
+        time.sleep(0.2)
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return described, events
+
+
+def _batch(pipeline, task: str, location: str, data_type: str, pages: int, offset: int = 0) -> dict:
+    total = pipeline.stack.sample_api.dataset.sizes(location)[data_type]
+    return {"task_id": task, "location_id": location, "api_url": pipeline.stack.sample_api.url,
+            "data_type": data_type, "total": total, "offset": offset, "pages": pages, "limit": 100}
+
+
+def test_a_429_waits_as_long_as_retry_after_asks(pipeline, faults) -> None:
+    machine = _page_fetch_machine(pipeline)
+    faults({"seed": 1, "rules": [{"kind": "throttle", "rate": 1, "first_requests": 1, "per": "request",
+                                  "endpoints": ["get-data"], "retry_after": 3}]})
+    described, events = _run(pipeline, machine, _batch(pipeline, "t429", "loc-003", "failed", pages=2))
+    assert described["status"] == "SUCCEEDED", described
+    waits = [e for e in events if e["type"] == "WaitStateEntered"]
+    assert len(waits) == 2  # one per page: each page's first request was throttled
+    assigned = [json.loads(e["stateExitedEventDetails"]["assignedVariables"]["retryAfter"])
+                for e in events if e["type"].endswith("StateExited")
+                and "retryAfter" in e.get("stateExitedEventDetails", {}).get("assignedVariables", {})]
+    assert assigned == [3, 3]
+    assert json.loads(described["output"]) == {"data_type": "failed", "rows": 200, "pages": 2}
+
+
+def test_a_page_shorter_than_the_summary_promised_fails_by_name_after_retries(pipeline, faults) -> None:
+    machine = _page_fetch_machine(pipeline)
+    batch = _batch(pipeline, "tshort", "loc-003", "failed", pages=1)
+    batch["total"] += 1000  # the summary promised more rows than the page holds
+    batch["offset"] = (batch["total"] - 1000) // 100 * 100  # the last real page, said to be a full one
+    described, events = _run(pipeline, machine, batch)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "Page.Short"
+    assert "where the summary promised 100" in described["cause"]
+    assert len([e for e in events if e["type"] == "ParallelStateStarted"]) == 4  # first try + 3 retries
