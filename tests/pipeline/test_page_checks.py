@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from toolkit import workflows
+from toolkit import spec, workflows
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +35,14 @@ def _page_fetch_machine(pipeline, kind: str = "STANDARD") -> str:
     sfn = pipeline.stack.client("stepfunctions")
     connection = pipeline.stack.client("events").describe_connection(Name=config.connection_name)["ConnectionArn"]
     definition = workflows.render_definitions(config, connection)[config.page_fetch_state_machine]
-    return sfn.create_state_machine(name=f"pf-{uuid.uuid4().hex[:6]}", definition=definition,
-                                    roleArn=config.role_arn(config.states_role), type=kind)["stateMachineArn"]
+    # The stack's own role, plus the HTTP Task on this copy of the machine (IAM is enforced).
+    policy = spec.states_policy(config)
+    policy["Statement"].append({"Effect": "Allow", "Action": "states:InvokeHTTPEndpoint", "Resource": "*"})
+    iam, name = pipeline.stack.client("iam"), f"pf-{uuid.uuid4().hex[:6]}"
+    trust = json.dumps(spec.trust_policy(config, "states"))
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="pf", PolicyDocument=json.dumps(policy))
+    return sfn.create_state_machine(name=name, definition=definition, roleArn=role, type=kind)["stateMachineArn"]
 
 
 def _run(pipeline, machine: str, batch: dict) -> tuple[dict, list[dict]]:

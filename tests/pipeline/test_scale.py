@@ -22,7 +22,7 @@ def _sample_api(pipeline, params: DatasetParams) -> SampleApi:
     """A sample API of its own dataset, with the key the stack's connection sends."""
     config = pipeline.config
     auth = AuthConfig.api_key(os.environ[config.api_key_env], header=config.api_key_header)
-    return SampleApi(params, auth=auth, host=pipeline.stack.host)
+    return SampleApi(params, auth=auth, host=pipeline.stack.host, ca=pipeline.stack.ca)
 
 
 def _run_and_check(pipeline, api: SampleApi, task: str) -> tuple[runs.Run, pd.DataFrame]:
@@ -30,10 +30,10 @@ def _run_and_check(pipeline, api: SampleApi, task: str) -> tuple[runs.Run, pd.Da
     frame = pd.DataFrame({"task_id": task, "location_id": ids, "api_url": api.url})
     assert locations.load_locations(pipeline.config, frame).attrs["written"] == len(ids)
     run = runs.start_run(pipeline.config, task, max_concurrency=100)
-    final = runs.watch(run, interval=2.0, show_progress=False)
+    final = runs.watch(run, interval=2.0)
     assert final.status == "SUCCEEDED", final
     task_record = runs.latest_task(pipeline.config, task)
-    assert task_record["status"] == "SUCCEEDED", task_record
+    assert task_record.status == "SUCCEEDED", task_record
     output = results.load_output(pipeline.config, task)
     check = results.compare_with_ground_truth(output, api.ground_truth_frame(ids))
     assert check.ok, check

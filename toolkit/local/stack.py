@@ -234,6 +234,12 @@ class LocalStack:
         sample_url = self.sample_api.url if self.sample_api is not None else None
         return probe_components(self.endpoint_url, sample_url, self.sample_api_ca)
 
+    @property
+    def ca(self) -> LocalCa | None:
+        """The CA that signs the sample API's certificate while running with TLS (None with plain
+        http): another sample API served with it is trusted by the stack's HTTP Task too."""
+        return self._ca
+
     # ------------------------------------------------------------ internals
     def _make_ca(self) -> None:
         """Make the sample API's CA and write its PEM where the HTTP Task and clients read it."""
