@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import SCRIPT
-from toolkit import deploy
+from toolkit import spec
 from toolkit.config import StackConfig
 from toolkit.local.glue import AWSGLUE_STUB_PATH, JobRun, glue_argv
 
@@ -39,7 +39,7 @@ def _consolidate():
 def _deployed_run_argv(arguments: dict[str, str]) -> tuple[list[str], JobRun]:
     """sys.argv of a run of the job as deploy defines it, as the local runner (and Glue) builds it."""
     cfg = StackConfig.load()
-    job = {"Name": cfg.glue_job, "CreatedOn": dt.datetime.now(dt.timezone.utc), **deploy.glue_job_definition(cfg)}
+    job = {"Name": cfg.glue_job, "CreatedOn": dt.datetime.now(dt.timezone.utc), **spec.glue_job_definition(cfg)}
     now = dt.datetime.now(dt.timezone.utc)
     run = JobRun(Id="jr_" + "ab" * 32, JobName=cfg.glue_job, Attempt=0, Arguments=arguments, Timeout=60,
                  StartedOn=now, LastModifiedOn=now)
