@@ -44,6 +44,15 @@ def write(stack: LocalStack) -> dict:
     stack.client("secretsmanager").create_secret(Name="persist-secret", SecretString="s")
     sfn = stack.client("stepfunctions")
     role = stack.config.role_arn("r")
+    # The Glue job runs as this role (its AssumeRole credentials) and must read its script and write logs.
+    stack.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "glue.amazonaws.com"}}]}))
+    stack.client("iam").put_role_policy(RoleName="r", PolicyName="job", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"},
+            {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": "*"}]}))
     done_arn = sfn.create_state_machine(name="persist-done", definition=json.dumps(PASS), roleArn=role)["stateMachineArn"]
     finished = sfn.start_execution(stateMachineArn=done_arn, name="finished")["executionArn"]
     while sfn.describe_execution(executionArn=finished)["status"] == "RUNNING":

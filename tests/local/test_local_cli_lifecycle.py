@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from toolkit.notebook import SampleApiAdmin, TargetError
+from toolkit.target import SampleApiAdmin, TargetError
 
 DSA = str(Path(sys.executable).with_name("dsa"))
 

@@ -103,7 +103,7 @@ BAD_SCRIPT = "raise RuntimeError('no parts for this task')\n"
 
 
 @pytest.mark.slow
-def test_glue_start_job_run_sync_waits_and_fails_with_the_run(local_stack, glue_role):
+def test_glue_start_job_run_sync_waits_and_fails_with_the_run(local_stack, glue_role, make_role):
     s3, glue, sfn = (local_stack.client(n) for n in ("s3", "glue", "stepfunctions"))
     bucket = f"glue-sync-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
@@ -113,7 +113,10 @@ def test_glue_start_job_run_sync_waits_and_fails_with_the_run(local_stack, glue_
         name = f"sync-{kind}-{uuid.uuid4().hex[:6]}"
         glue.create_job(Name=name, Role=glue_role, Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/{kind}.py"})
         jobs[kind] = name
-    role = f"arn:aws:iam::{local_stack.config.account_id}:role/sfn"
+    cfg = local_stack.config
+    role = make_role([{"Effect": "Allow",  # what AWS documents for glue:startJobRun.sync
+                       "Action": ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+                       "Resource": f"arn:aws:glue:{cfg.region}:{cfg.account_id}:job/*"}])
     outcomes = {}
     for kind, name in jobs.items():
         definition = {
