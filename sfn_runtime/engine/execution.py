@@ -282,21 +282,10 @@ class Execution:
         return event_id
 
     def describe(self) -> dict[str, Any]:
-        """DescribeExecution's response."""
-        out: dict[str, Any] = {
-            "executionArn": self.arn,
-            "stateMachineArn": self.machine.arn,
-            "name": self.name,
-            "status": self.status,
-            "startDate": self.start_time,
-            "input": self.input_text,
-            "inputDetails": {"included": True},
-            "redriveCount": self.redrive_count,
-        }
-        if self.redrive_date is not None:
-            out["redriveDate"] = self.redrive_date
-        if self.stop_time is not None:
-            out["stopDate"] = self.stop_time
+        """DescribeExecution's response: the ListExecutions item, plus input, output, error and redrive status."""
+        out = self.summary()
+        out["input"] = self.input_text
+        out["inputDetails"] = {"included": True}
         if self.status == SUCCEEDED:
             out["output"] = self.output_text
             out["outputDetails"] = {"included": True}
@@ -304,8 +293,6 @@ class Execution:
             out["error"] = self.error
         if self.cause:
             out["cause"] = self.cause
-        if self.map_run_arn:
-            out["mapRunArn"] = self.map_run_arn
         reason = self.redrive_blocker() or (MAP_RUN_CHILD_REASON if self.map_run_arn else None)
         out["redriveStatus"] = "NOT_REDRIVABLE" if reason else "REDRIVABLE"
         if reason:
