@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import math
 import os
@@ -112,21 +113,26 @@ def pipeline_run(config, stack, api_url: str, location_ids: list[str], concurren
 
 
 def _counted_work(stack, execution_arn: str) -> tuple[int, int]:
-    """STANDARD state transitions (StateEntered events of the run and its Map Run's children,
-    retries included) and page-fetch requests (startSyncExecution calls) of one run."""
+    """STANDARD state transitions (StateEntered events, retries included) of the run, its Map Run's
+    children and the extraction executions those start, and its page-fetch requests
+    (startSyncExecution calls)."""
     sfn = stack.client("stepfunctions")
-    arns = [execution_arn]
+    pending = [execution_arn]
     for map_run in sfn.list_map_runs(executionArn=execution_arn)["mapRuns"]:
         for page in sfn.get_paginator("list_executions").paginate(mapRunArn=map_run["mapRunArn"]):
-            arns += [child["executionArn"] for child in page["executions"]]
+            pending += [child["executionArn"] for child in page["executions"]]
     transitions = express = 0
-    for arn in arns:
+    while pending:
+        arn = pending.pop()
         for page in sfn.get_paginator("get_execution_history").paginate(
                 executionArn=arn, PaginationConfig={"PageSize": 1000}):
             for event in page["events"]:
                 transitions += event["type"].endswith("StateEntered")
                 details = event.get("taskScheduledEventDetails") or {}
                 express += details.get("resource") == "startSyncExecution"
+                done = event.get("taskSucceededEventDetails") or {}
+                if done.get("resource") == "startExecution.sync:2":  # the extraction it ran
+                    pending.append(json.loads(done["output"])["ExecutionArn"])
     return transitions, express
 
 
@@ -161,7 +167,10 @@ def main() -> None:
     from toolkit import deploy
     from toolkit.config import StackConfig
     from toolkit.local.stack import LocalStack
-    from toolkit.local.sample_api import AuthConfig, DatasetParams, SampleApi
+    try:
+        from toolkit.local.sample_api import AuthConfig, DatasetParams, SampleApi
+    except ImportError:  # a tree from before the sample API's rename, measured for comparison
+        from toolkit.local.thirdparty import AuthConfig, DatasetParams, SampleApi
 
     # An older tree (before the batched extraction) has no api_concurrency: there the pipeline
     # keeps one request in flight per location, and so does the direct client.
@@ -173,7 +182,9 @@ def main() -> None:
     rows = []
     try:
         # The sample API runs outside the stack here, over plain http: the stack's explicit opt-in.
-        with LocalStack(config, port=0, sample_api=False, sample_api_tls=False) as stack:
+        # The sample API here serves plain http (the local opt-in); an older tree has no such setting.
+        plain = {"sample_api_tls": False} if "sample_api_tls" in inspect.signature(LocalStack).parameters else {}
+        with LocalStack(config, port=0, sample_api=False, **plain) as stack:
             config = stack.config
             deploy.deploy(config, stack.session())
             for size in args.sizes:
