@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from sfn_runtime.api import map_runs as map_run_api
 from sfn_runtime.api.awsjson import ServiceError
+from sfn_runtime.api.logging_configuration import logging_configuration
 from sfn_runtime.api.names import ArnBuilder, is_machine_arn, name_problem, parse_execution_arn, valid_role_arn
 from sfn_runtime.api.pagination import page, paged
 from sfn_runtime.api.teststate import run_test_state
@@ -34,7 +35,7 @@ from sfn_runtime.engine.definition import (
 from sfn_runtime.errors import DefinitionError
 from sfn_runtime.engine.execution import MAP_RUN_CHILD_REASON, RUNNING, Execution
 from sfn_runtime.engine.history import HistoryEvent
-from sfn_runtime.engine.machine import DEFAULT_LOGGING, StateMachineRevision
+from sfn_runtime.engine.machine import StateMachineRevision
 from sfn_runtime.engine.quotas import Quotas
 from sfn_runtime.engine.resources import TaskResource
 from sfn_runtime.engine.runtime import Runtime
@@ -96,6 +97,7 @@ class StepFunctionsService:
         for execution in running:
             if execution.task is not None:
                 await asyncio.gather(execution.task, return_exceptions=True)
+        await self.runtime.flush_logs()
 
     # ------------------------------------------------------------------ state machines
     def _definition(self, text: Any) -> StateMachineDefinition:
@@ -130,6 +132,7 @@ class StepFunctionsService:
             raise ServiceError("InvalidArn", f"Invalid Arn: 'roleArn' is not an IAM role ARN: {role_arn}")
         text = params.get("definition")
         definition = self._definition(text)
+        logging = await logging_configuration(params.get("loggingConfiguration"), self.runtime.log_sink)
         arn = self.arns.state_machine(name)
         existing = self.machines.get(arn)
         if existing is not None:
@@ -139,7 +142,7 @@ class StepFunctionsService:
         now = self.clock.now()
         self.machines[arn] = StateMachineRevision(
             arn, name, kind, role_arn, text, definition, now, now, uuid.uuid4().hex,
-            logging=params.get("loggingConfiguration") or dict(DEFAULT_LOGGING),
+            logging=logging.to_api(),
             tracing=params.get("tracingConfiguration") or {"enabled": False},
         )
         self._by_machine.setdefault(arn, [])
@@ -160,7 +163,8 @@ class StepFunctionsService:
                 raise ServiceError("InvalidArn", f"Invalid Arn: 'roleArn' is not an IAM role ARN: {params['roleArn']}")
             changes["role_arn"] = params["roleArn"]
         if "loggingConfiguration" in params:
-            changes["logging"] = params["loggingConfiguration"]
+            config = await logging_configuration(params["loggingConfiguration"], self.runtime.log_sink)
+            changes["logging"] = config.to_api()
         if "tracingConfiguration" in params:
             changes["tracing"] = params["tracingConfiguration"]
         now = self.clock.now()

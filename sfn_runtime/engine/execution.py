@@ -74,6 +74,7 @@ class Execution:
         self._event_limit = self.quotas.max_history_events or sys.maxsize
         self.variables: dict[str, Any] = {}
         self.variable_sizes: dict[str, int] = {}  # bytes of each variable in the top-level scope
+        self.logged_events = 0  # history events already handed to the log sink (loggingConfiguration)
         # For a redriven top-level inline Map or Parallel: the results of its iterations or branches
         # that succeeded before, by state name and index; the state reruns only the others (AWS).
         self.redrive_results: dict[str, dict[int, Any]] = {}

@@ -2,8 +2,9 @@
 
 ``register_all(service)`` plugs every integration into a :class:`StepFunctionsService`: the
 HTTP Task with EventBridge connections, ``aws-sdk:*`` and the optimised DynamoDB, Glue and Step
-Functions integrations, and gives Distributed Map (ItemReader, ResultWriter) the same AWS
-clients. AWS calls go to ``service.endpoint_url`` (the local stack).
+Functions integrations, gives Distributed Map (ItemReader, ResultWriter) the same AWS
+clients, and sends execution logs (loggingConfiguration) to CloudWatch Logs through them.
+AWS calls go to ``service.endpoint_url`` (the local stack).
 ``http_settings`` tells the HTTP Task which extra CA to trust and whether plain http is allowed
 (a local opt-in; by default it calls HTTPS only, as AWS does).
 Call it inside the service's event loop, and ``await integrations.close()`` after
@@ -18,6 +19,7 @@ from typing import Any
 from sfn_runtime.authorization import Authorizer
 from sfn_runtime.integrations.awssdk import AwsSdkIntegration
 from sfn_runtime.integrations.clients import AwsClients
+from sfn_runtime.integrations.cloudwatch_logs import CloudWatchLogsSink
 from sfn_runtime.integrations.connections import ConnectionResolver
 from sfn_runtime.integrations.dynamodb import DynamoDbIntegration
 from sfn_runtime.integrations.glue import GlueIntegration
@@ -68,4 +70,5 @@ def register_all(
     service.register_resource(GlueIntegration(sdk))
     service.register_resource(StartExecutionIntegration(service, permissions))
     service.use_aws_clients(clients)
+    service.runtime.log_sink = CloudWatchLogsSink(clients)
     return Integrations(clients, http)
