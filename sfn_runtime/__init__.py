@@ -19,19 +19,23 @@ Where each concept lives:
 - ``engine.execution``   executions, frames, the context object, variable scopes, history recording,
                          and redrive (its count and date, why an execution is not redrivable, the restart)
 - ``engine.runtime``     what executions share: the clock, quotas, task tokens, Task resources, the
-                         Map Run runner and the table of executions (the API service owns one)
+                         Map Run runner, the log sink and the table of executions (the API service owns one)
+- ``engine.execution_logs`` loggingConfiguration: history events as CloudWatch Logs events (AWS's
+                         format and levels), handed to a LogSink
 - ``engine.history``     history events and their API shape
 - ``engine.resources``   the Task plug-in point (TaskInvocation, TaskResource) and the local test resource
 - ``engine.callbacks``   task tokens for ``.waitForTaskToken`` (SendTaskSuccess/Failure/Heartbeat)
-- ``engine.clock``       the time scale; ``engine.quotas`` the service quotas
+- ``engine.clock``       the time scale; ``engine.quotas`` the service quotas (table: docs/quotas.md)
 - ``expressions``        JSONata (``jsonata_eval`` with its ``jsonata_fast`` path), ``jsonpath``,
                          ``intrinsics``, ``payload`` (Parameters-style templates), ``functions`` (what
                          AWS's JSONata functions and the intrinsics share: partition, range, hash, ...)
 - ``distributed``        Distributed Map: ``map_run`` (Map Runs and the runner), ``item_io``
                          (ItemReader, ResultWriter)
 - ``integrations``       ``http`` (HTTP Task, with EventBridge ``connections``), ``awssdk`` (aws-sdk:*),
-                         ``states``, ``dynamodb`` and ``glue``; ``clients`` (boto3 from asyncio)
+                         ``states``, ``dynamodb`` and ``glue``; ``clients`` (boto3 from asyncio);
+                         ``cloudwatch_logs`` (the LogSink writing execution logs)
 - ``api``                the API operations (``service``; ``map_runs`` for ListMapRuns/DescribeMapRun/
                          UpdateMapRun), ``teststate``, ``awsjson`` (AWS's JSON protocol), ``pagination``
-                         (maxResults/nextToken), ``names`` (ARNs and name rules)
+                         (maxResults/nextToken), ``names`` (ARNs and name rules),
+                         ``logging_configuration`` (loggingConfiguration checked as AWS checks it)
 """

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-__all__ = ["JsonService", "ServiceError", "json_handler", "dumps"]
+__all__ = ["JsonService", "ServiceError", "json_handler", "dumps", "too_long"]
 
 
 class ServiceError(Exception):
@@ -26,6 +26,14 @@ class ServiceError(Exception):
         self.message = message
         self.status = status
         super().__init__(f"{code}: {message}")
+
+
+def too_long(field: str, limit: int, value: str | None = None) -> ServiceError:
+    """AWS's ValidationException for a member past its length constraint (the value is shown
+    unless the member is sensitive, as AWS does for ``input`` and ``definition``)."""
+    shown = f"Value '{value}' at" if value is not None else "Value at"
+    return ServiceError("ValidationException", f"1 validation error detected: {shown} '{field}' failed to satisfy "
+                                               f"constraint: Member must have length less than or equal to {limit}")
 
 
 class JsonService(Protocol):

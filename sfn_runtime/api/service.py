@@ -18,7 +18,7 @@ import uuid
 from typing import Any, Callable
 
 from sfn_runtime.api import map_runs as map_run_api
-from sfn_runtime.api.awsjson import ServiceError
+from sfn_runtime.api.awsjson import ServiceError, too_long
 from sfn_runtime.api.logging_configuration import logging_configuration
 from sfn_runtime.api.names import ArnBuilder, is_machine_arn, name_problem, parse_execution_arn, valid_role_arn
 from sfn_runtime.api.pagination import page, paged
@@ -105,11 +105,18 @@ class StepFunctionsService:
             raise ServiceError("ValidationException", "definition: must be a string")
         limit = self.quotas.max_definition_bytes
         if limit is not None and len(text.encode("utf-8")) > limit:
-            raise ServiceError("InvalidDefinition", "Invalid State Machine Definition: the definition exceeds the maximum size")
+            raise too_long("definition", limit)
         try:
             return parse_definition(text)
         except DefinitionError as exc:
             raise ServiceError("InvalidDefinition", invalid_definition_message(exc)) from None
+
+    def _name_problem(self, name: Any) -> str | None:
+        """Why ``name`` is refused (InvalidName's text), or None; past 80 characters AWS answers
+        ValidationException (its length constraint), raised here."""
+        if isinstance(name, str) and len(name) > self.quotas.max_name_length:
+            raise too_long("name", self.quotas.max_name_length, name)
+        return name_problem(name, self.quotas.max_name_length)
 
     def _machine(self, arn: Any) -> StateMachineRevision:
         if not is_machine_arn(arn):
@@ -121,7 +128,7 @@ class StepFunctionsService:
 
     async def op_CreateStateMachine(self, params: dict) -> dict:
         name = params.get("name")
-        problem = name_problem(name, self.quotas.max_name_length)
+        problem = self._name_problem(name)
         if problem:
             raise ServiceError("InvalidName", f"Invalid Name: '{name}': {problem}")
         kind = params.get("type", "STANDARD")
@@ -255,19 +262,19 @@ class StepFunctionsService:
         machine = self._machine(state_machine_arn)
         if name is None:
             name = str(uuid.uuid4())
-        problem = name_problem(name, self.quotas.max_name_length)
+        problem = self._name_problem(name)
         if problem:
             raise ServiceError("InvalidName", f"Invalid Name: '{name}': {problem}")
         input_text = "{}" if input_text is None else input_text
         if not isinstance(input_text, str):
             raise ServiceError("InvalidExecutionInput", "Invalid execution input: input must be a JSON string")
+        limit = self.quotas.max_payload_bytes
+        if limit is not None and len(input_text.encode("utf-8")) > limit:
+            raise too_long("input", limit)  # AWS checks the length constraint before the JSON
         try:
             value = json.loads(input_text)
         except ValueError:
             raise ServiceError("InvalidExecutionInput", "Invalid execution input: the input is not valid JSON") from None
-        limit = self.quotas.max_payload_bytes
-        if limit is not None and len(input_text.encode("utf-8")) > limit:
-            raise ServiceError("InvalidExecutionInput", "Invalid execution input: the input exceeds the maximum payload size")
         express = machine.type == "EXPRESS"
         if express:
             arn = self.arns.express_execution(machine.name, name, str(uuid.uuid4()))

@@ -91,8 +91,11 @@ def _cap(items: Iterable[Any], max_items: int | None) -> list[Any]:
     return out
 
 
-def items_from_object(data: bytes, config: ReaderConfig, where: str) -> list[Any]:
-    """The items of one S3 object read with ``s3:getObject`` (JSON, JSONL or CSV)."""
+def items_from_object(data: bytes, config: ReaderConfig, where: str, max_header_bytes: int = 10 * 1024) -> list[Any]:
+    """The items of one S3 object read with ``s3:getObject`` (JSON, JSONL or CSV).
+
+    AWS reads CSV headers of up to 10 KiB (``max_header_bytes``); a longer one fails the reader.
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -108,7 +111,7 @@ def items_from_object(data: bytes, config: ReaderConfig, where: str) -> list[Any
     if config.input_type == "JSONL":
         return _cap(_jsonl(text, where), config.max_items)
     if config.input_type == "CSV":
-        return _cap(_csv_rows(text, config, where), config.max_items)
+        return _cap(_csv_rows(text, config, where, max_header_bytes), config.max_items)
     raise _reader_error(f"InputType {config.input_type} cannot be read from a single object")
 
 
@@ -122,13 +125,16 @@ def _jsonl(text: str, where: str) -> Iterable[Any]:
             raise _reader_error(f"{where} line {number} is not valid JSON") from None
 
 
-def _csv_rows(text: str, config: ReaderConfig, where: str) -> Iterable[dict[str, str]]:
+def _csv_rows(text: str, config: ReaderConfig, where: str, max_header_bytes: int) -> Iterable[dict[str, str]]:
     reader = csv.reader(io.StringIO(text), delimiter=config.delimiter)
     headers = list(config.headers)
     if config.header_location == "FIRST_ROW":
         headers = next(reader, [])
         if not headers:
             return
+    header_bytes = len(config.delimiter.join(headers).encode("utf-8"))
+    if header_bytes > max_header_bytes:
+        raise _reader_error(f"{where}: the CSV header has {header_bytes} bytes, more than the {max_header_bytes} supported")
     for number, row in enumerate(reader, 2 if config.header_location == "FIRST_ROW" else 1):
         if not row:
             continue

@@ -53,7 +53,6 @@ class AwsCalls(Protocol):
 
 # AWS: a Distributed Map runs at most 10,000 child executions at once (MaxConcurrency 0 = that).
 DEFAULT_MAX_CONCURRENCY = 10_000
-MAX_BATCH_BYTES = 256 * 1024
 COUNT_KEYS = ("pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten")
 
 
@@ -126,6 +125,7 @@ class MapRun:
     redrive_count: int = 0
     redrive_date: float | None = None
     concurrency_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    concurrency_cap: int = DEFAULT_MAX_CONCURRENCY  # MaxConcurrency above it (or 0) means it
 
     @property
     def run_id(self) -> str:
@@ -171,7 +171,7 @@ class MapRun:
                tolerated_failure_percentage: float | None = None) -> None:
         """UpdateMapRun: change the settings of a running Map Run (MaxConcurrency 0 means the default)."""
         if max_concurrency is not None:
-            self.max_concurrency = max_concurrency or DEFAULT_MAX_CONCURRENCY
+            self.max_concurrency = min(max_concurrency or self.concurrency_cap, self.concurrency_cap)
             self.concurrency_changed.set()
         if tolerated_failure_count is not None:
             self.tolerated_failure_count = tolerated_failure_count
@@ -242,13 +242,12 @@ class MapRuns:
 # ------------------------------------------------------------------ batching
 
 
-def batch_items(items: list[Any], max_items: int | None, max_bytes: int | None, batch_input: Any) -> list[dict[str, Any]]:
+def batch_items(items: list[Any], max_items: int | None, limit_bytes: int, batch_input: Any) -> list[dict[str, Any]]:
     """Group items as ItemBatcher does: each batch is ``{"Items": [...]}`` plus BatchInput if given.
 
     A batch closes when it holds MaxItemsPerBatch items or the next item would take its JSON
     size past MaxInputBytesPerBatch.
     """
-    limit_bytes = max_bytes or MAX_BATCH_BYTES
     base = {"BatchInput": batch_input} if batch_input is not None else {}
     base_size = len(json.dumps({**base, "Items": []}, separators=(",", ":")).encode())
     batches: list[dict[str, Any]] = []
@@ -338,13 +337,19 @@ class DistributedMapRunner:
         items = await self._read_items(state, spec, fields, raw, data, context, variables, execution=frame.execution)
         inputs = [state.item_input(raw, data, context, variables, i, item) for i, item in enumerate(items)]
         batcher = spec.get("ItemBatcher")
+        quotas = self._runtime.quotas
         if batcher is not None:
             max_items = fields.number(batcher, "MaxItemsPerBatch", "/ItemBatcher")
             max_bytes = fields.number(batcher, "MaxInputBytesPerBatch", "/ItemBatcher")
+            if max_bytes is not None and max_bytes > quotas.max_batch_bytes:
+                raise StatesError("States.Runtime",
+                                  f"ItemBatcher.MaxInputBytesPerBatch must be at most {quotas.max_batch_bytes}, got {max_bytes}")
             batch_input = fields.value(batcher["BatchInput"], "/ItemBatcher/BatchInput") if "BatchInput" in batcher else None
-            batches = batch_items(inputs, max_items, max_bytes, batch_input)
+            batches = batch_items(inputs, max_items, max_bytes or quotas.max_batch_bytes, batch_input)
             records = [ChildRecord(i, b, len(b["Items"])) for i, b in enumerate(batches)]
         else:
+            for index, value in enumerate(inputs):  # each becomes a child execution's input
+                frame.check_payload(value, state.name, f"made a child execution input for item {index}")
             records = [ChildRecord(i, value, 1) for i, value in enumerate(inputs)]
         self._authorize(frame.execution, "states:StartExecution", iam_machine_arn(frame.execution.machine.arn))
         run = self._new_run(state, frame, context, data, raw, variables, len(inputs))
@@ -420,6 +425,7 @@ class DistributedMapRunner:
         partition = machine_arn.split(":")[1] if machine_arn.startswith("arn:") else "aws"
         prefix = f"arn:{partition}:states:{self._region}:{self._account_id}"
         limit = state.max_concurrency.resolve(data, raw, context, variables) if state.max_concurrency else 0
+        cap = self._runtime.quotas.max_map_run_concurrency  # AWS: 10,000 children at once at most
         count = state.tolerated_failure_count.resolve(data, raw, context, variables) if state.tolerated_failure_count else None
         percentage = (
             state.tolerated_failure_percentage.resolve(data, raw, context, variables)
@@ -434,7 +440,8 @@ class DistributedMapRunner:
             state_machine_arn=machine_arn,
             child_state_machine_arn=f"{prefix}:stateMachine:{machine_name}/{label}",
             execution_type=state.execution_type or "STANDARD",
-            max_concurrency=int(limit) or DEFAULT_MAX_CONCURRENCY,
+            max_concurrency=min(int(limit) or cap, cap),
+            concurrency_cap=cap,
             tolerated_failure_count=int(count or 0),
             tolerated_failure_percentage=float(percentage or 0.0),
             total_items=total,
@@ -613,7 +620,7 @@ class DistributedMapRunner:
         data = await self._get_bytes(bucket, key, arguments.get("VersionId"))
         where = f"s3://{bucket}/{key}"
         if config.input_type != "MANIFEST":
-            return item_io.items_from_object(data, config, where)
+            return item_io.items_from_object(data, config, where, self._runtime.quotas.max_csv_header_bytes)
         inventory_bucket, files, columns = item_io.manifest_files(data, where)
         items: list = []
         for file_key in files:

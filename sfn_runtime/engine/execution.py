@@ -121,6 +121,11 @@ class Execution:
         """Run ``graph`` from its StartAt with ``value`` and finish the execution with its outcome
         (the first attempt from the machine's StartAt; a redrive from the state that failed)."""
         timeout = self.machine.definition.timeout_seconds
+        cause = "The execution ran longer than the state machine's TimeoutSeconds"
+        express_limit = self.quotas.max_express_seconds if self.express else None
+        if express_limit is not None and (timeout is None or timeout > express_limit):
+            timeout = express_limit  # AWS: an EXPRESS execution ends after 5 minutes at most
+            cause = f"The EXPRESS execution ran longer than the {express_limit:g} seconds it may run"
         body = asyncio.ensure_future(frame.run_graph(graph, value))
         try:
             if timeout is None or not self.clock.time_scale:
@@ -132,8 +137,7 @@ class Execution:
         except StatesError as err:
             self._finish(FAILED, "ExecutionFailed", frame.prev, error=err.error, cause=err.cause)
         except asyncio.TimeoutError:
-            self._finish(TIMED_OUT, "ExecutionTimedOut", frame.prev, error="States.Timeout",
-                         cause="The execution ran longer than the state machine's TimeoutSeconds")
+            self._finish(TIMED_OUT, "ExecutionTimedOut", frame.prev, error="States.Timeout", cause=cause)
         except asyncio.CancelledError:
             error, cause = self._stop_reason or ("", "")
             self._finish(ABORTED, "ExecutionAborted", frame.prev, error=error, cause=cause)
@@ -391,12 +395,17 @@ class Frame:
             "State": current,
         }
 
-    def check_payload(self, value: Any, where: str) -> None:
+    def check_payload(self, value: Any, where: str, what: str = "returned a result") -> None:
+        """Fail with AWS's States.DataLimitExceeded when ``value`` passes the 256 KiB payload quota.
+
+        ``where`` is the state's name (the Task's Resource for a task result, as AWS names it);
+        ``what`` says which payload it is (AWS's text is for results; the others are ours).
+        """
         limit = self.execution.quotas.max_payload_bytes
         if limit is not None and json_size(value) > limit:
             raise StatesError(
                 "States.DataLimitExceeded",
-                f"The state/task '{where}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                f"The state/task '{where}' {what} with a size exceeding the maximum number of bytes service limit.",
             )
 
     def assign(self, values: dict | None) -> None:

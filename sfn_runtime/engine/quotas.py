@@ -1,6 +1,9 @@
 """Step Functions service quotas the local runtime enforces, as AWS documents them.
 
-A caller may lift them explicitly (``Quotas.lifted()``); the bench does, and says so.
+The values are AWS's defaults; docs/quotas.md lists every quota the pipeline could meet, where
+the runtime enforces it and the test that shows it. Tests lower a quota here to reach it quickly
+(one test per quota shows the default is AWS's). A caller may lift the payload, history and
+variable quotas explicitly (``Quotas.lifted()``); the bench does, and says so.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ class Quotas:
     max_variables_total_bytes: int | None = 10 * KIB * KIB  # all variables stored in one execution
     max_name_length: int = 80  # state machine and execution names
     max_definition_bytes: int | None = 1024 * KIB
+    max_express_seconds: float | None = 300  # an EXPRESS execution runs at most 5 minutes
+    max_map_run_concurrency: int = 10_000  # child executions of one Map Run running at once
+    max_batch_bytes: int = 256 * KIB  # ItemBatcher's MaxInputBytesPerBatch at most
+    max_csv_header_bytes: int = 10 * KIB  # ItemReader: CSV headers of up to 10 KiB
 
     @classmethod
     def lifted(cls) -> "Quotas":

@@ -376,6 +376,7 @@ class Task(Recoverable):
             context = {**context, "Task": {"Token": pending.token}}
         try:
             arguments = self.flow.arguments(raw, context, variables)
+            frame.check_payload(arguments, self.name, "has Parameters/Arguments")
             credentials = self._credentials(raw, data, context, variables)
             result = await self._invoke(frame, arguments, context, credentials, timeout, heartbeat, pending)
         finally:
@@ -383,7 +384,7 @@ class Task(Recoverable):
                 pending.future.cancel()
             if pending is not None:
                 runtime.tokens.close(pending.token)
-        frame.check_payload(result, self.name)
+        frame.check_payload(result, self.ref.resource)
         return self.flow.select(result, context, variables)
 
     def _credentials(self, raw: Any, data: Any, context: dict, variables: Any) -> dict | None:
@@ -528,6 +529,7 @@ class MapState(Recoverable):
             return self.flow.select(result, context, variables)
         items = self.read_items(raw, data, context, variables)
         inputs = [self.item_input(raw, data, context, variables, index, item) for index, item in enumerate(items)]
+        self.check_item_inputs(frame, inputs)
         frame.record("MapStateStarted", {"length": len(inputs)})
         try:
             results = await self._iterate(frame, inputs, int(limit), _redriven(frame, self.name))
@@ -554,6 +556,12 @@ class MapState(Recoverable):
         if not isinstance(items, list):
             raise StatesError("States.Runtime", f"Map state input must be an array but was: {json_type(items)}")
         return items
+
+    def check_item_inputs(self, frame: "Frame", inputs: list) -> None:
+        """Each iteration's input (what ItemSelector made of an item) is a state input: 256 KiB at most."""
+        if self.item_selector is not None:
+            for index, value in enumerate(inputs):
+                frame.check_payload(value, self.name, f"made an ItemSelector output for item {index}")
 
     def item_input(self, raw: Any, data: Any, context: dict, variables: Any, index: int, item: Any) -> Any:
         """One iteration's input: the item, or ItemSelector rendered with the Map item context."""
