@@ -4,7 +4,7 @@ API Reference, LoggingConfiguration: ``level`` is one of ALL, ERROR, FATAL, OFF 
 ``includeExecutionData`` a boolean; ``destinations`` a list of at most one
 ``{"cloudWatchLogsLogGroup": {"logGroupArn": ...}}``, required unless the level is OFF. The
 group's ARN must carry the ``:*`` qualifier and the group must exist (checked through the
-runtime's log sink when there is one). Error names are AWS's (ValidationException for the
+runtime's log sink when there is one), and the role must be allowed to deliver logs. Error names are AWS's (ValidationException for the
 shape, InvalidLoggingConfiguration for the destination); the texts of the missing-destination
 and ``:*`` errors are AWS's, the others are ours (AWS's not found documented).
 """
@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from sfn_runtime.api.awsjson import ServiceError
+from sfn_runtime.authorization import AccessDenied, Permissions
 from sfn_runtime.engine.execution_logs import LEVELS, LoggingConfiguration, LogSink
 
 __all__ = ["logging_configuration"]
@@ -23,8 +24,14 @@ _LOG_GROUP_ARN = re.compile(r"^arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:log-group:[
 _INVALID = "InvalidLoggingConfiguration"
 
 
-async def logging_configuration(value: Any, sink: LogSink | None) -> LoggingConfiguration:
-    """The validated configuration, or ServiceError naming the field that is wrong."""
+async def logging_configuration(value: Any, sink: LogSink | None, role_arn: str,
+                                permissions: Permissions) -> LoggingConfiguration:
+    """The validated configuration, or ServiceError naming the field that is wrong.
+
+    A level other than OFF needs a role that may set up log delivery (the Developer Guide's
+    policy for logging: ``logs:CreateLogDelivery`` and the other delivery actions on ``*``);
+    AWS refuses the state machine otherwise, with the text used here.
+    """
     if value is None:
         return LoggingConfiguration()
     if not isinstance(value, dict):
@@ -53,6 +60,12 @@ async def logging_configuration(value: Any, sink: LogSink | None) -> LoggingConf
     if not _LOG_GROUP_ARN.match(arn):
         raise ServiceError(_INVALID, f"Invalid Logging Configuration: logGroupArn is not a CloudWatch Logs log group ARN: {arn}")
     config = LoggingConfiguration(level, include, arn)
+    if level != "OFF":
+        try:
+            permissions.authorizer.authorize(role_arn, "logs:CreateLogDelivery", "*", {})
+        except AccessDenied:
+            raise ServiceError("AccessDeniedException",
+                               "The state machine IAM Role is not authorized to access the Log Destination") from None
     if sink is not None and not await sink.log_group_exists(config.log_group_name or ""):
         raise ServiceError(_INVALID, f"Invalid Logging Configuration: The log group {config.log_group_name} does not exist.")
     return config

@@ -139,7 +139,8 @@ class StepFunctionsService:
             raise ServiceError("InvalidArn", f"Invalid Arn: 'roleArn' is not an IAM role ARN: {role_arn}")
         text = params.get("definition")
         definition = self._definition(text)
-        logging = await logging_configuration(params.get("loggingConfiguration"), self.runtime.log_sink)
+        logging = await logging_configuration(params.get("loggingConfiguration"), self.runtime.log_sink, role_arn,
+                                              self.runtime.permissions)
         arn = self.arns.state_machine(name)
         existing = self.machines.get(arn)
         if existing is not None:
@@ -170,7 +171,9 @@ class StepFunctionsService:
                 raise ServiceError("InvalidArn", f"Invalid Arn: 'roleArn' is not an IAM role ARN: {params['roleArn']}")
             changes["role_arn"] = params["roleArn"]
         if "loggingConfiguration" in params:
-            config = await logging_configuration(params["loggingConfiguration"], self.runtime.log_sink)
+            role_arn = changes.get("role_arn", machine.role_arn)
+            config = await logging_configuration(params["loggingConfiguration"], self.runtime.log_sink, role_arn,
+                                                 self.runtime.permissions)
             changes["logging"] = config.to_api()
         if "tracingConfiguration" in params:
             changes["tracing"] = params["tracingConfiguration"]

@@ -200,3 +200,15 @@ def test_an_input_above_248_kib_is_cut_and_marked_truncated():
 )
 def test_levels_follow_the_log_levels_table(event_type, levels):
     assert {level for level in ("ALL", "ERROR", "FATAL", "OFF") if wanted(event_type, level)} == levels
+
+
+def test_a_role_that_may_not_deliver_logs_is_refused(local_stack, logs_setup, make_role):
+    _, _, arn, _ = logs_setup
+    role = make_role([{"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}])
+    sfn = local_stack.client("stepfunctions")
+    with pytest.raises(ClientError) as caught:
+        create(sfn, PASS_THEN_SUCCEED, role, logging("ALL", arn))
+    assert caught.value.response["Error"] == {
+        "Code": "AccessDeniedException",
+        "Message": "The state machine IAM Role is not authorized to access the Log Destination"}
+    create(sfn, PASS_THEN_SUCCEED, role, logging("OFF", arn))  # no delivery needed
