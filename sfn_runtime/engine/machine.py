@@ -8,7 +8,7 @@ from sfn_runtime.engine.definition import StateMachineDefinition
 
 __all__ = ["StateMachineRevision", "DEFAULT_LOGGING"]
 
-DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}  # as DescribeStateMachine shows no logging
+DEFAULT_LOGGING = {"level": "OFF", "includeExecutionData": False}
 
 
 @dataclass(frozen=True)
