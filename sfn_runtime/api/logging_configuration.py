@@ -5,8 +5,8 @@ API Reference, LoggingConfiguration: ``level`` is one of ALL, ERROR, FATAL, OFF 
 ``{"cloudWatchLogsLogGroup": {"logGroupArn": ...}}``, required unless the level is OFF. The
 group's ARN must carry the ``:*`` qualifier and the group must exist (checked through the
 runtime's log sink when there is one), and the role must be allowed to deliver logs. Error names are AWS's (ValidationException for the
-shape, InvalidLoggingConfiguration for the destination); the texts of the missing-destination
-and ``:*`` errors are AWS's, the others are ours (AWS's not found documented).
+shape, InvalidLoggingConfiguration for the destination); the ``:*`` error's text is AWS's (quoted
+in public issues), the missing-destination one as remembered from AWS, the others are ours.
 """
 
 from __future__ import annotations
