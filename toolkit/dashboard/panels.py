@@ -116,7 +116,7 @@ class RunsPanel:
         if wanted and wanted not in tasks:
             self.task.value = None
             self.message.value = _message(
-                f"Task {wanted!r} does not exist on this stack (no locations, no runs): load its locations "
+                f"Task {wanted} does not exist on this stack (no locations, no runs): load its locations "
                 "with `dsa locations load`, or pick a task above.", "warn")
         else:
             self.task.value = wanted or (tasks[0] if tasks else None)
@@ -176,6 +176,7 @@ class RunsPanel:
             "coverage": coverage if index == 0 else "",
             "redrives": r.redrive_count or "",
             "rerun of": ", ".join(r.rerun_locations),
+            "error": _short(r.error, 120),
             "execution": (r.execution_arn or "").rsplit(":", 1)[-1],
         } for index, r in enumerate(self.records)]
         return _table(pd.DataFrame(rows))
@@ -244,14 +245,16 @@ class WorkflowView:
 
 
 def _map_run_notes(view: executions.ExecutionView) -> dict[str, str]:
-    """'N items: ...' under each Map state, from its Map Run's item counts."""
+    """'Map Run: N items · ...' under each Map state, from its Map Run's item counts."""
     notes = {}
     for state, counts in view.map_runs.items():
-        failed = counts.get("failed", 0) + counts.get("timedOut", 0) + counts.get("aborted", 0)
-        parts = [f"{counts.get(k, 0)} {k}" for k in ("succeeded", "running", "pending") if counts.get(k)]
-        parts += [f"{failed} failed"] if failed else []
-        notes[state] = f"Map Run: {counts.get('total', 0)} items" + (f" · {' · '.join(parts)}" if parts else "")
+        parts = [f"{counts[key]} {label}" for key, label in _ITEM_COUNTS if counts.get(key)]
+        notes[state] = f"Map Run: {counts.get('total', 0)} items" + "".join(f" · {part}" for part in parts)
     return notes
+
+
+_ITEM_COUNTS = (("succeeded", "succeeded"), ("running", "running"), ("pending", "pending"),
+                ("failed", "failed"), ("timedOut", "timed out"), ("aborted", "aborted"))
 
 
 # ----------------------------------------------------------------------------- Map Run children
