@@ -286,9 +286,10 @@ class RunMonitor:
             self.task_record = record
         text = f"Run {final.status}"
         if self.task_record is not None:
-            text += (f" · task {self.task_record.status}: {self.task_record.locations_failed or 0} "
-                     f"of {self.task_record.locations_total or 0} location(s) failed, "
-                     f"{self.task_record.rows or 0:,} task rows in the consolidated output")
+            text += f" · task {self.task_record.status}"
+            if self.task_record.locations_total is not None:  # recorded only once the Map Run ended well
+                text += (f": {self.task_record.locations_failed or 0} of {self.task_record.locations_total} "
+                         f"location(s) failed, {self.task_record.rows or 0:,} task rows in the consolidated output")
         if final.error:
             text += f" · {final.error}: {final.cause or ''}"
         task_status = self.task_record.status if self.task_record is not None else None

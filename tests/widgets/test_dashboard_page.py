@@ -74,6 +74,9 @@ def test_the_page_attaches_to_a_run_started_elsewhere_and_draws_it(deployed, fai
         final = _wait(board)
         assert final.status == "FAILED"
         assert board.monitor.stop_button.disabled
+        outcome = board.monitor.outcome.value
+        assert "Run FAILED · task FAILED · States.ExceedToleratedFailureThreshold" in outcome
+        assert "0 of 0" not in outcome  # a record without counts claims none
         statuses = board.workflow.view.statuses()
         assert statuses["Extract Locations"] == "failed" and statuses["Query Locations"] == "succeeded"
         assert "Consolidate" not in statuses

@@ -77,7 +77,7 @@ def test_the_graph_colours_each_state_by_its_status(local_stack, make_role) -> N
     arn = _run(local_stack, make_role)
     view = executions.read_execution(local_stack.client("stepfunctions"), arn)
     svg = workflow_svg(view.definition, view.statuses())
-    assert svg.startswith("<svg")
+    assert svg.startswith('<svg width="100%"') and "viewBox=" in svg  # scaled to its container
     assert "dsa-status-succeeded" in _node(svg, "Prepare")
     assert "dsa-status-caught" in _node(svg, "Read Item")
     assert "dsa-status-not-reached" in _node(svg, "Never Here")

@@ -31,6 +31,7 @@ COLOURS = {
 }
 _START, _END = "__start__", "__end__"
 _XML_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.DOTALL)
+_FIXED_SIZE = re.compile(r'<svg width="[^"]*" height="[^"]*"')
 
 
 def workflow_graph(definition: Mapping[str, Any], statuses: Mapping[str, str] | None = None,
@@ -56,9 +57,14 @@ def workflow_graph(definition: Mapping[str, Any], statuses: Mapping[str, str] | 
 
 def workflow_svg(definition: Mapping[str, Any], statuses: Mapping[str, str] | None = None,
                  notes: Mapping[str, str] | None = None) -> str:
-    """The workflow drawn as an inline SVG element (no XML prologue), ready for an HTML widget."""
+    """The workflow drawn as an inline SVG element, ready for an HTML widget.
+
+    No XML prologue, and the fixed size in points gives way to the width of its container (the
+    viewBox keeps the proportions), so a large workflow is scaled to fit rather than cut off.
+    """
     svg = workflow_graph(definition, statuses, notes).pipe(format="svg", encoding="utf-8")
-    return _XML_PROLOGUE.sub("", svg, count=1)
+    svg = _XML_PROLOGUE.sub("", svg, count=1)
+    return _FIXED_SIZE.sub('<svg width="100%"', svg, count=1)
 
 
 def legend_html() -> str:

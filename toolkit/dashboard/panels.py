@@ -197,7 +197,7 @@ class WorkflowView:
         self.view: executions.ExecutionView | None = None
         self._drawn: tuple[Any, ...] | None = None
         self.heading = w.HTML("<h3>Workflow</h3><small>No execution shown.</small>")
-        self.graph = w.HTML(layout=w.Layout(height="560px", overflow="auto", border="1px solid #ddd"))
+        self.graph = w.HTML(layout=w.Layout(height="640px", overflow="auto", border="1px solid #ddd"))
         self.graph.add_class("dsa-graph")
         self.state = w.Dropdown(options=[], description="State", style={"description_width": "60px"})
         self.state.add_class("dsa-state-select")
@@ -268,7 +268,7 @@ class MapRunChildren:
         self.map_run_arn: str | None = None
         self.frame = pd.DataFrame()
         self.filter = w.ToggleButtons(options=list(CHILD_STATUSES), value="all", description="Status",
-                                      style={"description_width": "60px", "button_width": "90px"})
+                                      style={"description_width": "60px", "button_width": "105px"})
         self.filter.add_class("dsa-children-filter")
         self.summary = w.HTML("No Map Run yet.", layout=w.Layout(min_height="1.6em"))
         self.summary.add_class("dsa-children-summary")
