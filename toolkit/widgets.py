@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import html
 import threading
-from typing import Callable
+from typing import Callable, TypeVar
 
 import ipywidgets as w
 import pandas as pd
@@ -32,7 +32,7 @@ from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 from toolkit.layout import TaskRecord
 
-__all__ = ["Launcher", "RunMonitor", "FailureBrowser", "ResultsExplorer", "error_line"]
+__all__ = ["Launcher", "RunMonitor", "FailureBrowser", "ResultsExplorer", "error_line", "attempt"]
 
 REFRESH_SECONDS = 1.0
 _STATUS_STYLES = {"succeeded": "success", "failed": "danger", "running": "info", "pending": ""}
@@ -51,6 +51,23 @@ def error_line(exc: BaseException) -> str:
         err = exc.response.get("Error", {})
         return f"{err.get('Code', 'ClientError')}: {err.get('Message', '')}"
     return str(exc) or exc.__class__.__name__
+
+
+T = TypeVar("T")
+
+
+def attempt(call: Callable[[], T], status: w.HTML, what: str = "") -> T | None:
+    """``call()``, or None with the error shown in ``status`` as one line (``what: message``).
+
+    Only the errors an operator can act on are shown (toolkit, AWS, network); a bug still raises.
+    """
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - shown in the panel
+        if not _expected(exc):
+            raise
+        status.value = _message(f"{what}: {error_line(exc)}" if what else error_line(exc), "error")
+        return None
 
 
 def _expected(exc: BaseException) -> bool:

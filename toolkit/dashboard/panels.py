@@ -19,7 +19,7 @@ from toolkit.config import StackConfig
 from toolkit.dashboard import execution as executions
 from toolkit.dashboard.graph import legend_html, workflow_svg
 from toolkit.layout import TaskRecord
-from toolkit.widgets import _expected, _message, _table, error_line
+from toolkit.widgets import _expected, _message, _table, attempt, error_line
 
 __all__ = ["known_tasks", "task_runs", "coverage_text", "RunsPanel", "WorkflowView", "MapRunChildren"]
 
@@ -105,12 +105,8 @@ class RunsPanel:
 
     def load_tasks(self, wanted: str = "") -> None:
         """List the stack's tasks and pick ``wanted``; a task that does not exist is named, not created."""
-        try:
-            tasks = known_tasks(self.config)
-        except Exception as exc:  # noqa: BLE001 - shown in the panel
-            if not _expected(exc):
-                raise
-            self.message.value = _message(f"tasks: {error_line(exc)}", "error")
+        tasks = attempt(lambda: known_tasks(self.config), self.message, "tasks")
+        if tasks is None:
             return
         self.task.options = tasks
         if wanted and wanted not in tasks:
@@ -133,13 +129,10 @@ class RunsPanel:
         if not self.task_id:
             self.records, self.table.value, self.run.options = [], "", []
             return []
-        try:
-            self.records = task_runs(self.config, self.task_id)
-        except Exception as exc:  # noqa: BLE001 - shown in the panel
-            if not _expected(exc):
-                raise
-            self.message.value = _message(f"runs: {error_line(exc)}", "error")
+        records = attempt(lambda: task_runs(self.config, self.task_id), self.message, "runs")
+        if records is None:
             return self.records
+        self.records = records
         chosen = self.run.value
         self.table.value = self._runs_table() if self.records else "<i>No run of this task yet.</i>"
         options = [(_run_label(r), r.execution_arn) for r in self.records if r.execution_arn]
@@ -211,12 +204,9 @@ class WorkflowView:
 
     def show(self, execution_arn: str) -> executions.ExecutionView | None:
         """Read the execution and draw it (the drawing is redone only when something changed)."""
-        try:
-            view = executions.read_execution(aws.client(self.config, "stepfunctions"), execution_arn)
-        except Exception as exc:  # noqa: BLE001 - shown in the panel
-            if not _expected(exc):
-                raise
-            self.heading.value = "<h3>Workflow</h3>" + _message(f"execution: {error_line(exc)}", "error")
+        view = attempt(lambda: executions.read_execution(aws.client(self.config, "stepfunctions"), execution_arn),
+                       self.heading, "execution")
+        if view is None:
             return self.view
         self.view = view
         drawn = (execution_arn, view.status, tuple((v.state, v.status) for v in view.visits),
@@ -286,13 +276,10 @@ class MapRunChildren:
         if not self.map_run_arn:
             self.summary.value, self.rows.value, self.frame = "No Map Run yet.", "", pd.DataFrame()
             return self.frame
-        try:
-            self.frame = self._children()
-        except Exception as exc:  # noqa: BLE001 - shown in the panel
-            if not _expected(exc):
-                raise
-            self.summary.value = _message(f"children: {error_line(exc)}", "error")
+        frame = attempt(self._children, self.summary, "children")
+        if frame is None:
             return self.frame
+        self.frame = frame
         which = "" if self.filter.value == "all" else f" {self.filter.value}"
         shown = self.frame.head(CHILDREN_LISTED)
         self.summary.value = _message(f"{len(self.frame):,}{which} child execution(s), one per location"
