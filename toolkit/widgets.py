@@ -1,5 +1,8 @@
 """ipywidgets panels for operators: launch a run, watch it, browse its failures, explore results.
 
+The dashboard page (:mod:`toolkit.dashboard.page`) puts these together with its own panels
+(task picker and runs list, the state graph, the Map Run's children).
+
 Each panel is a small class with a ``.widget`` to display, built only from the functions of
 :mod:`toolkit.runs`, :mod:`toolkit.results` and :mod:`toolkit.locations`: the panels hold no
 pipeline logic of their own, so a notebook, the Voilà dashboard and the tests (which set
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import html
 import threading
-from typing import Callable
+from typing import Callable, TypeVar
 
 import ipywidgets as w
 import pandas as pd
@@ -29,11 +32,12 @@ from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 from toolkit.layout import TaskRecord
 
-__all__ = ["Launcher", "RunMonitor", "FailureBrowser", "ResultsExplorer", "Dashboard", "error_line"]
+__all__ = ["Launcher", "RunMonitor", "FailureBrowser", "ResultsExplorer", "error_line", "attempt"]
 
 REFRESH_SECONDS = 1.0
 _STATUS_STYLES = {"succeeded": "success", "failed": "danger", "running": "info", "pending": ""}
-_FAILURE_COLUMNS = ["location_id", "class", "error", "http_status", "failing_state", "attempts", "cause"]
+# failure columns shown, in this order, when runs.failures gives them (the API's message first)
+_FAILURE_COLUMNS = ["location_id", "class", "message", "http_status", "error", "failing_state", "attempts", "cause"]
 _CAUSE_CHARS = 160  # the table shows the start of a cause; the full text stays in FailureBrowser.table
 _LABELS = {"description_width": "90px"}
 _TABLE_STYLE = ("<style>.dsa-table{border-collapse:collapse;margin:4px 0}.dsa-table th,.dsa-table td"
@@ -47,6 +51,23 @@ def error_line(exc: BaseException) -> str:
         err = exc.response.get("Error", {})
         return f"{err.get('Code', 'ClientError')}: {err.get('Message', '')}"
     return str(exc) or exc.__class__.__name__
+
+
+T = TypeVar("T")
+
+
+def attempt(call: Callable[[], T], status: w.HTML, what: str = "") -> T | None:
+    """``call()``, or None with the error shown in ``status`` as one line (``what: message``).
+
+    Only the errors an operator can act on are shown (toolkit, AWS, network); a bug still raises.
+    """
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - shown in the panel
+        if not _expected(exc):
+            raise
+        status.value = _message(f"{what}: {error_line(exc)}" if what else error_line(exc), "error")
+        return None
 
 
 def _expected(exc: BaseException) -> bool:
@@ -151,13 +172,17 @@ class RunMonitor:
     """Progress of one run: bars per location status and overall, counts, auto-refresh, Stop.
 
     :meth:`watch` starts a background thread that refreshes the panel every ``interval`` seconds
-    until the run ends; ``on_done`` is called with the last :class:`~toolkit.runs.RunProgress`.
+    until the run ends; ``on_update`` is called with each :class:`~toolkit.runs.RunProgress` drawn
+    and ``on_done`` with the last one. Every line keeps its height whether a run is followed or
+    not, so the page does not jump when a run starts; Stop is enabled only while one is followed.
     """
 
     def __init__(self, config: StackConfig, *, title: str = "Run monitor", interval: float = REFRESH_SECONDS,
+                 on_update: Callable[[runs.Run, runs.RunProgress], None] | None = None,
                  on_done: Callable[[runs.Run, runs.RunProgress], None] | None = None):
         self.config = config
         self.interval = interval
+        self.on_update = on_update
         self.on_done = on_done
         self.run: runs.Run | None = None
         self.last: runs.RunProgress | None = None
@@ -174,15 +199,16 @@ class RunMonitor:
         self.bar_labels = {name: w.HTML("0") for name in _STATUS_STYLES}
         for name, label in self.bar_labels.items():
             label.add_class(f"dsa-count-{name}")
-        self.details = w.HTML("No run yet.")
+        self.details = w.HTML("No run followed.", layout=w.Layout(min_height="3.2em"))
         self.details.add_class("dsa-run-details")
-        self.outcome = w.HTML()
+        self.outcome = w.HTML(layout=w.Layout(min_height="3.2em"))
         self.outcome.add_class("dsa-run-outcome")
         self.stop_button = w.Button(description="Stop run", button_style="danger", icon="stop", disabled=True)
         self.stop_button.add_class("dsa-stop")
         self.stop_button.on_click(lambda _: self.stop())
         rows = [w.HBox([self.overall, self.overall_label])]
         rows += [w.HBox([self.bars[n], self.bar_labels[n]]) for n in _STATUS_STYLES]
+        rows.insert(1, w.HTML("<small>Locations of this run, by status:</small>"))
         self.widget = w.VBox([self.heading, *rows, self.details, self.stop_button, self.outcome])
 
     # -- control
@@ -234,6 +260,8 @@ class RunMonitor:
             if generation != self._generation:
                 raise _StopWatching
             self.show(snapshot)
+            if self.on_update is not None:
+                self.on_update(run, snapshot)
 
         try:
             final = runs.watch(run, interval=self.interval, on_update=update)
@@ -262,8 +290,8 @@ class RunMonitor:
         phase = "consolidating" if snapshot.status == "RUNNING" and total and snapshot.locations_done == total else ""
         self.details.value = (
             f"<b>{html.escape(snapshot.status)}</b>{' · ' + phase if phase else ''} · "
-            f"{snapshot.locations_done}/{total} locations done · pages {snapshot.pages:,} · "
-            f"rows {snapshot.rows:,} · elapsed {snapshot.elapsed_seconds:.0f} s")
+            f"{snapshot.locations_done}/{total} locations done · elapsed {snapshot.elapsed_seconds:.0f} s<br>"
+            f"this run's finished locations: {snapshot.pages:,} pages, {snapshot.rows:,} run rows fetched")
 
     def _finish(self, run: runs.Run, final: runs.RunProgress) -> None:
         self.stop_button.disabled = True
@@ -275,9 +303,10 @@ class RunMonitor:
             self.task_record = record
         text = f"Run {final.status}"
         if self.task_record is not None:
-            text += (f" · task {self.task_record.status}: {self.task_record.locations_failed or 0} "
-                     f"of {self.task_record.locations_total or 0} location(s) failed, "
-                     f"{self.task_record.rows or 0} rows")
+            text += f" · task {self.task_record.status}"
+            if self.task_record.locations_total is not None:  # recorded only once the Map Run ended well
+                text += (f": {self.task_record.locations_failed or 0} of {self.task_record.locations_total} "
+                         f"location(s) failed, {self.task_record.rows or 0:,} task rows in the consolidated output")
         if final.error:
             text += f" · {final.error}: {final.cause or ''}"
         task_status = self.task_record.status if self.task_record is not None else None
@@ -293,36 +322,46 @@ class RunMonitor:
 
 
 class FailureBrowser:
-    """A run's failed locations and their classes; select some and rerun them, watching the rerun."""
+    """A run's failed locations and why; Rerun the selected ones, or Redrive the run's execution.
 
-    def __init__(self, config: StackConfig, *, interval: float = REFRESH_SECONDS):
+    Rerun starts a new run of the selected locations (``runs.rerun``); Redrive resumes a failed,
+    timed-out or aborted execution from where it stopped, rerunning only its Map Run's
+    unsuccessful children (``runs.redrive``). Either way ``on_start`` gets the run to follow.
+    The table shows the columns ``runs.failures`` gives, the API's own message first.
+    """
+
+    def __init__(self, config: StackConfig, *, on_start: Callable[[runs.Run], None] | None = None):
         self.config = config
+        self.on_start = on_start
         self.run: runs.Run | None = None
         self.table = pd.DataFrame()
-        self.rerun_run: runs.Run | None = None
+        self.started: runs.Run | None = None
         self.summary = w.HTML("No run inspected yet.")
         self.summary.add_class("dsa-failure-summary")
         self.counts = w.HTML()
-        self.rows = w.HTML()
+        self.rows = w.HTML(layout=w.Layout(min_height="4em"))
         self.rows.add_class("dsa-failures")
         self.select = w.SelectMultiple(options=[], rows=5, description="Rerun", layout=w.Layout(width="40em"))
         self.select.add_class("dsa-failure-select")
         self.rerun_button = w.Button(description="Rerun selected", button_style="warning", icon="redo",
-                                     disabled=True)
+                                     disabled=True, tooltip="a new run of the selected locations")
         self.rerun_button.add_class("dsa-rerun")
-        self.status = w.HTML()
+        self.redrive_button = w.Button(description="Redrive run", button_style="warning", icon="play-circle",
+                                       disabled=True, tooltip="resume the failed execution where it stopped")
+        self.redrive_button.add_class("dsa-redrive")
+        self.status = w.HTML(layout=w.Layout(min_height="1.6em"))
         self.status.add_class("dsa-rerun-status")
-        self.monitor = RunMonitor(config, title="Rerun", interval=interval, on_done=self._rerun_done)
-        self.monitor.widget.layout.display = "none"
         self.widget = w.VBox([w.HTML("<h3>Failed locations</h3>"), self.summary, self.counts, self.rows,
-                              self.select, self.rerun_button, self.status, self.monitor.widget])
+                              self.select, w.HBox([self.rerun_button, self.redrive_button]), self.status])
         self.rerun_button.on_click(lambda _: self.rerun_selected())
+        self.redrive_button.on_click(lambda _: self.redrive())
 
     def show(self, run: runs.Run) -> pd.DataFrame:
         """Load ``run``'s failures into the panel (every failed location selected); return the table."""
         self.run = run
         try:
             table = runs.failures(run)
+            redrivable = _redrivable(self.config, run)
         except Exception as exc:  # noqa: BLE001 - shown in the panel
             if not _expected(exc):
                 raise
@@ -336,45 +375,56 @@ class FailureBrowser:
             self.summary.value = _message(f"{len(table)} failed location(s) in run {run.execution_arn}.", "error")
             counts = runs.failure_counts(table)
             self.counts.value = _table(counts[counts["locations"] > 0])
-            shown = table[_FAILURE_COLUMNS].assign(cause=table["cause"].map(_shorten))
+            columns = [c for c in _FAILURE_COLUMNS if c in table.columns]
+            shown = table[columns]
+            for column in ("message", "cause"):
+                if column in shown.columns:
+                    shown = shown.assign(**{column: shown[column].map(_shorten)})
             self.rows.value = _table(shown)
         self.select.options = [(f"{r.location_id} · {r['class']} · {r.error}", r.location_id)
                                for _, r in table.iterrows()]
         self.select.value = tuple(table["location_id"])
         self.rerun_button.disabled = table.empty
-        for control in (self.select, self.rerun_button):
-            control.layout.display = "none" if table.empty else None
+        self.redrive_button.disabled = not redrivable
         return table
 
     def rerun_selected(self) -> runs.Run | None:
-        """Start a targeted rerun of the selected locations (what the button does) and watch it."""
+        """Start a targeted rerun of the selected locations (what Rerun does)."""
         chosen = list(self.select.value)
         if self.run is None or not chosen:
             self.status.value = _message("select: choose at least one failed location to rerun", "error")
             return None
+        return self._start(lambda: runs.rerun(self.config, self.run.task_id, chosen),
+                           f"Rerunning {', '.join(chosen)}")
+
+    def redrive(self) -> runs.Run | None:
+        """Redrive the inspected run's execution (what Redrive does)."""
+        if self.run is None:
+            self.status.value = _message("run: no run inspected to redrive", "error")
+            return None
+        return self._start(lambda: runs.redrive(self.run), "Redriving")
+
+    def _start(self, start: Callable[[], runs.Run], verb: str) -> runs.Run | None:
         try:
-            rerun = runs.rerun(self.config, self.run.task_id, chosen)
+            run = start()
         except Exception as exc:  # noqa: BLE001 - shown in the panel
             if not _expected(exc):
                 raise
             self.status.value = _message(error_line(exc), "error")
             return None
-        self.rerun_run = rerun
-        self.rerun_button.disabled = True
-        self.status.value = _message(f"Rerunning {', '.join(chosen)}: {rerun.execution_arn}")
-        self.monitor.widget.layout.display = None
-        self.monitor.watch(rerun)
-        return rerun
+        self.started = run
+        self.rerun_button.disabled = self.redrive_button.disabled = True
+        self.status.value = _message(f"{verb}: {run.execution_arn}")
+        if self.on_start is not None:
+            self.on_start(run)
+        return run
 
-    def close(self) -> None:
-        self.monitor.close()
 
-    def _rerun_done(self, run: runs.Run, final: runs.RunProgress) -> None:
-        record = self.monitor.task_record
-        task_status = record.status if record is not None else "unknown"
-        self.status.value = _message(f"Rerun ended {final.status}; task {run.task_id} is now {task_status}.",
-                                     "ok" if task_status == "SUCCEEDED" else "warn")
-        self.show(run)
+def _redrivable(config: StackConfig, run: runs.Run) -> bool:
+    """Whether RedriveExecution would accept the run's execution (ended unsuccessfully, redrivable)."""
+    execution = aws.client(config, "stepfunctions").describe_execution(executionArn=run.execution_arn)
+    return execution["status"] in ("FAILED", "TIMED_OUT", "ABORTED") and \
+        execution.get("redriveStatus") != "NOT_REDRIVABLE"
 
 
 def _shorten(text: object) -> str:
@@ -461,25 +511,3 @@ def _bars(counts: pd.DataFrame, label_column: str) -> str:
             f'<span style="display:inline-block;height:1em;width:{width:.1f}%;max-width:60%;'
             f'background:#1976d2"></span><span class="dsa-bar-count">{int(rows):,}</span></div>')
     return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- dashboard
-
-
-class Dashboard:
-    """The operator's page: launcher, monitor of the started run, then that run's failures."""
-
-    def __init__(self, config: StackConfig, task_id: str = "", *, interval: float = REFRESH_SECONDS):
-        self.config = config
-        self.monitor = RunMonitor(config, interval=interval, on_done=lambda run, _: self.failures.show(run))
-        self.failures = FailureBrowser(config, interval=interval)
-        self.launcher = Launcher(config, task_id, on_start=self.monitor.watch)
-        target = "local stack at " + config.endpoint_url if config.is_local else f"AWS {config.region}"
-        header = w.HTML(f"<h2>Data Stream Aggregator · {html.escape(config.stack_name)}</h2>"
-                        f"<small>{html.escape(target)}</small>")
-        self.widget = w.VBox([header, w.HBox([self.launcher.widget, self.monitor.widget]), self.failures.widget])
-
-    def close(self) -> None:
-        """Stop the background refreshes (runs go on)."""
-        self.monitor.close()
-        self.failures.close()

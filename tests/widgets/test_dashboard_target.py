@@ -25,24 +25,25 @@ def test_the_task_comes_from_the_page_address() -> None:
     assert dashboard.task_from_query({}, default="other") == "other"
 
 
-def test_a_task_without_locations_gets_the_sample_ones_on_the_local_stack(deployed) -> None:
-    target = _target(deployed)
+def test_the_default_task_without_locations_gets_the_sample_ones_on_the_local_stack(deployed) -> None:
+    assert dashboard.prepare(_target(deployed, with_sample_api=False), dashboard.DEFAULT_TASK) == 0
+    assert locations.read_locations(deployed.config, dashboard.DEFAULT_TASK).empty  # nothing to point at
     sample = read_locations_csv(SAMPLE_LOCATIONS_CSV)
-    assert dashboard.prepare(target, "fresh") == len(sample)
-    frame = locations.read_locations(deployed.config, "fresh")
+    assert dashboard.prepare(_target(deployed), dashboard.DEFAULT_TASK) == len(sample)
+    frame = locations.read_locations(deployed.config, dashboard.DEFAULT_TASK)
     assert sorted(frame["location_id"]) == sorted(sample["location_id"])
     assert set(frame["api_url"]) == {deployed.stack.sample_api.url}
+
+
+def test_any_other_task_is_never_created(deployed) -> None:
+    assert dashboard.prepare(_target(deployed), "mistyped") == 0
+    assert locations.read_locations(deployed.config, "mistyped").empty
 
 
 def test_a_task_with_locations_is_left_as_it_is(deployed) -> None:
     deployed.load("kept", ["k-1"])
     assert dashboard.prepare(_target(deployed), "kept") == 0
     assert list(locations.read_locations(deployed.config, "kept")["location_id"]) == ["k-1"]
-
-
-def test_without_a_sample_api_nothing_is_seeded(deployed) -> None:
-    assert dashboard.prepare(_target(deployed, with_sample_api=False), "unseeded") == 0
-    assert locations.read_locations(deployed.config, "unseeded").empty
 
 
 def test_serving_on_a_busy_port_is_a_one_line_error() -> None:

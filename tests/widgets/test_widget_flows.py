@@ -13,7 +13,8 @@ import pytest
 
 from toolkit import aws, results, runs
 from toolkit.local.sample_api import FaultPlan
-from toolkit.widgets import Dashboard, ResultsExplorer
+from toolkit.dashboard.page import Dashboard
+from toolkit.widgets import ResultsExplorer
 
 pytestmark = pytest.mark.slow
 
@@ -50,18 +51,20 @@ def test_launch_watch_failures_rerun_and_explore(deployed) -> None:
         assert browser.select.value == (broken,)
         assert not browser.rerun_button.disabled
 
+        assert browser.redrive_button.disabled  # the execution SUCCEEDED: nothing to redrive
+
         api.set_faults(None)
         browser.rerun_button.click()
-        assert browser.rerun_run is not None, browser.status.value
-        rerun_final = browser.monitor.join(WAIT_SECONDS)
+        assert browser.started is not None, browser.status.value
+        assert board.monitor.run == browser.started  # the page follows the rerun
+        rerun_final = board.monitor.join(WAIT_SECONDS)
         assert rerun_final is not None and rerun_final.status == "SUCCEEDED"
         assert (rerun_final.succeeded, rerun_final.locations_total) == (1, 1)
         task = runs.latest_task(deployed.config, "flow")
         assert task.status == "SUCCEEDED" and task.rerun_locations == [broken]
-        assert "task SUCCEEDED" in browser.monitor.outcome.value
+        assert "task SUCCEEDED" in board.monitor.outcome.value
         assert browser.table.empty and "No failed locations" in browser.summary.value
-        assert "task flow is now SUCCEEDED" in browser.status.value
-        assert browser.rerun_button.layout.display == "none"
+        assert browser.rerun_button.disabled
     finally:
         board.close()
         api.set_faults(None)

@@ -54,7 +54,7 @@ def test_monitor_draws_counts_bars_and_the_overall_share(deployed) -> None:
     assert monitor.overall.value == 50.0 and monitor.overall_label.value == "50 %"
     assert {n: b.value for n, b in monitor.bars.items()} == {"succeeded": 1, "failed": 1, "running": 1, "pending": 1}
     assert all(b.max == 4 for b in monitor.bars.values())
-    assert "pages 7" in monitor.details.value and "rows 1,234" in monitor.details.value
+    assert "7 pages, 1,234 run rows fetched" in monitor.details.value  # run rows, not task rows
     assert "consolidating" not in monitor.details.value
     monitor.show(runs.RunProgress(status="RUNNING", locations_total=4, succeeded=3, failed=1))
     assert monitor.overall_label.value == "100 %" and "consolidating" in monitor.details.value
