@@ -42,3 +42,5 @@ def test_plan_deploy_teardown_through_the_cli(local_stack, tmp_path):
     exported = runner.invoke(commands.app, ["export-cfn", str(out)], env=env)
     assert exported.exit_code == 0, exported.output
     assert yaml.safe_load(out.read_text())["Resources"]["ConsolidateJob"]["Properties"]["Name"] == cfg.glue_job
+    assert (f"aws cloudformation deploy --template-file {out} --stack-name {stack} --region us-east-1 "
+            '--capabilities CAPABILITY_NAMED_IAM --parameter-overrides ApiKey="$DSA_API_KEY"') in exported.output
