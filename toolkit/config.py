@@ -102,6 +102,12 @@ class StackConfig:
     api_key_env: str = "DSA_API_KEY"
     glue_worker_type: str = "G.1X"
     glue_workers: int = 2
+    # Where the HTTP Task may send the connection's API key: IAM StringLike patterns of
+    # states:HTTPEndpoint (``*`` any characters, ``?`` one), such as ``https://api.example.com/*``.
+    # The states role's InvokeHTTPEndpoint is conditioned on them and `locations load` refuses
+    # a row outside them. Empty: on a local target any endpoint ("*": the sample API's port
+    # changes at each start); an AWS target must name its APIs (deploy and export refuse it empty).
+    api_endpoints: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         derived = _derived_names(self)
@@ -109,6 +115,7 @@ class StackConfig:
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
         object.__setattr__(self, "data_types", _data_types(self.data_types))
+        object.__setattr__(self, "api_endpoints", _api_endpoints(self.api_endpoints))
         _check_types(self)
         _validate(self)
 
@@ -153,6 +160,22 @@ class StackConfig:
 
     def role_arn(self, name: str) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:role/{name}"
+
+    @property
+    def http_endpoint_patterns(self) -> tuple[str, ...]:
+        """The states:HTTPEndpoint patterns the HTTP Task may call (``api_endpoints``; any on a
+        local target that names none). An AWS target naming none is refused here, in one line."""
+        if self.api_endpoints:
+            return self.api_endpoints
+        if self.is_local:
+            return ("*",)
+        raise ConfigError("api_endpoints", "an AWS target must name the API base URLs its locations use, "
+                                           "e.g. ['https://api.example.com/*'] (the HTTP Task sends the API key "
+                                           "only there)")
+
+    def allows_endpoint(self, url: str) -> bool:
+        """Whether the HTTP Task may call ``url``: IAM's StringLike against http_endpoint_patterns."""
+        return any(_string_like(pattern, url) for pattern in self.http_endpoint_patterns)
 
     def replace(self, **changes: Any) -> "StackConfig":
         """A copy with some fields changed (derived names follow a new stack_name)."""
@@ -214,6 +237,12 @@ def _caller_account(values: dict[str, Any]) -> str:
     return identity["Account"]
 
 
+def _string_like(pattern: str, value: str) -> bool:
+    """IAM's StringLike: case-sensitive, ``*`` any run of characters, ``?`` exactly one."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.DOTALL) is not None
+
+
 def _check_known(key: str, where: str) -> None:
     if key not in _FIELDS:
         raise ConfigError(key, f"unknown {where} (known: {', '.join(sorted(_FIELDS))})")
@@ -260,7 +289,7 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
             out[key] = _to_number(key, value, int)
         elif key in _FLOAT_FIELDS:
             out[key] = _to_number(key, value, float)
-        elif key == "data_types":
+        elif key in ("data_types", "api_endpoints"):
             out[key] = value
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             out[key] = str(value)  # account_id: 123456789012 in YAML is a number
@@ -306,6 +335,16 @@ def _data_types(value: Any) -> tuple[str, ...]:
     return tuple(item.strip() for item in value if item.strip())
 
 
+def _api_endpoints(value: Any) -> tuple[str, ...]:
+    """``api_endpoints`` from a comma-separated string or a list of strings."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or any(not isinstance(item, str) for item in value):
+        raise ConfigError("api_endpoints", f"must be a list of URL patterns or a comma-separated string, "
+                                           f"got {_kind(value)}")
+    return tuple(item.strip() for item in value if item.strip())
+
+
 def _check_types(cfg: StackConfig) -> None:
     """Every field holds its declared type (keyword arguments skip :func:`_coerce`)."""
     for name, spec in _FIELDS.items():
@@ -314,8 +353,8 @@ def _check_types(cfg: StackConfig) -> None:
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif name in _FLOAT_FIELDS:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        elif name == "data_types":
-            ok = True  # normalised by _data_types
+        elif name in ("data_types", "api_endpoints"):
+            ok = True  # normalised by _data_types and _api_endpoints
         else:
             ok = isinstance(value, str)
         if not ok:
@@ -398,12 +437,30 @@ def _validate(cfg: StackConfig) -> None:
                                               f"({', '.join(_SPARK_WORKER_TYPES)})")
     if not 2 <= cfg.glue_workers <= 299:
         raise ConfigError("glue_workers", "Glue 5.0 jobs take 2-299 workers")
+    for pattern in cfg.api_endpoints:
+        _validate_api_endpoint(pattern, cfg.is_local)
 
 
 def _validate_endpoint(url: str) -> None:
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ConfigError("endpoint_url", f"must be an http(s) URL, got {url!r}")
+
+
+# scheme://host, then a port or a path: the host is literal, so a pattern cannot stretch to
+# another host (https://api.example.com* would also match https://api.example.com.evil.net).
+_API_ENDPOINT = re.compile(r"^(https|http)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])[:/]\S*$")
+
+
+def _validate_api_endpoint(pattern: str, local: bool) -> None:
+    if pattern == "*" and local:
+        return
+    match = _API_ENDPOINT.match(pattern)
+    if not match:
+        raise ConfigError("api_endpoints", f"{pattern!r} is not a URL pattern such as https://api.example.com/* "
+                                           "(literal host, then a port or path)")
+    if match.group(1) == "http" and not local:
+        raise ConfigError("api_endpoints", f"{pattern!r}: AWS's HTTP Task calls https:// endpoints only")
 
 
 def _validate_bucket(field: str, name: str) -> None:

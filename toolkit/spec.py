@@ -219,17 +219,23 @@ def glue_job_definition(cfg: StackConfig) -> dict[str, Any]:
     }
 
 
+# Services whose documentation gives aws:SourceAccount in a role's trust policy (confused deputy
+# prevention): Step Functions does ("Creating an IAM role for your state machine"); Glue's role
+# setup pages give none, and a condition on a key the service does not send would keep it from
+# assuming the role, so the Glue role trusts glue.amazonaws.com without one.
+_SOURCE_ACCOUNT_SERVICES = ("states",)
+
+
 def trust_policy(cfg: StackConfig, service: str) -> dict[str, Any]:
-    """Who may assume a role: one AWS service, on behalf of this account only."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": f"{service}.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": cfg.account_id}},
-        }],
+    """Who may assume a role: one AWS service (for Step Functions, on behalf of this account only)."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": f"{service}.amazonaws.com"},
+        "Action": "sts:AssumeRole",
     }
+    if service in _SOURCE_ACCOUNT_SERVICES:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": cfg.account_id}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def arn(cfg: StackConfig, service: str, resource: str) -> str:
@@ -273,9 +279,12 @@ def states_policy(cfg: StackConfig) -> dict[str, Any]:
             {"Sid": "SyncExecutionEvents", "Effect": "Allow",
              "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
              "Resource": [arn(cfg, "events", "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule")]},
+            # The API key goes only to the configured APIs, and only in GET requests.
             {"Sid": "HttpTask", "Effect": "Allow",
              "Action": ["states:InvokeHTTPEndpoint"],
-             "Resource": [cfg.state_machine_arn(m) for m in machines]},
+             "Resource": [cfg.state_machine_arn(m) for m in machines],
+             "Condition": {"StringLike": {"states:HTTPEndpoint": list(cfg.http_endpoint_patterns)},
+                           "StringEquals": {"states:HTTPMethod": "GET"}}},
             {"Sid": "ConnectionCredentials", "Effect": "Allow",
              "Action": ["events:RetrieveConnectionCredentials"],
              "Resource": [arn(cfg, "events", f"connection/{cfg.connection_name}/*")]},

@@ -21,7 +21,8 @@ SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dsa-api-key-A
 @pytest.fixture
 def cfg() -> StackConfig:
     return StackConfig.load(environ={}, target="aws", account_id="123456789012", region="eu-west-1",
-                            stack_name="prod", glue_workers=5)
+                            stack_name="prod", glue_workers=5,
+                            api_endpoints=["https://api.example.com/v1/*"])
 
 
 def _lint(path) -> subprocess.CompletedProcess:
@@ -119,7 +120,8 @@ def _strings(value, path=""):
 
 @pytest.mark.parametrize("region", ["eu-west-1", "cn-north-1"])
 def test_template_names_no_account_region_or_partition(tmp_path, region):
-    cfg = StackConfig.load(environ={}, target="aws", account_id="123456789012", region=region, stack_name="prod")
+    cfg = StackConfig.load(environ={}, target="aws", account_id="123456789012", region=region, stack_name="prod",
+                           api_endpoints=["https://api.example.com/*"])
     out = cloudformation.write_template(cfg, tmp_path / "stack.yaml")
     data = yaml.safe_load(out.read_text())
     for path, text in _strings(data):
@@ -133,6 +135,9 @@ def test_template_names_no_account_region_or_partition(tmp_path, region):
     assert res["WorkBucket"]["Properties"]["BucketName"] == {"Fn::Sub": "prod-work-${AWS::AccountId}-${AWS::Region}"}
     trust = res["GlueRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"Service": "glue.amazonaws.com"}
+    assert "Condition" not in trust  # Glue documents no aws:SourceAccount for its role (spec.trust_policy)
+    states_trust = res["StatesRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert states_trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Fn::Sub": "${AWS::AccountId}"}}}
     extraction = res["ExtractionStateMachine"]["Properties"]
     assert '"Resource": "${StatesHttpInvoke}"' in extraction["DefinitionString"]
     assert extraction["DefinitionSubstitutions"]["StatesStateMachineProdPageFetch"] == {

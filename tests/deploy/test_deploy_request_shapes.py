@@ -23,7 +23,8 @@ KEY = "stubbed-api-key"
 @pytest.fixture
 def cfg() -> StackConfig:
     return StackConfig.load(environ={}, target="aws", account_id="123456789012", region="eu-west-1",
-                            stack_name="shape", glue_workers=4, glue_worker_type="G.2X")
+                            stack_name="shape", glue_workers=4, glue_worker_type="G.2X",
+                            api_endpoints=["https://api.example.com/*"])
 
 
 @pytest.fixture
