@@ -220,3 +220,15 @@ def test_api_endpoints_from_yaml_or_env_and_their_rules(tmp_path) -> None:
         assert problem in str(caught.value) and "\n" not in str(caught.value)
     with pytest.raises(ConfigError, match=r"^api_endpoints: must be a list of URL patterns"):
         StackConfig.load(environ={}, api_endpoints=5)
+
+
+def test_retention_fields_and_the_log_group_name() -> None:
+    cfg = StackConfig.load(environ={"DSA_ARCHIVE_EXPIRE_DAYS": "365"}, stack_name="ops")
+    assert cfg.archive_expire_days == 365 and cfg.page_fetch_log_group == "/aws/vendedlogs/states/ops-page-fetch"
+    for kwargs, message in [
+        ({"parts_expire_days": 0}, "parts_expire_days: must be between 1 and 3650 days"),
+        ({"log_retention_days": 10}, "log_retention_days: CloudWatch Logs keeps events for one of 1, 3, 5"),
+        ({"page_fetch_log_group": "bad name"}, "page_fetch_log_group: log group names are"),
+    ]:
+        with pytest.raises(ConfigError, match="^" + message):
+            StackConfig.load(environ={}, **kwargs)

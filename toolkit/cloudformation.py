@@ -100,6 +100,11 @@ def template(cfg: StackConfig, api_key_secret_arn: str = "") -> dict[str, Any]:
         "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": spec.connection.api_key_header,
                                                     "ApiKeyValue": key_value}},
     }}
+    resources["PageFetchLogGroup"] = {"Type": "AWS::Logs::LogGroup", **_DELETE_LIKE_TEARDOWN, "Properties": {
+        "LogGroupName": spec.log_group.name,
+        "RetentionInDays": spec.log_group.retention_days,
+        "Tags": _tag_list(spec),
+    }}
     # Children first, as in deploy; the connection ARN is substituted by CloudFormation.
     definitions = workflows.render_definitions(cfg, _CONNECTION_TOKEN)
     previous: list[str] = []
@@ -111,6 +116,7 @@ def template(cfg: StackConfig, api_key_secret_arn: str = "") -> dict[str, Any]:
             "StateMachineType": machine.type,
             "RoleArn": {"Fn::GetAtt": ["StatesRole", "Arn"]},
             **_definition_with_substitutions(definition, cfg),
+            "LoggingConfiguration": _logging_configuration(machine.logging),
             "Tags": _tag_list(spec),
         }}
         if previous:
@@ -218,6 +224,15 @@ def _substituted(value: Any, cfg: StackConfig) -> Any:
         text = _pseudo_parameters(value.replace("${", "${!"), cfg, _PSEUDO_NAMES)
         return {"Fn::Sub": text} if text != value.replace("${", "${!") else value
     return value
+
+
+def _logging_configuration(logging: dict[str, Any]) -> dict[str, Any]:
+    """A loggingConfiguration in CloudFormation's spelling; the log group by GetAtt (its Arn
+    attribute ends ``:*``, as Step Functions wants)."""
+    out: dict[str, Any] = {"Level": logging["level"], "IncludeExecutionData": logging["includeExecutionData"]}
+    if logging.get("destinations"):
+        out["Destinations"] = [{"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": ["PageFetchLogGroup", "Arn"]}}}]
+    return out
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:

@@ -87,6 +87,8 @@ class StackConfig:
     page_fetch_state_machine: str = ""
     states_role: str = ""
     glue_role: str = ""
+    # The EXPRESS page-fetch machine's history exists only here (level ERROR, no execution data).
+    page_fetch_log_group: str = ""
 
     # Run defaults.
     max_concurrency: int = 10  # locations extracted at once
@@ -108,6 +110,15 @@ class StackConfig:
     # a row outside them. Empty: on a local target any endpoint ("*": the sample API's port
     # changes at each start); an AWS target must name its APIs (deploy and export refuse it empty).
     api_endpoints: tuple[str, ...] = ()
+
+    # Retention: days until S3 lifecycle rules expire what grows with every task in the work
+    # bucket, and the page-fetch log group's retention (one of the values CloudWatch Logs takes).
+    # Parts and Map Run results are the input of reruns: they live as long as a task may be rerun.
+    parts_expire_days: int = 14
+    map_runs_expire_days: int = 14
+    quarantine_expire_days: int = 30
+    archive_expire_days: int = 90
+    log_retention_days: int = 30
 
     def __post_init__(self) -> None:
         derived = _derived_names(self)
@@ -193,7 +204,9 @@ class StackConfig:
 # ---------------------------------------------------------------- internals
 
 _FIELDS = {f.name: f for f in dataclasses.fields(StackConfig)}
-_INT_FIELDS = {"max_concurrency", "api_concurrency", "pages_per_batch", "page_limit", "glue_workers"}
+_EXPIRE_FIELDS = ("parts_expire_days", "map_runs_expire_days", "quarantine_expire_days", "archive_expire_days")
+_INT_FIELDS = {"max_concurrency", "api_concurrency", "pages_per_batch", "page_limit", "glue_workers",
+               *_EXPIRE_FIELDS, "log_retention_days"}
 _FLOAT_FIELDS = {"tolerated_failure_percentage"}
 
 
@@ -215,6 +228,8 @@ def _derived_names(cfg: StackConfig) -> dict[str, str]:
         "page_fetch_state_machine": f"{prefix}-page-fetch",
         "states_role": f"{prefix}-states-role",
         "glue_role": f"{prefix}-glue-role",
+        # /aws/vendedlogs/: AWS's advice for Step Functions log groups (a short resource policy).
+        "page_fetch_log_group": f"/aws/vendedlogs/states/{prefix}-page-fetch",
     }
 
 
@@ -376,6 +391,10 @@ _GLUE_JOB = re.compile(r"^[\w .\-]{1,255}$")
 _STATE_MACHINE_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 # The consolidation is a Spark (glueetl) job: G.025X is for streaming jobs and Z.2X for Ray jobs.
 _SPARK_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X")
+_LOG_GROUP = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
+# PutRetentionPolicy's retentionInDays values.
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                       2922, 3288, 3653)
 _BUCKET_BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_BAD_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
@@ -439,6 +458,14 @@ def _validate(cfg: StackConfig) -> None:
         raise ConfigError("glue_workers", "Glue 5.0 jobs take 2-299 workers")
     for pattern in cfg.api_endpoints:
         _validate_api_endpoint(pattern, cfg.is_local)
+    if not _LOG_GROUP.match(cfg.page_fetch_log_group):
+        raise ConfigError("page_fetch_log_group", "log group names are 1-512 characters of A-Z a-z 0-9 _ - / . #")
+    for name in _EXPIRE_FIELDS:
+        if not 1 <= getattr(cfg, name) <= 3650:
+            raise ConfigError(name, "must be between 1 and 3650 days")
+    if cfg.log_retention_days not in _LOG_RETENTION_DAYS:
+        raise ConfigError("log_retention_days", f"CloudWatch Logs keeps events for one of "
+                                                f"{', '.join(map(str, _LOG_RETENTION_DAYS))} days")
 
 
 def _validate_endpoint(url: str) -> None:

@@ -68,6 +68,7 @@ def test_template_holds_the_same_resources_as_deploy(cfg):
         res["LocationsTable"]["Properties"]["TableName"], res["TasksTable"]["Properties"]["TableName"],
         res["WorkBucket"]["Properties"]["BucketName"], res["OutputBucket"]["Properties"]["BucketName"],
         res["ConsolidateJob"]["Properties"]["Name"], res["ApiConnection"]["Properties"]["Name"],
+        res["PageFetchLogGroup"]["Properties"]["LogGroupName"],
         *(r["Properties"]["StateMachineName"] for r in res.values() if r["Type"] == "AWS::StepFunctions::StateMachine"),
     }
     expected = {r.name for r in resources.resources(spec.stack_spec(cfg)) if not isinstance(r, resources.Script)}
@@ -75,8 +76,14 @@ def test_template_holds_the_same_resources_as_deploy(cfg):
     assert res["ConsolidateJob"]["Properties"]["NumberOfWorkers"] == 5
     assert res["StatesRole"]["Properties"]["Policies"][0]["PolicyDocument"] == spec.states_policy(cfg)
     rules = res["WorkBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
-    assert {"Id": "expire-parts", "Status": "Enabled", "Prefix": "parts/",
-            "ExpirationInDays": spec.PARTS_EXPIRE_DAYS} in rules
+    assert [(r["Prefix"], r["ExpirationInDays"]) for r in rules if r["Id"].startswith("expire-")] == [
+        ("parts/", cfg.parts_expire_days), ("map-runs/", cfg.map_runs_expire_days),
+        ("quarantine/", cfg.quarantine_expire_days), ("archive/", cfg.archive_expire_days)]
+    logging = res["PageFetchStateMachine"]["Properties"]["LoggingConfiguration"]
+    assert logging == {"Level": "ERROR", "IncludeExecutionData": False, "Destinations": [
+        {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": ["PageFetchLogGroup", "Arn"]}}}]}
+    assert res["AggregatorStateMachine"]["Properties"]["LoggingConfiguration"] == {
+        "Level": "OFF", "IncludeExecutionData": False}
     # Children come first; only the workflow with JSONata Map numbers carries the lint exception.
     machines = [k for k, r in res.items() if r["Type"] == "AWS::StepFunctions::StateMachine"]
     assert machines == ["PageFetchStateMachine", "ExtractionStateMachine", "AggregatorStateMachine"]
