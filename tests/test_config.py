@@ -196,3 +196,39 @@ def test_no_module_outside_config_holds_a_literal_resource_name() -> None:
         text = path.read_text()
         offenders += [f"{path.name}: {s}" for s in suffixes if f'"dsa{s}"' in text or f"'dsa{s}'" in text]
     assert offenders == []
+
+
+def test_api_endpoints_from_yaml_or_env_and_their_rules(tmp_path) -> None:
+    from toolkit.config import ConfigError
+
+    path = tmp_path / "c.yaml"
+    path.write_text("api_endpoints:\n  - https://api.example.com/v1/*\n")
+    assert StackConfig.load(path, environ={}).api_endpoints == ("https://api.example.com/v1/*",)
+    env = StackConfig.load(environ={"DSA_API_ENDPOINTS": "https://a.example.com/*, https://b.example.com:8443/*"})
+    assert env.api_endpoints == ("https://a.example.com/*", "https://b.example.com:8443/*")
+    assert env.allows_endpoint("https://b.example.com:8443/x/get-data")
+    assert not env.allows_endpoint("https://a.example.com.evil.net/x")
+    assert StackConfig.load(environ={}).allows_endpoint("https://anything.example/x")  # local, none named
+    for pattern, problem in [
+        ("https://api.example.com*", "literal host, then a port or path"),
+        ("https://*.example.com/*", "literal host, then a port or path"),
+        ("*", "literal host, then a port or path"),
+        ("http://api.example.com/*", "AWS's HTTP Task calls https:// endpoints only"),
+    ]:
+        with pytest.raises(ConfigError, match=r"^api_endpoints: ") as caught:
+            StackConfig.load(environ={}, target="aws", account_id="123456789012", api_endpoints=[pattern])
+        assert problem in str(caught.value) and "\n" not in str(caught.value)
+    with pytest.raises(ConfigError, match=r"^api_endpoints: must be a list of URL patterns"):
+        StackConfig.load(environ={}, api_endpoints=5)
+
+
+def test_retention_fields_and_the_log_group_name() -> None:
+    cfg = StackConfig.load(environ={"DSA_ARCHIVE_EXPIRE_DAYS": "365"}, stack_name="ops")
+    assert cfg.archive_expire_days == 365 and cfg.page_fetch_log_group == "/aws/vendedlogs/states/ops-page-fetch"
+    for kwargs, message in [
+        ({"parts_expire_days": 0}, "parts_expire_days: must be between 1 and 3650 days"),
+        ({"log_retention_days": 10}, "log_retention_days: CloudWatch Logs keeps events for one of 1, 3, 5"),
+        ({"page_fetch_log_group": "bad name"}, "page_fetch_log_group: log group names are"),
+    ]:
+        with pytest.raises(ConfigError, match="^" + message):
+            StackConfig.load(environ={}, **kwargs)

@@ -216,3 +216,31 @@ def test_large_loads_are_batched_and_all_written(config) -> None:
     report = locations.load_locations(config, frame(rows))
     assert report.attrs["written"] == 130
     assert len(locations.read_locations(config, "big")) == 130
+
+
+def test_rows_outside_the_api_endpoints_are_refused_one_line_each(config) -> None:
+    scoped = config.replace(api_endpoints=("https://api.example.com/v1/*", "http://127.0.0.1:4567/*"))
+    rows = [dict(GOOD[0], location_id="in-1", api_url="https://api.example.com/v1"),
+            dict(GOOD[0], location_id="out-1", api_url="https://api.example.com/v2"),
+            dict(GOOD[0], location_id="out-2", api_url="https://api.example.com.evil.net/v1"),
+            dict(GOOD[0], location_id="in-2", api_url="http://127.0.0.1:4567")]
+    report = locations.load_locations(scoped, frame(rows))
+    assert list(report["action"]) == ["add", "rejected", "rejected", "add"]
+    assert report.attrs["written"] == 0  # nothing is written while a row is rejected
+    reasons = list(report.loc[report["action"] == "rejected", "reason"])
+    assert reasons == [
+        "api_url: 'https://api.example.com/v2' is outside the config's api_endpoints "
+        "(the HTTP Task may not call https://api.example.com/v2/out-1/get-summary)",
+        "api_url: 'https://api.example.com.evil.net/v1' is outside the config's api_endpoints "
+        "(the HTTP Task may not call https://api.example.com.evil.net/v1/out-2/get-summary)",
+    ]
+    # A local target naming no api_endpoints allows any endpoint.
+    assert set(locations.load_locations(config, frame(rows), dry_run=True)["action"]) == {"add"}
+
+
+def test_an_aws_target_without_api_endpoints_refuses_the_load_in_one_line(config) -> None:
+    from toolkit.config import ConfigError
+
+    aws_target = config.replace(target="aws", account_id="123456789012")
+    with pytest.raises(ConfigError, match=r"^api_endpoints: an AWS target must name the API base URLs"):
+        locations.load_locations(aws_target, frame([GOOD[1]]), dry_run=True)

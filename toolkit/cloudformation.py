@@ -2,7 +2,15 @@
 
 The template is built from the same spec deploy reconciles (toolkit.spec: tables, bucket
 settings, IAM roles and policies, the Glue job, the connection, the state machines), so the two
-cannot drift.
+cannot drift. It holds no account, region or partition: wherever an ARN or a derived name
+carries them, the value is an ``Fn::Sub`` of ``${AWS::AccountId}``, ``${AWS::Region}`` and
+``${AWS::Partition}`` (in the definitions, DefinitionSubstitutions of the same), so one template
+deploys to any account and region.
+Deletion matches ``dsa teardown``: tables and buckets have DeletionPolicy and
+UpdateReplacePolicy ``Delete``, so deleting the stack frees their names for a new one.
+CloudFormation cannot empty a bucket: deleting the stack while a bucket holds objects ends in
+DELETE_FAILED, which stands for teardown's refusal of a non-empty output bucket (README, "Deploying
+to AWS").
 The API key is a ``NoEcho`` parameter, or a ``{{resolve:secretsmanager:...}}`` dynamic
 reference when a secret ARN is given: the template itself never holds it. CloudFormation
 cannot upload files, so the Glue script must be copied to the work bucket after the stack
@@ -12,6 +20,7 @@ is created (``dsa deploy`` does it; the template's outputs say where).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +31,16 @@ from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 from toolkit.spec import StackSpec, stack_spec
 
-__all__ = ["template", "render_template", "write_template"]
+__all__ = ["template", "render_template", "write_template", "deploy_command"]
 
 _CONNECTION_TOKEN = "${ConnectionArn}"
+# Tables and buckets go with the stack, as with `dsa teardown` (see the module docstring).
+_DELETE_LIKE_TEARDOWN = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
+# How account, region and partition are written: in Fn::Sub strings, and in the definitions.
+_PSEUDO_NAMES = ("${AWS::AccountId}", "${AWS::Region}", "${AWS::Partition}")
+_DEFINITION_NAMES = ("${AccountId}", "${Region}", "${Partition}")
+_DEFINITION_PSEUDO = {"AccountId": {"Ref": "AWS::AccountId"}, "Region": {"Ref": "AWS::Region"},
+                      "Partition": {"Ref": "AWS::Partition"}}
 
 
 def _logical_id(*words: str) -> str:
@@ -49,13 +65,11 @@ def template(cfg: StackConfig, api_key_secret_arn: str = "") -> dict[str, Any]:
         }}
     table_ids = {cfg.locations_table: "LocationsTable", cfg.tasks_table: "TasksTable"}
     for table in spec.tables:
-        resources[table_ids[table.name]] = {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain",
-                                            "UpdateReplacePolicy": "Retain",
+        resources[table_ids[table.name]] = {"Type": "AWS::DynamoDB::Table", **_DELETE_LIKE_TEARDOWN,
                                             "Properties": {**table.params, "Tags": _tag_list(spec)}}
     bucket_ids = {cfg.work_bucket: "WorkBucket", cfg.output_bucket: "OutputBucket"}
     for bucket in spec.buckets:
-        resources[bucket_ids[bucket.name]] = {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
-                                              "UpdateReplacePolicy": "Retain", "Properties": {
+        resources[bucket_ids[bucket.name]] = {"Type": "AWS::S3::Bucket", **_DELETE_LIKE_TEARDOWN, "Properties": {
             "BucketName": bucket.name,
             "BucketEncryption": {"ServerSideEncryptionConfiguration": [
                 {"ServerSideEncryptionByDefault": r["ApplyServerSideEncryptionByDefault"],
@@ -86,6 +100,11 @@ def template(cfg: StackConfig, api_key_secret_arn: str = "") -> dict[str, Any]:
         "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": spec.connection.api_key_header,
                                                     "ApiKeyValue": key_value}},
     }}
+    resources["PageFetchLogGroup"] = {"Type": "AWS::Logs::LogGroup", **_DELETE_LIKE_TEARDOWN, "Properties": {
+        "LogGroupName": spec.log_group.name,
+        "RetentionInDays": spec.log_group.retention_days,
+        "Tags": _tag_list(spec),
+    }}
     # Children first, as in deploy; the connection ARN is substituted by CloudFormation.
     definitions = workflows.render_definitions(cfg, _CONNECTION_TOKEN)
     previous: list[str] = []
@@ -96,8 +115,8 @@ def template(cfg: StackConfig, api_key_secret_arn: str = "") -> dict[str, Any]:
             "StateMachineName": machine.name,
             "StateMachineType": machine.type,
             "RoleArn": {"Fn::GetAtt": ["StatesRole", "Arn"]},
-            "DefinitionString": definition,
-            "DefinitionSubstitutions": {"ConnectionArn": {"Fn::GetAtt": ["ApiConnection", "Arn"]}},
+            **_definition_with_substitutions(definition, cfg),
+            "LoggingConfiguration": _logging_configuration(machine.logging),
             "Tags": _tag_list(spec),
         }}
         if previous:
@@ -117,6 +136,8 @@ def template(cfg: StackConfig, api_key_secret_arn: str = "") -> dict[str, Any]:
             "OutputBucket": {"Value": {"Ref": "OutputBucket"}},
         },
     }
+    out["Resources"] = _substituted(resources, cfg)
+    out["Outputs"] = _substituted(out["Outputs"], cfg)
     if not api_key_secret_arn:
         out["Parameters"] = {"ApiKey": {"Type": "String", "NoEcho": True, "MinLength": 1,
                                         "Description": "The third-party location API key"}}
@@ -137,6 +158,81 @@ def _jsonata_map_numbers(value: Any) -> bool:
     if isinstance(value, list):
         return any(_jsonata_map_numbers(v) for v in value)
     return False
+
+
+def _pseudo_parameters(text: str, cfg: StackConfig, names: tuple[str, str, str]) -> str:
+    """``text`` with the config's account, and its region and partition where an ARN or a derived
+    bucket name holds them, written as ``names`` (account, region, partition)."""
+    account, region, partition = names
+    text = text.replace(f"{cfg.account_id}-{cfg.region}", f"{account}-{region}")  # bucket names
+    text = text.replace(f":{cfg.region}:{cfg.account_id}:", f":{region}:{account}:")
+    text = text.replace(f"arn:{cfg.partition}:", f"arn:{partition}:")
+    return text.replace(cfg.account_id, account)
+
+
+def _definition_with_substitutions(definition: str, cfg: StackConfig) -> dict[str, Any]:
+    """DefinitionString and DefinitionSubstitutions of one state machine.
+
+    A string that is a whole ARN (a Task's Resource, a child state machine) becomes one
+    substitution named after it (``${StatesHttpInvoke}``), so cfn-lint still checks the definition
+    (it skips a value that is exactly a substitution; ``arn:${Partition}:...`` fails its ARN
+    patterns). Other strings holding the account or region (bucket names) use ``${AccountId}``
+    and ``${Region}``.
+    """
+    arns: dict[str, str] = {}
+
+    def name_of(arn: str) -> str:
+        words = [w for w in re.split(r"[^A-Za-z0-9]+", arn.split(":", 2)[2])
+                 if w and w != cfg.account_id and w not in cfg.region.split("-")]
+        base = name = "".join(w[:1].upper() + w[1:] for w in words)
+        taken = set(arns.values()) | set(_DEFINITION_PSEUDO) | {"ConnectionArn"}
+        count = 1
+        while name in taken:
+            count += 1
+            name = f"{base}{count}"
+        return name
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, str) and value.startswith(f"arn:{cfg.partition}:"):
+            arns.setdefault(value, name_of(value))
+            return "${" + arns[value] + "}"
+        if isinstance(value, str):
+            return _pseudo_parameters(value, cfg, _DEFINITION_NAMES)
+        return value
+
+    text = json.dumps(walk(json.loads(definition)), indent=2, ensure_ascii=False)
+    substitutions: dict[str, Any] = {"ConnectionArn": {"Fn::GetAtt": ["ApiConnection", "Arn"]}}
+    substitutions.update({name: {"Fn::Sub": _pseudo_parameters(arn, cfg, _PSEUDO_NAMES)}
+                          for arn, name in arns.items()})
+    substitutions.update({name: ref for name, ref in _DEFINITION_PSEUDO.items() if "${" + name + "}" in text})
+    return {"DefinitionString": text, "DefinitionSubstitutions": substitutions}
+
+
+def _substituted(value: Any, cfg: StackConfig) -> Any:
+    """Every string of ``value`` holding the account, region or partition, as an ``Fn::Sub``."""
+    if isinstance(value, dict):
+        if "DefinitionString" in value:  # already written with DefinitionSubstitutions
+            return {k: (v if k == "DefinitionString" else _substituted(v, cfg)) for k, v in value.items()}
+        return {k: _substituted(v, cfg) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substituted(v, cfg) for v in value]
+    if isinstance(value, str) and not value.startswith("{{resolve:"):  # the user's secret ARN stays
+        text = _pseudo_parameters(value.replace("${", "${!"), cfg, _PSEUDO_NAMES)
+        return {"Fn::Sub": text} if text != value.replace("${", "${!") else value
+    return value
+
+
+def _logging_configuration(logging: dict[str, Any]) -> dict[str, Any]:
+    """A loggingConfiguration in CloudFormation's spelling; the log group by GetAtt (its Arn
+    attribute ends ``:*``, as Step Functions wants)."""
+    out: dict[str, Any] = {"Level": logging["level"], "IncludeExecutionData": logging["includeExecutionData"]}
+    if logging.get("destinations"):
+        out["Destinations"] = [{"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": ["PageFetchLogGroup", "Arn"]}}}]
+    return out
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
@@ -174,3 +270,13 @@ def write_template(cfg: StackConfig, out: Path, api_key_secret_arn: str = "") ->
         raise ToolkitError(f"OUT: directory {out.parent} does not exist")
     out.write_text(text)
     return out
+
+
+def deploy_command(cfg: StackConfig, path: Path, api_key_secret_arn: str = "") -> str:
+    """The AWS CLI command that creates the exported stack. CAPABILITY_NAMED_IAM: the template
+    creates IAM roles with fixed names, which CloudFormation refuses without it."""
+    command = (f"aws cloudformation deploy --template-file {path} --stack-name {cfg.stack_name} "
+               f"--region {cfg.region} --capabilities CAPABILITY_NAMED_IAM")
+    if not api_key_secret_arn:
+        command += f' --parameter-overrides ApiKey="${cfg.api_key_env}"'
+    return command

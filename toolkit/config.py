@@ -87,6 +87,8 @@ class StackConfig:
     page_fetch_state_machine: str = ""
     states_role: str = ""
     glue_role: str = ""
+    # The EXPRESS page-fetch machine's history exists only here (level ERROR, no execution data).
+    page_fetch_log_group: str = ""
 
     # Run defaults.
     max_concurrency: int = 10  # locations extracted at once
@@ -102,6 +104,21 @@ class StackConfig:
     api_key_env: str = "DSA_API_KEY"
     glue_worker_type: str = "G.1X"
     glue_workers: int = 2
+    # Where the HTTP Task may send the connection's API key: IAM StringLike patterns of
+    # states:HTTPEndpoint (``*`` any characters, ``?`` one), such as ``https://api.example.com/*``.
+    # The states role's InvokeHTTPEndpoint is conditioned on them and `locations load` refuses
+    # a row outside them. Empty: on a local target any endpoint ("*": the sample API's port
+    # changes at each start); an AWS target must name its APIs (deploy and export refuse it empty).
+    api_endpoints: tuple[str, ...] = ()
+
+    # Retention: days until S3 lifecycle rules expire what grows with every task in the work
+    # bucket, and the page-fetch log group's retention (one of the values CloudWatch Logs takes).
+    # Parts and Map Run results are the input of reruns: they live as long as a task may be rerun.
+    parts_expire_days: int = 14
+    map_runs_expire_days: int = 14
+    quarantine_expire_days: int = 30
+    archive_expire_days: int = 90
+    log_retention_days: int = 30
 
     def __post_init__(self) -> None:
         derived = _derived_names(self)
@@ -109,6 +126,7 @@ class StackConfig:
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
         object.__setattr__(self, "data_types", _data_types(self.data_types))
+        object.__setattr__(self, "api_endpoints", _api_endpoints(self.api_endpoints))
         _check_types(self)
         _validate(self)
 
@@ -154,6 +172,22 @@ class StackConfig:
     def role_arn(self, name: str) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:role/{name}"
 
+    @property
+    def http_endpoint_patterns(self) -> tuple[str, ...]:
+        """The states:HTTPEndpoint patterns the HTTP Task may call (``api_endpoints``; any on a
+        local target that names none). An AWS target naming none is refused here, in one line."""
+        if self.api_endpoints:
+            return self.api_endpoints
+        if self.is_local:
+            return ("*",)
+        raise ConfigError("api_endpoints", "an AWS target must name the API base URLs its locations use, "
+                                           "e.g. ['https://api.example.com/*'] (the HTTP Task sends the API key "
+                                           "only there)")
+
+    def allows_endpoint(self, url: str) -> bool:
+        """Whether the HTTP Task may call ``url``: IAM's StringLike against http_endpoint_patterns."""
+        return any(_string_like(pattern, url) for pattern in self.http_endpoint_patterns)
+
     def replace(self, **changes: Any) -> "StackConfig":
         """A copy with some fields changed (derived names follow a new stack_name)."""
         base = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -170,7 +204,9 @@ class StackConfig:
 # ---------------------------------------------------------------- internals
 
 _FIELDS = {f.name: f for f in dataclasses.fields(StackConfig)}
-_INT_FIELDS = {"max_concurrency", "api_concurrency", "pages_per_batch", "page_limit", "glue_workers"}
+_EXPIRE_FIELDS = ("parts_expire_days", "map_runs_expire_days", "quarantine_expire_days", "archive_expire_days")
+_INT_FIELDS = {"max_concurrency", "api_concurrency", "pages_per_batch", "page_limit", "glue_workers",
+               *_EXPIRE_FIELDS, "log_retention_days"}
 _FLOAT_FIELDS = {"tolerated_failure_percentage"}
 
 
@@ -192,6 +228,8 @@ def _derived_names(cfg: StackConfig) -> dict[str, str]:
         "page_fetch_state_machine": f"{prefix}-page-fetch",
         "states_role": f"{prefix}-states-role",
         "glue_role": f"{prefix}-glue-role",
+        # /aws/vendedlogs/: AWS's advice for Step Functions log groups (a short resource policy).
+        "page_fetch_log_group": f"/aws/vendedlogs/states/{prefix}-page-fetch",
     }
 
 
@@ -212,6 +250,12 @@ def _caller_account(values: dict[str, Any]) -> str:
         raise ConfigError("region", f"{region} is in partition {partition_of(region)}, "
                                     f"but the credentials are for partition {arn_partition}")
     return identity["Account"]
+
+
+def _string_like(pattern: str, value: str) -> bool:
+    """IAM's StringLike: case-sensitive, ``*`` any run of characters, ``?`` exactly one."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.DOTALL) is not None
 
 
 def _check_known(key: str, where: str) -> None:
@@ -260,7 +304,7 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
             out[key] = _to_number(key, value, int)
         elif key in _FLOAT_FIELDS:
             out[key] = _to_number(key, value, float)
-        elif key == "data_types":
+        elif key in ("data_types", "api_endpoints"):
             out[key] = value
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             out[key] = str(value)  # account_id: 123456789012 in YAML is a number
@@ -306,6 +350,16 @@ def _data_types(value: Any) -> tuple[str, ...]:
     return tuple(item.strip() for item in value if item.strip())
 
 
+def _api_endpoints(value: Any) -> tuple[str, ...]:
+    """``api_endpoints`` from a comma-separated string or a list of strings."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or any(not isinstance(item, str) for item in value):
+        raise ConfigError("api_endpoints", f"must be a list of URL patterns or a comma-separated string, "
+                                           f"got {_kind(value)}")
+    return tuple(item.strip() for item in value if item.strip())
+
+
 def _check_types(cfg: StackConfig) -> None:
     """Every field holds its declared type (keyword arguments skip :func:`_coerce`)."""
     for name, spec in _FIELDS.items():
@@ -314,8 +368,8 @@ def _check_types(cfg: StackConfig) -> None:
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif name in _FLOAT_FIELDS:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        elif name == "data_types":
-            ok = True  # normalised by _data_types
+        elif name in ("data_types", "api_endpoints"):
+            ok = True  # normalised by _data_types and _api_endpoints
         else:
             ok = isinstance(value, str)
         if not ok:
@@ -337,6 +391,10 @@ _GLUE_JOB = re.compile(r"^[\w .\-]{1,255}$")
 _STATE_MACHINE_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 # The consolidation is a Spark (glueetl) job: G.025X is for streaming jobs and Z.2X for Ray jobs.
 _SPARK_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X")
+_LOG_GROUP = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
+# PutRetentionPolicy's retentionInDays values.
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                       2922, 3288, 3653)
 _BUCKET_BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_BAD_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
@@ -398,12 +456,38 @@ def _validate(cfg: StackConfig) -> None:
                                               f"({', '.join(_SPARK_WORKER_TYPES)})")
     if not 2 <= cfg.glue_workers <= 299:
         raise ConfigError("glue_workers", "Glue 5.0 jobs take 2-299 workers")
+    for pattern in cfg.api_endpoints:
+        _validate_api_endpoint(pattern, cfg.is_local)
+    if not _LOG_GROUP.match(cfg.page_fetch_log_group):
+        raise ConfigError("page_fetch_log_group", "log group names are 1-512 characters of A-Z a-z 0-9 _ - / . #")
+    for name in _EXPIRE_FIELDS:
+        if not 1 <= getattr(cfg, name) <= 3650:
+            raise ConfigError(name, "must be between 1 and 3650 days")
+    if cfg.log_retention_days not in _LOG_RETENTION_DAYS:
+        raise ConfigError("log_retention_days", f"CloudWatch Logs keeps events for one of "
+                                                f"{', '.join(map(str, _LOG_RETENTION_DAYS))} days")
 
 
 def _validate_endpoint(url: str) -> None:
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ConfigError("endpoint_url", f"must be an http(s) URL, got {url!r}")
+
+
+# scheme://host, then a port or a path: the host is literal, so a pattern cannot stretch to
+# another host (https://api.example.com* would also match https://api.example.com.evil.net).
+_API_ENDPOINT = re.compile(r"^(https|http)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])[:/]\S*$")
+
+
+def _validate_api_endpoint(pattern: str, local: bool) -> None:
+    if pattern == "*" and local:
+        return
+    match = _API_ENDPOINT.match(pattern)
+    if not match:
+        raise ConfigError("api_endpoints", f"{pattern!r} is not a URL pattern such as https://api.example.com/* "
+                                           "(literal host, then a port or path)")
+    if match.group(1) == "http" and not local:
+        raise ConfigError("api_endpoints", f"{pattern!r}: AWS's HTTP Task calls https:// endpoints only")
 
 
 def _validate_bucket(field: str, name: str) -> None:

@@ -20,7 +20,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from urllib.parse import urlparse
 
 import boto3
@@ -36,6 +36,7 @@ __all__ = [
     "check_task_id",
     "Location",
     "validate_locations",
+    "http_endpoints",
     "load_locations",
     "read_locations",
     "set_enabled",
@@ -97,11 +98,13 @@ class Location:
 
 def validate_locations(
     source: pd.DataFrame | str | Path, *, task_id: str | None = None, refuse_private: bool = False,
-    require_https: bool = False,
+    require_https: bool = False, allows_endpoint: Callable[[str], bool] | None = None,
 ) -> tuple[list[tuple[int, Location]], pd.DataFrame]:
     """Check every row; return the valid locations (with their row numbers) and the report.
 
     ``require_https`` rejects ``http://`` rows (on for AWS targets: the HTTP Task calls HTTPS only).
+    ``allows_endpoint`` (StackConfig.allows_endpoint) rejects rows whose API calls fall outside
+    the HTTP Task's scope (the config's ``api_endpoints``), which IAM would refuse mid-run.
 
     ``task_id`` fills a missing or empty ``task_id`` column. Report actions here are ``valid``
     or ``rejected``; :func:`load_locations` turns ``valid`` into add/update/unchanged.
@@ -126,6 +129,8 @@ def validate_locations(
             location = _validate_row(row, tag_columns, refuse_private)
             if require_https:
                 _check_https(location.api_url)
+            if allows_endpoint is not None:
+                _check_scope(location, allows_endpoint)
             key = (location.task_id, location.location_id)
             if key in seen:
                 raise ValueError(f"location_id: duplicate of row {seen[key]} for task {location.task_id}")
@@ -227,6 +232,24 @@ def _check_https(api_url: str) -> None:
         raise ValueError(f"api_url: {api_url!r} is not https:// (AWS's HTTP Task calls HTTPS endpoints only)")
 
 
+#: The calls the workflows make per location: the HTTP Tasks' ApiEndpoint in asl/extraction.asl.json
+#: ({api_url}/{location_id}/get-summary) and asl/page-fetch.asl.json (.../get-data).
+API_CALLS = ("get-summary", "get-data")
+
+
+def http_endpoints(location: Location) -> list[str]:
+    """The URLs the HTTP Task calls for a location (its states:HTTPEndpoint values)."""
+    return [f"{location.api_url}/{location.location_id}/{call}" for call in API_CALLS]
+
+
+def _check_scope(location: Location, allows_endpoint: Callable[[str], bool]) -> None:
+    """Refuse a location whose API calls fall outside the HTTP Task's IAM scope (api_endpoints)."""
+    outside = [url for url in http_endpoints(location) if not allows_endpoint(url)]
+    if outside:
+        raise ValueError(f"api_url: {location.api_url!r} is outside the config's api_endpoints "
+                         f"(the HTTP Task may not call {outside[0]})")
+
+
 def _internal_address(host: str) -> str | None:
     """The non-public address ``host`` names or resolves to, or None.
 
@@ -308,8 +331,9 @@ def load_locations(
         refuse_private = not config.is_local
     if require_https is None:
         require_https = not config.is_local
+    config.http_endpoint_patterns  # an AWS target without api_endpoints: one line, before any row
     valid, report = validate_locations(source, task_id=task_id, refuse_private=refuse_private,
-                                       require_https=require_https)
+                                       require_https=require_https, allows_endpoint=config.allows_endpoint)
     client = aws.client(config, "dynamodb", session)
     existing = {}
     for task in sorted({loc.task_id for _, loc in valid}):

@@ -22,11 +22,11 @@ from botocore.exceptions import ClientError
 from toolkit import aws, workflows
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
-from toolkit.spec import (BucketSpec, ConnectionSpec, GlueJobSpec, RoleSpec, ScriptSpec, StackSpec,
+from toolkit.spec import (BucketSpec, ConnectionSpec, GlueJobSpec, LogGroupSpec, RoleSpec, ScriptSpec, StackSpec,
                           StateMachineSpec, TableSpec, arn)
 
 __all__ = ["DeployError", "Clients", "Resource", "Role", "Table", "Bucket", "Script", "GlueJob", "Connection",
-           "StateMachine", "WorkflowDefinitions", "resources", "error_code", "policy_document"]
+           "LogGroup", "StateMachine", "WorkflowDefinitions", "resources", "error_code", "policy_document"]
 
 IAM_RETRY_SECONDS = 90.0
 
@@ -46,6 +46,7 @@ class Clients:
     events: Any
     secretsmanager: Any
     stepfunctions: Any
+    logs: Any
 
     @classmethod
     def create(cls, cfg: StackConfig, session: boto3.Session | None = None) -> "Clients":
@@ -409,6 +410,41 @@ class Connection(Resource):
         c.events.delete_connection(Name=self.name)
 
 
+class LogGroup(Resource):
+    """A CloudWatch Logs group and its retention."""
+
+    kind = "log-group"
+
+    def __init__(self, cfg: StackConfig, spec: LogGroupSpec, tags: dict[str, str]):
+        super().__init__(cfg, spec.name, tags)
+        self.spec = spec
+
+    def current(self, c: Clients) -> Any:
+        found = c.logs.describe_log_groups(logGroupNamePrefix=self.name)["logGroups"]
+        return next((group for group in found if group["logGroupName"] == self.name), None)
+
+    def differences(self, c: Clients, current: Any) -> list[str]:
+        days = current.get("retentionInDays")
+        return [] if days == self.spec.retention_days else [f"retention {days} -> {self.spec.retention_days} days"]
+
+    def create(self, c: Clients) -> None:
+        c.logs.create_log_group(logGroupName=self.name, tags=self.tags)
+        self.update(c, None)
+
+    def update(self, c: Clients, current: Any) -> None:
+        c.logs.put_retention_policy(logGroupName=self.name, retentionInDays=self.spec.retention_days)
+
+    def delete(self, c: Clients) -> None:
+        c.logs.delete_log_group(logGroupName=self.name)
+
+
+def _logging(value: dict[str, Any] | None) -> str:
+    """A loggingConfiguration compared as AWS returns it (destinations absent when none)."""
+    value = value or {}
+    return _canonical({"level": value.get("level", "OFF"), "includeExecutionData": bool(value.get("includeExecutionData")),
+                       "destinations": value.get("destinations") or []})
+
+
 class WorkflowDefinitions:
     """The state machines' definitions, rendered with the connection's ARN.
 
@@ -461,18 +497,21 @@ class StateMachine(Resource):
             diffs.append("definition")
         if current.get("roleArn") != self.spec.role_arn:
             diffs.append("role")
+        if _logging(current.get("loggingConfiguration")) != _logging(self.spec.logging):
+            diffs.append("logging")
         return diffs
 
     def create(self, c: Clients) -> None:
         definition = self.definition(c)
         _with_iam_retry(self.cfg, lambda: c.stepfunctions.create_state_machine(
             name=self.name, definition=definition, roleArn=self.spec.role_arn, type=self.spec.type,
-            tags=_tag_list(self.tags, "key", "value")))
+            loggingConfiguration=self.spec.logging, tags=_tag_list(self.tags, "key", "value")))
 
     def update(self, c: Clients, current: Any) -> None:
         definition = self.definition(c)
         _with_iam_retry(self.cfg, lambda: c.stepfunctions.update_state_machine(
-            stateMachineArn=self.spec.arn, definition=definition, roleArn=self.spec.role_arn))
+            stateMachineArn=self.spec.arn, definition=definition, roleArn=self.spec.role_arn,
+            loggingConfiguration=self.spec.logging))
 
     def delete(self, c: Clients) -> None:
         c.stepfunctions.delete_state_machine(stateMachineArn=self.spec.arn)
@@ -489,5 +528,6 @@ def resources(spec: StackSpec) -> list[Resource]:
         Script(cfg, spec.script, tags),
         GlueJob(cfg, spec.job, tags),
         Connection(cfg, spec.connection, tags),
+        LogGroup(cfg, spec.log_group, tags),
         *(StateMachine(cfg, machine, tags, definitions) for machine in spec.state_machines),
     ]

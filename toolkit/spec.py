@@ -3,8 +3,9 @@
 
 :func:`stack_spec` describes every resource from a StackConfig: the two IAM roles and their
 policies (scoped to this stack's ARNs), the two tables (keys per docs/design.md), the two buckets
-(encryption, public access block, lifecycle), the Glue script and job, the EventBridge
-connection and the three state machines. Nothing here talks to AWS.
+(encryption, public access block, lifecycle rules for every growing prefix), the Glue script and
+job, the EventBridge connection, the page-fetch log group and the three state machines (with
+their logging configuration). Nothing here talks to AWS.
 """
 
 from __future__ import annotations
@@ -17,16 +18,21 @@ from toolkit import layout, workflows
 from toolkit.config import StackConfig
 
 __all__ = [
-    "STACK_TAG", "PARTS_EXPIRE_DAYS", "GLUE_TIMEOUT_MINUTES", "SCRIPT_PATH",
-    "RoleSpec", "TableSpec", "BucketSpec", "ScriptSpec", "GlueJobSpec", "ConnectionSpec", "StateMachineSpec",
-    "StackSpec", "stack_spec",
+    "STACK_TAG", "GLUE_TIMEOUT_MINUTES", "SCRIPT_PATH", "LOG_DELIVERY_ACTIONS",
+    "RoleSpec", "TableSpec", "BucketSpec", "ScriptSpec", "GlueJobSpec", "ConnectionSpec", "LogGroupSpec",
+    "StateMachineSpec", "StackSpec", "stack_spec",
     "table_definitions", "bucket_settings", "glue_job_definition", "trust_policy", "states_policy", "glue_policy",
+    "logging_configuration",
 ]
 
 STACK_TAG = "dsa:stack"
-# Parts are the input of reruns; after this long the task is settled and they can go.
-PARTS_EXPIRE_DAYS = 14
 GLUE_TIMEOUT_MINUTES = 60
+# What a state machine's role needs to log to CloudWatch Logs ("Logging Step Functions using
+# CloudWatch Logs", IAM permissions); these actions take no resource ARN.
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+)
 SCRIPT_PATH = Path(__file__).resolve().parent.parent / "glue" / "consolidate.py"
 
 
@@ -107,13 +113,27 @@ class ConnectionSpec:
 
 
 @dataclass(frozen=True)
+class LogGroupSpec:
+    """A CloudWatch Logs group a state machine logs to; ``arn`` ends ``:*`` as Step Functions wants."""
+
+    name: str
+    arn: str
+    retention_days: int
+
+
+@dataclass(frozen=True)
 class StateMachineSpec:
-    """A state machine of one of the workflows (its definition needs the connection's ARN)."""
+    """A state machine of one of the workflows (its definition needs the connection's ARN).
+
+    ``logging`` is its loggingConfiguration: the EXPRESS page-fetch logs errors to its log group
+    (its history exists only there), the STANDARD ones keep history in Step Functions and log OFF.
+    """
 
     workflow: workflows.Workflow
     name: str
     arn: str
     role_arn: str
+    logging: dict[str, Any]
 
     @property
     def type(self) -> str:
@@ -132,6 +152,7 @@ class StackSpec:
     script: ScriptSpec
     job: GlueJobSpec
     connection: ConnectionSpec
+    log_group: LogGroupSpec
     state_machines: tuple[StateMachineSpec, ...]
 
 
@@ -149,9 +170,25 @@ def stack_spec(cfg: StackConfig) -> StackSpec:
         job=GlueJobSpec(cfg.glue_job, glue_job_definition(cfg)),
         connection=ConnectionSpec(cfg.connection_name, cfg.api_key_header, cfg.api_key_env,
                                   f"Third-party location API key of the {cfg.stack_name} stack"),
-        state_machines=tuple(StateMachineSpec(w, w.name(cfg), w.arn(cfg), cfg.role_arn(cfg.states_role))
+        log_group=_log_group(cfg),
+        state_machines=tuple(StateMachineSpec(w, w.name(cfg), w.arn(cfg), cfg.role_arn(cfg.states_role),
+                                              logging_configuration(cfg, w))
                              for w in workflows.WORKFLOWS),
     )
+
+
+def _log_group(cfg: StackConfig) -> LogGroupSpec:
+    name = cfg.page_fetch_log_group
+    return LogGroupSpec(name, arn(cfg, "logs", f"log-group:{name}:*"), cfg.log_retention_days)
+
+
+def logging_configuration(cfg: StackConfig, workflow: workflows.Workflow) -> dict[str, Any]:
+    """A workflow's loggingConfiguration: EXPRESS machines log errors (no execution data, which
+    would copy pages and inputs into the logs) to the page-fetch log group; STANDARD ones OFF."""
+    if workflow.type != "EXPRESS":
+        return {"level": "OFF", "includeExecutionData": False}
+    return {"level": "ERROR", "includeExecutionData": False,
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": _log_group(cfg).arn}}]}
 
 
 # ----------------------------------------------------------------------------- parts of the spec
@@ -182,13 +219,15 @@ def bucket_settings(cfg: StackConfig, bucket: str) -> dict[str, Any]:
         "Filter": {"Prefix": ""},
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
     }]
-    if bucket == cfg.work_bucket:
-        rules.append({
-            "ID": "expire-parts",
-            "Status": "Enabled",
-            "Filter": {"Prefix": layout.PARTS_PREFIX},
-            "Expiration": {"Days": PARTS_EXPIRE_DAYS},
-        })
+    if bucket == cfg.work_bucket:  # every prefix that grows with each task
+        for rule_id, prefix, days in (
+            ("expire-parts", layout.PARTS_PREFIX, cfg.parts_expire_days),
+            ("expire-map-runs", layout.MAP_RUNS_PREFIX, cfg.map_runs_expire_days),
+            ("expire-quarantine", layout.QUARANTINE_PREFIX, cfg.quarantine_expire_days),
+            ("expire-archive", layout.ARCHIVE_PREFIX, cfg.archive_expire_days),
+        ):
+            rules.append({"ID": rule_id, "Status": "Enabled", "Filter": {"Prefix": prefix},
+                          "Expiration": {"Days": days}})
     return {
         "encryption": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
                                   "BucketKeyEnabled": True}]},
@@ -219,17 +258,23 @@ def glue_job_definition(cfg: StackConfig) -> dict[str, Any]:
     }
 
 
+# Services whose documentation gives aws:SourceAccount in a role's trust policy (confused deputy
+# prevention): Step Functions does ("Creating an IAM role for your state machine"); Glue's role
+# setup pages give none, and a condition on a key the service does not send would keep it from
+# assuming the role, so the Glue role trusts glue.amazonaws.com without one.
+_SOURCE_ACCOUNT_SERVICES = ("states",)
+
+
 def trust_policy(cfg: StackConfig, service: str) -> dict[str, Any]:
-    """Who may assume a role: one AWS service, on behalf of this account only."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": f"{service}.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": cfg.account_id}},
-        }],
+    """Who may assume a role: one AWS service (for Step Functions, on behalf of this account only)."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": f"{service}.amazonaws.com"},
+        "Action": "sts:AssumeRole",
     }
+    if service in _SOURCE_ACCOUNT_SERVICES:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": cfg.account_id}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def arn(cfg: StackConfig, service: str, resource: str) -> str:
@@ -273,9 +318,12 @@ def states_policy(cfg: StackConfig) -> dict[str, Any]:
             {"Sid": "SyncExecutionEvents", "Effect": "Allow",
              "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
              "Resource": [arn(cfg, "events", "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule")]},
+            # The API key goes only to the configured APIs, and only in GET requests.
             {"Sid": "HttpTask", "Effect": "Allow",
              "Action": ["states:InvokeHTTPEndpoint"],
-             "Resource": [cfg.state_machine_arn(m) for m in machines]},
+             "Resource": [cfg.state_machine_arn(m) for m in machines],
+             "Condition": {"StringLike": {"states:HTTPEndpoint": list(cfg.http_endpoint_patterns)},
+                           "StringEquals": {"states:HTTPMethod": "GET"}}},
             {"Sid": "ConnectionCredentials", "Effect": "Allow",
              "Action": ["events:RetrieveConnectionCredentials"],
              "Resource": [arn(cfg, "events", f"connection/{cfg.connection_name}/*")]},
@@ -285,6 +333,8 @@ def states_policy(cfg: StackConfig) -> dict[str, Any]:
             {"Sid": "Consolidation", "Effect": "Allow",
              "Action": ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
              "Resource": [arn(cfg, "glue", f"job/{cfg.glue_job}")]},
+            # Logging to CloudWatch Logs (the EXPRESS page-fetch): AWS documents these on "*" only.
+            {"Sid": "LogDelivery", "Effect": "Allow", "Action": list(LOG_DELIVERY_ACTIONS), "Resource": ["*"]},
         ],
     }
 

@@ -31,7 +31,7 @@ def test_deploy_creates_everything_then_changes_nothing(cfg, clients):
     env = {cfg.api_key_env: KEY}
     before = deploy.plan(cfg, clients=clients)
     assert {c.action for c in before} == {"create"}
-    assert len(before) == 12
+    assert len(before) == 13
     created = deploy.deploy(cfg, clients=clients, environ=env)
     assert [c.resource for c in created] == [c.resource for c in before]
     assert {c.action for c in created} == {"create"}
@@ -46,7 +46,22 @@ def test_deploy_creates_everything_then_changes_nothing(cfg, clients):
     tasks = clients.dynamodb.describe_table(TableName=cfg.tasks_table)["Table"]
     assert [k["AttributeName"] for k in tasks["KeySchema"]] == ["task_id", "created_at"]
     rules = clients.s3.get_bucket_lifecycle_configuration(Bucket=cfg.work_bucket)["Rules"]
-    assert {"Prefix": "parts/"} in [r["Filter"] for r in rules]
+    expiry = {r["Filter"].get("Prefix"): r.get("Expiration", {}).get("Days") for r in rules}
+    assert expiry == {"": None, "parts/": cfg.parts_expire_days, "map-runs/": cfg.map_runs_expire_days,
+                      "quarantine/": cfg.quarantine_expire_days, "archive/": cfg.archive_expire_days}
+    assert [r["Filter"] for r in
+            clients.s3.get_bucket_lifecycle_configuration(Bucket=cfg.output_bucket)["Rules"]] == [{"Prefix": ""}]
+    group = clients.logs.describe_log_groups(logGroupNamePrefix=cfg.page_fetch_log_group)["logGroups"][0]
+    assert (group["logGroupName"], group["retentionInDays"]) == (cfg.page_fetch_log_group, cfg.log_retention_days)
+    page_fetch = clients.stepfunctions.describe_state_machine(
+        stateMachineArn=cfg.state_machine_arn(cfg.page_fetch_state_machine))
+    assert page_fetch["loggingConfiguration"] == {
+        "level": "ERROR", "includeExecutionData": False,
+        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group["arn"]}}]}
+    assert group["arn"].endswith(f":log-group:{cfg.page_fetch_log_group}:*")
+    aggregator = clients.stepfunctions.describe_state_machine(
+        stateMachineArn=cfg.state_machine_arn(cfg.aggregator_state_machine))
+    assert aggregator["loggingConfiguration"]["level"] == "OFF"
     block = clients.s3.get_public_access_block(Bucket=cfg.output_bucket)["PublicAccessBlockConfiguration"]
     assert all(block.values())
     script = clients.s3.get_object(Bucket=cfg.work_bucket, Key="scripts/consolidate.py")["Body"].read()
@@ -58,8 +73,11 @@ def test_deploy_creates_everything_then_changes_nothing(cfg, clients):
     connection = clients.events.describe_connection(Name=cfg.connection_name)
     assert connection["AuthParameters"]["ApiKeyAuthParameters"]["ApiKeyName"] == cfg.api_key_header
     policy = clients.iam.get_role_policy(RoleName=cfg.states_role, PolicyName=f"{cfg.states_role}-policy")
-    document = json.dumps(resources.policy_document(policy["PolicyDocument"]))
-    assert f"table/{cfg.locations_table}" in document and '"*"' not in document
+    document = resources.policy_document(policy["PolicyDocument"])
+    assert f"table/{cfg.locations_table}" in json.dumps(document)
+    assert document == spec.states_policy(cfg)
+    unscoped = {s["Sid"] for s in document["Statement"] if "*" in s["Resource"]}
+    assert unscoped <= {"LogDelivery"}  # AWS documents the log-delivery actions on "*" only
     for name, kind in ((cfg.page_fetch_state_machine, "EXPRESS"), (cfg.aggregator_state_machine, "STANDARD")):
         machine = clients.stepfunctions.describe_state_machine(stateMachineArn=cfg.state_machine_arn(name))
         assert machine["type"] == kind
@@ -124,7 +142,7 @@ def test_teardown_refuses_non_empty_output_bucket_unless_forced(cfg, clients):
 
     removed = deploy.teardown(cfg, clients=clients, force=True)
     assert {c.action for c in removed} == {"delete"}
-    assert len(removed) == 11  # the script goes with the work bucket
+    assert len(removed) == 12  # the script goes with the work bucket
     assert {c.action for c in deploy.plan(cfg, clients=clients)} == {"create"}
     assert {c.action for c in deploy.teardown(cfg, clients=clients)} == {"absent"}
 

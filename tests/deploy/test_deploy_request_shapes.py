@@ -23,7 +23,8 @@ KEY = "stubbed-api-key"
 @pytest.fixture
 def cfg() -> StackConfig:
     return StackConfig.load(environ={}, target="aws", account_id="123456789012", region="eu-west-1",
-                            stack_name="shape", glue_workers=4, glue_worker_type="G.2X")
+                            stack_name="shape", glue_workers=4, glue_worker_type="G.2X",
+                            api_endpoints=["https://api.example.com/*"])
 
 
 @pytest.fixture
@@ -61,6 +62,8 @@ def test_fresh_account_deploy_sends_valid_requests(cfg, clients):
     stub["glue"].add_client_error("get_job", "EntityNotFoundException", expected_params={"JobName": cfg.glue_job})
     stub["events"].add_client_error("describe_connection", "ResourceNotFoundException",
                                     expected_params={"Name": cfg.connection_name})
+    stub["logs"].add_response("describe_log_groups", {"logGroups": []},
+                              {"logGroupNamePrefix": cfg.page_fetch_log_group})
     for w in workflows.WORKFLOWS:
         stub["stepfunctions"].add_client_error("describe_state_machine", "StateMachineDoesNotExist",
                                                expected_params={"stateMachineArn": w.arn(cfg)})
@@ -98,15 +101,23 @@ def test_fresh_account_deploy_sends_valid_requests(cfg, clients):
         "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": cfg.api_key_header, "ApiKeyValue": KEY}}})
     stub["events"].add_response("describe_connection", {"ConnectionArn": conn_arn, "Name": cfg.connection_name},
                                 {"Name": cfg.connection_name})
+    stub["logs"].add_response("create_log_group", {}, {
+        "logGroupName": cfg.page_fetch_log_group, "tags": {spec.STACK_TAG: cfg.stack_name}})
+    stub["logs"].add_response("put_retention_policy", {}, {
+        "logGroupName": cfg.page_fetch_log_group, "retentionInDays": cfg.log_retention_days})
     definitions = workflows.render_definitions(cfg, conn_arn)
+    group_arn = f"arn:aws:logs:{cfg.region}:{cfg.account_id}:log-group:{cfg.page_fetch_log_group}:*"
     for w in workflows.WORKFLOWS:
+        logging = ({"level": "ERROR", "includeExecutionData": False,
+                    "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}
+                   if w.type == "EXPRESS" else {"level": "OFF", "includeExecutionData": False})
         stub["stepfunctions"].add_response("create_state_machine", {"stateMachineArn": w.arn(cfg),
                                                                     "creationDate": NOW}, {
             "name": w.name(cfg), "definition": definitions[w.name(cfg)], "type": w.type,
-            "roleArn": cfg.role_arn(cfg.states_role), "tags": ANY})
+            "roleArn": cfg.role_arn(cfg.states_role), "loggingConfiguration": logging, "tags": ANY})
 
     changes = deploy.deploy(cfg, clients=c, environ={cfg.api_key_env: KEY})
-    assert {ch.action for ch in changes} == {"create"} and len(changes) == 12
+    assert {ch.action for ch in changes} == {"create"} and len(changes) == 13
     for s in stub.values():
         s.assert_no_pending_responses()
 
@@ -126,6 +137,9 @@ def test_key_from_a_secret_arn_is_read_with_get_secret_value(cfg, clients):
 def test_policies_name_only_this_stacks_resources(cfg):
     for policy in (spec.states_policy(cfg), spec.glue_policy(cfg)):
         for statement in policy["Statement"]:
+            if statement["Sid"] == "LogDelivery":  # AWS documents these actions on "*" only
+                assert statement["Resource"] == ["*"] and set(statement["Action"]) == set(spec.LOG_DELIVERY_ACTIONS)
+                continue
             for resource in statement["Resource"]:
                 assert resource != "*"
                 assert cfg.account_id in resource or resource.startswith("arn:aws:s3:::")

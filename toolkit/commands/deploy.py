@@ -78,5 +78,6 @@ def export_cfn_command(
 
     cfg = StackConfig.load(config)
     path = cloudformation.write_template(cfg, out, api_key_secret_arn)
-    typer.echo(f"wrote {path}; after creating the stack, copy glue/consolidate.py to "
-               f"s3://{cfg.work_bucket}/{layout.SCRIPT_KEY}")
+    typer.echo(f"wrote {path}; create the stack with:\n  "
+               f"{cloudformation.deploy_command(cfg, path, api_key_secret_arn)}\n"
+               f"then copy glue/consolidate.py to s3://{cfg.work_bucket}/{layout.SCRIPT_KEY}")

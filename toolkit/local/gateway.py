@@ -2,7 +2,9 @@
 
 ``states`` goes to our Step Functions runtime, the Glue *job* operations to the local Glue runner
 (both :class:`~sfn_runtime.api.awsjson.JsonService`), everything else (S3, DynamoDB, EventBridge,
-Secrets Manager, IAM, STS, CloudWatch Logs, the Glue Data Catalog) to moto in-process.
+Secrets Manager, IAM, STS, CloudWatch Logs, the Glue Data Catalog) to moto in-process, except
+IAM's SimulatePrincipalPolicy, which moto lacks: the local IAM evaluator answers it
+(:mod:`toolkit.local.iam.simulate`).
 
 The service comes from the credential scope ``AKID/DATE/REGION/SERVICE/aws4_request`` of the
 ``Authorization`` header, or of a presigned URL's ``X-Amz-Credential`` (unsigned requests are
@@ -29,6 +31,7 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 from sfn_runtime.api.awsjson import JsonService, ServiceError, json_handler
+from toolkit.local.iam import simulate
 from toolkit.local.iam.requests import RequestAuthorizer
 from toolkit.local.access import (
     UNSIGNED_ROUTES,
@@ -65,6 +68,13 @@ def signing_service(headers: Any, query: str) -> str | None:
         if len(parts) >= 5:
             return parts[-2].lower()
     return None
+
+
+def _signing_region(headers: Any) -> str:
+    """The region of a request's SigV4 scope (us-east-1 when it has none)."""
+    match = _CREDENTIAL.search(headers.get("Authorization", ""))
+    parts = match.group(1).split("/") if match else []
+    return parts[-3] if len(parts) >= 5 else "us-east-1"
 
 
 def virtual_host_bucket(host: str) -> str | None:
@@ -165,6 +175,11 @@ class Gateway:
             operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
             if operation in GLUE_JOB_OPERATIONS:
                 return await self._own("glue", request)
+        if service == "iam" and request.method == "POST":
+            form = parse_qs((await request.read()).decode("utf-8", "replace"))
+            if form.get("Action") == [simulate.ACTION]:
+                status, body = simulate.simulate_principal_policy(form, _signing_region(request.headers))
+                return web.Response(status=status, body=body, content_type="text/xml")
         return await self._to_moto(request, service)
 
     async def _own(self, name: str, request: web.Request) -> web.StreamResponse:
