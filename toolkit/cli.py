@@ -27,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: option names never cut at 80 columns, no type on flags
 )
 app.add_typer(config_commands.app, name="config")
 app.add_typer(deploy_commands.app)  # deploy, teardown and export-cfn at the top level
@@ -46,8 +47,14 @@ def _root(
 
 
 def _one_line(exc: BaseException) -> str:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+    from toolkit.commands.common import unreachable_hint
+
+    if isinstance(exc, EndpointConnectionError) and unreachable_hint():
+        return str(unreachable_hint())
+    if isinstance(exc, ToolkitError) and exc.cli:
+        return exc.cli
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         return f"{err.get('Code', 'ClientError')}: {err.get('Message', '')}"

@@ -122,8 +122,9 @@ def start_run(
         if latest is not None:
             latest = reconcile_task(config, latest, session=session)
         if latest is not None and latest.active:
-            raise RunError(f"task_id: task {task_id!r} is still {latest.status} "
-                           f"({latest.execution_arn}); pass force=True to start another run")
+            busy = f"task_id: task {task_id!r} is still {latest.status} ({latest.execution_arn})"
+            raise RunError(f"{busy}; pass force=True to start another run",
+                           cli=f"{busy}; pass --force to start another run")
     payload: dict[str, Any] = {"task_id": task_id}
     if locations is not None:
         if not locations:

@@ -16,11 +16,39 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from toolkit.config import StackConfig
     from toolkit.runs import Run, RunProgress
 
 ConfigOption = typer.Option(None, "--config", "-c", help="YAML config file (else DSA_CONFIG / defaults).")
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 CELL_WIDTH = 80  # long causes and messages are cut in tables (never in --json)
+
+
+_loaded: list[tuple["StackConfig", Any]] = []  # what load_config found, for unreachable_hint
+
+
+def load_config(path: str | None) -> "StackConfig":
+    """The stack a command works on, by the toolkit's one discovery rule (toolkit.target.load_config)."""
+    from toolkit import target
+
+    config, found = target.load_config(path)
+    _loaded.append((config, found))
+    return config
+
+
+def unreachable_hint() -> str | None:
+    """Why the local endpoint a command used was chosen and the command that fixes it (None on AWS)."""
+    from toolkit.local.state import default_run_dir
+    from toolkit.target import NO_STACK_HINT
+
+    if not _loaded or not _loaded[-1][0].is_local:
+        return None
+    config, found = _loaded[-1]
+    if found is None:
+        return (f"no local stack answers at {config.endpoint_url} (the default: no DSA_ENDPOINT_URL and no stack "
+                f"recorded in {default_run_dir()}); {NO_STACK_HINT}")
+    return (f"no local stack answers at {config.endpoint_url} (from {found.origin}); see `dsa local status`, "
+            f"or {NO_STACK_HINT}")
 
 
 def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

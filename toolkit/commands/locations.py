@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from toolkit.commands.common import ConfigOption, JsonOption, print_fields, print_frame
+from toolkit.commands.common import ConfigOption, JsonOption, load_config, print_fields, print_frame
 from toolkit.config import StackConfig
 
 app = typer.Typer(help="Load, list, disable and remove a task's locations.", no_args_is_help=True)
@@ -38,7 +38,7 @@ def load(
 
     if not source.is_file():
         raise LocationsError(f"source: {source} does not exist")
-    cfg = StackConfig.load(config)
+    cfg = load_config(config)
     report = locations.load_locations(cfg, str(source), task_id=task_id, dry_run=dry_run, partial=partial,
                                       refuse_private=refuse_private)
     print_frame(report, title=f"locations from {source.name}", as_json=as_json)
@@ -55,7 +55,7 @@ def list_command(task_id: str = TaskArgument, config: Optional[Path] = ConfigOpt
     """The task's locations: id, API URL, name, enabled, tags."""
     from toolkit import locations
 
-    frame = locations.read_locations(StackConfig.load(config), task_id)
+    frame = locations.read_locations(load_config(config), task_id)
     print_frame(frame, title=f"locations of task {task_id}", as_json=as_json)
 
 
@@ -77,7 +77,7 @@ def _set_enabled(task_id: str, location_ids: list[str], enabled: bool, config: O
                  as_json: bool) -> None:
     from toolkit import locations
 
-    cfg = StackConfig.load(config)
+    cfg = load_config(config)
     _require_known(cfg, task_id, location_ids)
     count = locations.set_enabled(cfg, task_id, location_ids, enabled)
     print_fields({"task_id": task_id, "enabled" if enabled else "disabled": count,
@@ -90,7 +90,7 @@ def remove(task_id: str = TaskArgument, location_ids: List[str] = LocationsArgum
     """Delete locations from the task (all named ids must exist; otherwise nothing is deleted)."""
     from toolkit import locations
 
-    cfg = StackConfig.load(config)
+    cfg = load_config(config)
     _require_known(cfg, task_id, location_ids)
     count = locations.remove_locations(cfg, task_id, location_ids)
     print_fields({"task_id": task_id, "removed": count, "location_ids": location_ids}, as_json=as_json)

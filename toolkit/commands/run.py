@@ -12,8 +12,8 @@ from typing import List, Optional
 
 import typer
 
-from toolkit.commands.common import (ConfigOption, JsonOption, frame_records, print_fields, print_frame, print_json,
-                                     watch_run)
+from toolkit.commands.common import (ConfigOption, JsonOption, frame_records, load_config, print_fields, print_frame,
+                                     print_json, watch_run)
 from toolkit.config import StackConfig
 from toolkit.layout import TaskRecord
 
@@ -46,7 +46,7 @@ def start(
     from toolkit.locations import check_task_id
 
     check_task_id(task_id)  # before anything starts: the id becomes S3 keys and an execution name
-    cfg = StackConfig.load(config)
+    cfg = load_config(config)
     run = runs.start_run(cfg, task_id, locations=location_ids or None, max_concurrency=max_concurrency,
                          tolerated_failure_percentage=tolerated, force=force)
     _started_or_watch(run, no_watch, interval, as_json)
@@ -57,7 +57,7 @@ def watch(task_id: str = TaskArgument, execution_arn: Optional[str] = ExecutionO
           interval: float = IntervalOption, config: Optional[Path] = ConfigOption,
           as_json: bool = JsonOption) -> None:
     """Follow a run with a progress bar until it ends (Ctrl-C stops watching, not the run)."""
-    run = _find_run(StackConfig.load(config), task_id, execution_arn)
+    run = _find_run(load_config(config), task_id, execution_arn)
     _watch(run, interval, as_json)
 
 
@@ -71,7 +71,7 @@ def status(
     """A task's latest run (record and live counts), or the recent runs of every task."""
     from toolkit import runs
 
-    cfg = StackConfig.load(config)
+    cfg = load_config(config)
     if task_id is None:
         runs.reconcile_tasks(cfg)
         print_frame(runs.list_tasks(cfg, limit=limit), title="recent runs", as_json=as_json)
@@ -88,7 +88,7 @@ def history(task_id: str = TaskArgument, execution_arn: Optional[str] = Executio
     """The run's execution history: one row per event."""
     from toolkit import runs
 
-    cfg = StackConfig.load(config)
+    cfg = load_config(config)
     run = _find_run(cfg, task_id, execution_arn)
     print_frame(runs.history(cfg, run.execution_arn), title=run.execution_arn, as_json=as_json)
 
@@ -99,7 +99,7 @@ def failures(task_id: str = TaskArgument, execution_arn: Optional[str] = Executi
     """The run's failed locations (error, cause, failing state, HTTP status, class) and counts per class."""
     from toolkit import runs
 
-    run = _find_run(StackConfig.load(config), task_id, execution_arn)
+    run = _find_run(load_config(config), task_id, execution_arn)
     table = runs.failures(run)
     counts = runs.failure_counts(table)
     if as_json:
@@ -125,7 +125,7 @@ def rerun(
     from toolkit.locations import check_task_id
 
     check_task_id(task_id)
-    run = runs.rerun(StackConfig.load(config), task_id, location_ids or None)
+    run = runs.rerun(load_config(config), task_id, location_ids or None)
     _started_or_watch(run, no_watch, interval, as_json)
 
 
@@ -136,7 +136,7 @@ def redrive(task_id: str = TaskArgument, execution_arn: Optional[str] = Executio
     """Redrive a FAILED, TIMED_OUT or ABORTED run from its unsuccessful state (RedriveExecution)."""
     from toolkit import runs
 
-    run = runs.redrive(_find_run(StackConfig.load(config), task_id, execution_arn))
+    run = runs.redrive(_find_run(load_config(config), task_id, execution_arn))
     _started_or_watch(run, no_watch, interval, as_json)
 
 
