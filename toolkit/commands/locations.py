@@ -1,7 +1,8 @@
 """``dsa locations load|list|disable|enable|remove``: a task's locations from the shell.
 
-Thin wrappers over :mod:`toolkit.locations`; a load that rejects any row prints the report and
-exits 1 having written nothing (unless ``--partial``).
+Thin wrappers over :mod:`toolkit.locations`; a load that rejects any row prints the report (CSV
+line numbers, every problem of a row) and exits 1 having written nothing (unless ``--partial``):
+``--dry-run`` exits 1 too, so it can gate CI.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ LocationsArgument = typer.Argument(..., help="One or more location ids.")
 def load(
     source: Path = typer.Argument(..., help="CSV file with task_id, location_id, api_url (name, enabled, tags)."),
     task_id: Optional[str] = typer.Option(None, "--task-id", "-t", help="Task id for rows without one."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and show the report; write nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="Validate and show the report; write nothing (exit 1 if a row is rejected)."),
     partial: bool = typer.Option(False, "--partial", help="Write the valid rows even if some are rejected."),
     refuse_private: Optional[bool] = typer.Option(
         None, "--refuse-private/--allow-private",
@@ -41,11 +43,14 @@ def load(
     cfg = load_config(config)
     report = locations.load_locations(cfg, str(source), task_id=task_id, dry_run=dry_run, partial=partial,
                                       refuse_private=refuse_private)
-    print_frame(report, title=f"locations from {source.name}", as_json=as_json)
+    shown = report if as_json else report.drop(columns="row")  # people read CSV line numbers
+    print_frame(shown, title=f"locations from {source.name}", as_json=as_json)
     written, rejected = report.attrs["written"], report.attrs["rejected"]
     if not as_json:
         print(f"{written} written, {rejected} rejected{' (dry run)' if dry_run else ''}")
-    if rejected and not partial and not dry_run:
+    if rejected and dry_run:
+        raise LocationsError(f"rows: {rejected} row(s) rejected (dry run, nothing written)")
+    if rejected and not partial:
         raise LocationsError(f"rows: {rejected} row(s) rejected, nothing written (fix them or pass --partial)")
 
 
