@@ -13,6 +13,7 @@ import typer
 
 from toolkit.commands import config as config_commands
 from toolkit.commands import dashboard as dashboard_commands
+from toolkit.commands import demo as demo_commands
 from toolkit.commands import deploy as deploy_commands
 from toolkit.commands import local as local_commands
 from toolkit.commands import locations as locations_commands
@@ -31,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(config_commands.app, name="config")
 app.add_typer(deploy_commands.app)  # deploy, teardown and export-cfn at the top level
+app.add_typer(demo_commands.app)  # demo at the top level
 app.add_typer(locations_commands.app, name="locations")
 app.add_typer(run_commands.app, name="run")
 app.add_typer(results_commands.app, name="results")

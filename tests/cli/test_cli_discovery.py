@@ -154,12 +154,44 @@ def test_the_stack_makes_its_own_api_key_and_deploy_sends_it_unprinted(shell_env
         assert reply.status == 200
 
     env = {**shell_env, "DSA_STACK_NAME": "keyless"}
-    deployed = dsa("deploy", env=env)
+    deployed = dsa("deploy", "--json", env=env)
     assert deployed.returncode == 0, deployed.stderr
     try:
-        connection = json.loads(dsa("deploy", "--plan", "--json", env=env).stdout)
-        assert all(c["action"] == "unchanged" for c in connection["changes"])
+        report = json.loads(deployed.stdout)
+        assert (report["stack"], report["plan"]) == ("keyless", False)
+        assert {c["action"] for c in report["changes"]} == {"create"} and "create" in report["summary"]
+        plan = json.loads(dsa("deploy", "--plan", "--json", env=env).stdout)
+        assert plan["plan"] and all(c["action"] == "unchanged" for c in plan["changes"])
         printed = deployed.stdout + deployed.stderr + (run_dir / "stack.log").read_text()
         assert key not in printed
     finally:
         assert dsa("teardown", "--force", env=env).returncode == 0
+
+
+def test_teardown_plan_and_a_refusal_in_the_words_of_each_interface(shell_env, run_dir) -> None:
+    import boto3
+
+    from toolkit import deploy
+    from toolkit.config import StackConfig
+
+    env = {**shell_env, "DSA_STACK_NAME": "planned"}
+    assert dsa("deploy", env=env).returncode == 0
+    config = StackConfig.load(environ=env)
+    session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=config.region)
+    session.client("s3", endpoint_url=config.endpoint_url).put_object(
+        Bucket=config.output_bucket, Key="consolidated/t/x.csv", Body=b"a\n")
+    try:
+        plan = json.loads(dsa("teardown", "--plan", "--json", env=env).stdout)
+        assert plan["plan"] and plan["changes"] and {c["action"] for c in plan["changes"]} == {"delete"}
+        text = dsa("teardown", "--plan", env=env).stdout.splitlines()
+        assert text[-1] == f"teardown plan for stack planned (local): {len(plan['changes'])} delete"
+        refused = dsa("teardown", env=env)
+        assert refused.returncode == 1 and "run `dsa teardown --force` to delete it" in refused.stderr
+        with pytest.raises(deploy.DeployError, match="call teardown with force=True to delete it"):
+            deploy.teardown(config, session)
+        assert json.loads(dsa("teardown", "--plan", "--json", env=env).stdout) == plan  # nothing was deleted
+    finally:
+        assert dsa("teardown", "--force", env=env).returncode == 0
+    gone = json.loads(dsa("teardown", "--plan", "--json", env=env).stdout)
+    assert {c["action"] for c in gone["changes"]} == {"absent"}
