@@ -91,8 +91,8 @@ def status(
         if as_json:
             print_json(frame_records(frame))
             return
-        shown = frame[list(_LIST_COLUMNS)].rename(columns=_LIST_COLUMNS)
-        shown["created_at"] = shown["created_at"].str.replace("T", " ").str[:19]
+        shown = frame[list(_LIST_COLUMNS)].assign(created_at=frame["created_at"].str.replace("T", " ").str[:19])
+        shown = shown.rename(columns=_LIST_COLUMNS)
         print_frame(shown, title="recent runs (`dsa run status TASK` for one, with its execution ARN)")
         return
     run = _find_run(cfg, task_id, None)
