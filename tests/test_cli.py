@@ -123,3 +123,13 @@ def test_help_keeps_option_names_whole_at_80_columns_and_shows_no_type_on_flags(
     for param in command.params:
         if isinstance(param, click.Option) and not param.hidden:
             assert set(param.opts) <= words, (param.opts, result.stdout)
+
+
+@pytest.mark.slow
+def test_dsa_demo_runs_the_main_job_and_checks_it(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "toolkit.cli", "demo", "--locations", "2", "--port", "0",
+                             "--sample-api-port", "0"], capture_output=True, text=True, timeout=900,
+                            env={k: v for k, v in os.environ.items() if not k.startswith("DSA_")})  # no API key either
+    assert result.returncode == 0, result.stderr
+    assert "matches the ground truth" in result.stdout
+    assert "locations        2 ok, 0 failed, 2 in all" in result.stdout
