@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 ## demo: run the main job on the embedded local stack
 demo: $(STAMP)
-	$(BIN)/python -m toolkit.demo
+	$(BIN)/python -m toolkit.cli demo
 
 ## test: the whole test suite (what CI runs), slow cases included
 test: $(STAMP) browser graphviz
@@ -39,8 +39,7 @@ test-fast: $(STAMP) graphviz
 ## unless it was already running); the notebooks in notebooks/ find the stack by themselves.
 ## Extra JupyterLab options go in LAB_ARGS (e.g. make lab LAB_ARGS=--no-browser).
 lab: $(STAMP) graphviz
-	@export DSA_API_KEY="$${DSA_API_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
-	if $(BIN)/python -m toolkit.cli local status >/dev/null 2>&1; then started=; \
+	@if $(BIN)/python -m toolkit.cli local status >/dev/null 2>&1; then started=; \
 	else $(BIN)/python -m toolkit.cli local up --detach || exit 1; started=1; fi; \
 	trap 'test -z "$$started" || $(BIN)/python -m toolkit.cli local down' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)

@@ -88,3 +88,48 @@ def test_unknown_command_is_a_usage_error() -> None:
     result = dsa("no-such-command")
     assert result.returncode == 2
     assert "No such command" in result.stderr
+
+
+def test_a_command_with_no_stack_to_find_names_the_command_that_starts_one(tmp_path) -> None:
+    result = dsa("run", "status", env={"XDG_STATE_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"dsa: error: no local stack answers at http://127.0.0.1:4566 (the default: no DSA_ENDPOINT_URL and no stack "
+        f"recorded in {tmp_path}/dsa/local); start one with `dsa local up --detach`; for a stack started with "
+        "--run-dir DIR, run `eval \"$(dsa local env --run-dir DIR)\"`"]
+
+
+def test_the_variables_local_env_exports_are_not_taken_for_config_fields() -> None:
+    exported = {"DSA_RUN_DIR": "/tmp/x", "DSA_SAMPLE_API_URL": "https://127.0.0.1:1",
+                "DSA_SAMPLE_API_ADMIN_TOKEN": "t", "DSA_SAMPLE_API_CA": "/tmp/ca.pem", "DSA_LOCAL_IAM": "off"}
+    result = dsa("config", "show", "--json", env=exported)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("path", [["local", "up"], ["run", "start"], ["locations", "load"], ["sample-api", "serve"]])
+def test_help_keeps_option_names_whole_at_80_columns_and_shows_no_type_on_flags(path) -> None:
+    import click
+    import typer
+
+    from toolkit.cli import app
+
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    result = dsa(*path, "--help", env={"COLUMNS": "80"})
+    assert result.returncode == 0
+    assert "<bool>" not in result.stdout and all(len(line) <= 80 for line in result.stdout.splitlines())
+    words = set(result.stdout.replace(",", " ").split())
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.hidden:
+            assert set(param.opts) <= words, (param.opts, result.stdout)
+
+
+@pytest.mark.slow
+def test_dsa_demo_runs_the_main_job_and_checks_it(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "toolkit.cli", "demo", "--locations", "2", "--port", "0",
+                             "--sample-api-port", "0"], capture_output=True, text=True, timeout=900,
+                            env={k: v for k, v in os.environ.items() if not k.startswith("DSA_")})  # no API key either
+    assert result.returncode == 0, result.stderr
+    assert "matches the ground truth" in result.stdout
+    assert "locations        2 ok, 0 failed, 2 in all" in result.stdout

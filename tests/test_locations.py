@@ -82,7 +82,7 @@ def test_each_rule_rejects_with_its_reason_and_nothing_is_written(config, change
 
 def test_duplicates_within_the_frame_are_rejected(config) -> None:
     report = locations.load_locations(config, frame([GOOD[0], GOOD[0]]))
-    assert list(report["action"]) == ["add", "rejected"]
+    assert list(report["action"]) == ["would add", "rejected"]  # nothing is written
     assert "duplicate of row 0" in report.iloc[1]["reason"]
     assert locations.read_locations(config, "t1").empty
 
@@ -96,7 +96,7 @@ def test_partial_load_writes_the_valid_rows_only(config) -> None:
 
 def test_dry_run_reports_without_writing(config) -> None:
     report = locations.load_locations(config, frame(GOOD), dry_run=True)
-    assert list(report["action"]) == ["add", "add"]
+    assert list(report["action"]) == ["would add", "would add"]
     assert locations.read_locations(config, "t1").empty
 
 
@@ -120,7 +120,7 @@ def test_aws_targets_refuse_plain_http_rows_one_line_each(config) -> None:
         assert reason.startswith("api_url: ") and "is not https://" in reason and "\n" not in reason
     # Local targets do not require https by default (the stack may run with its plain-http opt-in).
     local = locations.load_locations(config, frame(rows), dry_run=True)
-    assert list(local["action"]) == ["add", "add", "add"]
+    assert list(local["action"]) == ["would add"] * 3
 
 
 @pytest.mark.parametrize("host", [
@@ -225,7 +225,7 @@ def test_rows_outside_the_api_endpoints_are_refused_one_line_each(config) -> Non
             dict(GOOD[0], location_id="out-2", api_url="https://api.example.com.evil.net/v1"),
             dict(GOOD[0], location_id="in-2", api_url="http://127.0.0.1:4567")]
     report = locations.load_locations(scoped, frame(rows))
-    assert list(report["action"]) == ["add", "rejected", "rejected", "add"]
+    assert list(report["action"]) == ["would add", "rejected", "rejected", "would add"]
     assert report.attrs["written"] == 0  # nothing is written while a row is rejected
     reasons = list(report.loc[report["action"] == "rejected", "reason"])
     assert reasons == [
@@ -235,7 +235,7 @@ def test_rows_outside_the_api_endpoints_are_refused_one_line_each(config) -> Non
         "(the HTTP Task may not call https://api.example.com.evil.net/v1/out-2/get-summary)",
     ]
     # A local target naming no api_endpoints allows any endpoint.
-    assert set(locations.load_locations(config, frame(rows), dry_run=True)["action"]) == {"add"}
+    assert set(locations.load_locations(config, frame(rows), dry_run=True)["action"]) == {"would add"}
 
 
 def test_an_aws_target_without_api_endpoints_refuses_the_load_in_one_line(config) -> None:
@@ -244,3 +244,29 @@ def test_an_aws_target_without_api_endpoints_refuses_the_load_in_one_line(config
     aws_target = config.replace(target="aws", account_id="123456789012")
     with pytest.raises(ConfigError, match=r"^api_endpoints: an AWS target must name the API base URLs"):
         locations.load_locations(aws_target, frame([GOOD[1]]), dry_run=True)
+
+
+def test_a_row_reports_every_problem_and_a_csv_its_line_numbers(config, tmp_path) -> None:
+    path = tmp_path / "locations.csv"
+    path.write_text('task_id,location_id,api_url,name,enabled\n'
+                    't1,loc-1,https://api.example.com,"two\nlines",true\n'
+                    '\n'
+                    't1,bad id,ftp://x.example.com,,maybe\n'
+                    't1,loc-1,https://api.example.com,,true\n')
+    report = locations.load_locations(config, str(path))
+    assert list(report["line"]) == [2, 5, 6]  # the header is line 1; a quoted cell spans line 3
+    assert list(report["action"]) == ["would add", "rejected", "rejected"]
+    assert report.iloc[1]["reason"].split("; ") == [
+        "location_id: 'bad id' may hold only letters, digits, '-', '_' and '.' (at most 128)",
+        "api_url: 'ftp://x.example.com' is not an absolute http(s) URL",
+        "enabled: 'maybe' is not true or false"]
+    assert report.iloc[2]["reason"] == "location_id: duplicate of line 2 for task t1"
+    assert report.attrs["written"] == 0 and locations.read_locations(config, "t1").empty
+
+
+def test_a_missing_task_id_column_suggests_the_parameter(config) -> None:
+    rows = [{k: v for k, v in GOOD[0].items() if k != "task_id"}]
+    with pytest.raises(locations.LocationsError) as raised:
+        locations.load_locations(config, frame(rows))
+    assert str(raised.value) == "columns: missing required column(s) task_id; pass task_id=... for rows without one"
+    assert raised.value.cli == "columns: missing required column(s) task_id; pass --task-id TASK for rows without one"

@@ -13,6 +13,7 @@ import typer
 
 from toolkit.commands import config as config_commands
 from toolkit.commands import dashboard as dashboard_commands
+from toolkit.commands import demo as demo_commands
 from toolkit.commands import deploy as deploy_commands
 from toolkit.commands import doctor as doctor_commands
 from toolkit.commands import local as local_commands
@@ -28,10 +29,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: option names never cut at 80 columns, no type on flags
 )
 app.add_typer(config_commands.app, name="config")
 app.add_typer(deploy_commands.app)  # deploy, teardown and export-cfn at the top level
 app.add_typer(doctor_commands.app)  # doctor at the top level
+app.add_typer(demo_commands.app)  # demo at the top level
 app.add_typer(locations_commands.app, name="locations")
 app.add_typer(run_commands.app, name="run")
 app.add_typer(results_commands.app, name="results")
@@ -48,8 +51,14 @@ def _root(
 
 
 def _one_line(exc: BaseException) -> str:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+    from toolkit.commands.common import unreachable_hint
+
+    if isinstance(exc, EndpointConnectionError) and unreachable_hint():
+        return str(unreachable_hint())
+    if isinstance(exc, ToolkitError) and exc.cli:
+        return exc.cli
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         return f"{err.get('Code', 'ClientError')}: {err.get('Message', '')}"

@@ -50,9 +50,11 @@ PAGE_ENVELOPE_BYTES = 4 * 1024
 PAGE_ROW_BUDGET_BYTES = 256
 MAX_PAGE_LIMIT = (PAYLOAD_QUOTA_BYTES - PAGE_ENVELOPE_BYTES) // PAGE_ROW_BUDGET_BYTES // 100 * 100
 CONFIG_FILE_ENV = "DSA_CONFIG"
-# DSA_ variables that are not config fields: the config file's path, and the local sample API's
-# CA (toolkit.local.tls.SAMPLE_API_CA_ENV, exported by `dsa local env`).
-_NOT_FIELDS_ENV = frozenset({CONFIG_FILE_ENV, "DSA_SAMPLE_API_CA"})
+# DSA_ variables that are not config fields: the config file's path, and the local stack's
+# (toolkit.local.state, toolkit.target, toolkit.local.iam, the sample API's; `dsa local env` exports some).
+_NOT_FIELDS_ENV = frozenset({CONFIG_FILE_ENV, "DSA_RUN_DIR", "DSA_LOCAL_IAM", "DSA_SAMPLE_API_CA",
+                             "DSA_SAMPLE_API_URL", "DSA_SAMPLE_API_ADMIN_TOKEN", "DSA_SAMPLE_API_PASSWORD",
+                             "DSA_SAMPLE_API_CLIENT_SECRET"})
 
 
 class ConfigError(ToolkitError, ValueError):

@@ -1,4 +1,4 @@
-"""The main job, end to end, on the embedded local stack: what ``make demo`` runs.
+"""The main job, end to end, on the embedded local stack: what ``dsa demo`` and ``make demo`` run.
 
 Starts the local stack and the sample third-party API, deploys the stack, loads the sample
 locations, runs one task with a progress bar, checks the consolidated output against the
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -32,18 +31,19 @@ def _step(text: str) -> float:
     return time.monotonic()
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def run_demo(port: int = 4566, sample_api_port: int = 4567, locations_count: int = 0, keep: bool = False) -> int:
+    """Run the demo (``locations_count``: only the first N sample locations; ``keep``: leave the stack
+    running until Ctrl-C); return the exit code."""
     started = time.monotonic()
     config = StackConfig.load()
-    # The sample API and the EventBridge connection share one key; make one if none is set.
-    os.environ.setdefault(config.api_key_env, secrets.token_urlsafe(24))
-    _step(f"Starting the local stack on 127.0.0.1:{args.port} (sample API on {args.sample_api_port})")
-    with LocalStack(config, port=args.port, sample_api_port=args.sample_api_port) as stack:
+    _step(f"Starting the local stack on 127.0.0.1:{port} (sample API on {sample_api_port})")
+    with LocalStack(config, port=port, sample_api_port=sample_api_port) as stack:
         config = stack.config
         print(f"    endpoint {stack.endpoint_url}, sample API {stack.sample_api.url}")
 
         t = _step("Deploying the stack (tables, buckets, Glue job, connection, roles, state machines)")
-        changes = deploy.deploy(config, stack.session())
+        # The connection gets the key the sample API wants: DSA_API_KEY, else the stack's own.
+        changes = deploy.deploy(config, stack.session(), environ={**os.environ, config.api_key_env: stack.api_key})
         created = sum(c.action in ("create", "update") for c in changes)
         print(f"    {created} resources created or updated, {len(changes) - created} unchanged "
               f"({time.monotonic() - t:.1f} s)")
@@ -52,8 +52,8 @@ def run_demo(args: argparse.Namespace) -> int:
         frame = read_locations_csv(SAMPLE_LOCATIONS)
         task_id = f"demo-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
         frame = frame.assign(task_id=task_id, api_url=stack.sample_api.url)
-        if args.locations:
-            frame = frame.head(args.locations)
+        if locations_count:
+            frame = frame.head(locations_count)
         report = locations.load_locations(config, frame, session=stack.session())
         if report.attrs["rejected"]:
             raise ToolkitError(f"locations: {report.attrs['rejected']} sample rows were rejected")
@@ -63,7 +63,7 @@ def run_demo(args: argparse.Namespace) -> int:
         run = runs.start_run(config, task_id, session=stack.session())
         final = watch_run(run, interval=1.0, session=stack.session())
         if not final.done:
-            print("    stopped watching; the run goes on in the stack, which is now shutting down")
+            print("    stopped watching; the run stops with the stack, which is now shutting down")
             return 130
         if final.status != "SUCCEEDED":
             raise ToolkitError(f"run: the aggregator ended {final.status}: {final.error}: {final.cause}")
@@ -80,7 +80,7 @@ def run_demo(args: argparse.Namespace) -> int:
         _print_summary(task, manifest, final, run_seconds, time.monotonic() - started)
         if not check.ok:
             raise ToolkitError("output: the consolidated output does not match the ground truth (see above)")
-        if args.keep:
+        if keep:
             print("\nThe stack keeps running; point any AWS tool at it with:")
             for key, value in stack.env().items():
                 print(f"    export {key}={value}")
@@ -108,14 +108,15 @@ def _print_summary(task: TaskRecord | None, manifest: dict, final: runs.RunProgr
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m toolkit.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m toolkit.demo (or: dsa demo)",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=4566, help="the stack's endpoint port (0: a free one)")
     parser.add_argument("--sample-api-port", type=int, default=4567, help="the sample API's port (0: a free one)")
     parser.add_argument("--locations", type=int, default=0, help="run only the first N sample locations")
     parser.add_argument("--keep", action="store_true", help="keep the stack running after the run, until Ctrl-C")
     args = parser.parse_args(argv)
     try:
-        return run_demo(args)
+        return run_demo(args.port, args.sample_api_port, args.locations, args.keep)
     except ToolkitError as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 1

@@ -26,7 +26,7 @@ from toolkit.config import StackConfig
 from toolkit.resources import Bucket, Clients, Connection, DeployError, Resource, Script, error_code, resources
 from toolkit.spec import stack_spec
 
-__all__ = ["Change", "DeployError", "Clients", "plan", "deploy", "teardown", "api_key"]
+__all__ = ["Change", "DeployError", "Clients", "plan", "deploy", "teardown", "plan_teardown", "api_key"]
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,9 @@ def teardown(cfg: StackConfig, session: boto3.Session | None = None, *, force: b
     output = next(r for r in ordered if isinstance(r, Bucket) and r.keep_objects)
     if not force and output.current(c) is not None:
         if c.s3.list_objects_v2(Bucket=output.name, MaxKeys=1).get("KeyCount", 0):
-            raise DeployError(f"{output.label}: holds consolidated output; copy what you need, then run "
-                              "teardown with --force to delete it")
+            held = f"{output.label}: holds consolidated output; copy what you need, then"
+            raise DeployError(f"{held} call teardown with force=True to delete it",
+                              cli=f"{held} run `dsa teardown --force` to delete it")
     changes = []
     for resource in ordered:
         if isinstance(resource, Script):
@@ -156,3 +157,11 @@ def teardown(cfg: StackConfig, session: boto3.Session | None = None, *, force: b
         if progress:
             progress(change)
     return changes
+
+
+def plan_teardown(cfg: StackConfig, session: boto3.Session | None = None, *,
+                  clients: Clients | None = None) -> list[Change]:
+    """What :func:`teardown` would delete (``delete``) or find gone (``absent``), in its order; reads only."""
+    c = clients or Clients.create(cfg, session)
+    return [Change(r.label, "absent" if r.current(c) is None else "delete")
+            for r in reversed(resources(stack_spec(cfg))) if not isinstance(r, Script)]

@@ -2,10 +2,13 @@
 
 Validate first, write after. :func:`load_locations` checks every row (required columns, types,
 ``location_id`` characters, ``api_url`` form and, for AWS targets, that it is HTTPS (AWS's HTTP
-Task calls HTTPS endpoints only) and not a loopback, private or link-local address, duplicates) and returns a report with one row per input row:
-``row, location_id, action (add/update/unchanged/rejected), reason``. If any row is rejected,
-nothing is written unless ``partial=True``. ``dry_run=True`` returns the same report and writes
-nothing.
+Task calls HTTPS endpoints only) and not a loopback, private or link-local address, duplicates) and
+returns a report with one row per input row: ``row`` (0-based, the DataFrame's order), ``line``
+(the CSV line, the header being line 1; empty for a DataFrame), ``location_id``, ``action`` and
+``reason`` (every problem of the row, joined by "; "). ``action`` is ``add``, ``update`` or
+``unchanged`` for a row that is written (or needs no write), ``would add``/``would update`` when
+nothing is written (``dry_run=True``, or a rejected row without ``partial=True``: then nothing
+at all is written), and ``rejected``.
 
 Table layout (docs/design.md): partition key ``task_id``, sort key ``location_id``; attributes
 ``api_url``, ``name``, ``enabled`` and ``tags`` (every other column, as strings).
@@ -13,6 +16,7 @@ Table layout (docs/design.md): partition key ``task_id``, sort key ``location_id
 
 from __future__ import annotations
 
+import csv
 import ipaddress
 import math
 import re
@@ -46,7 +50,7 @@ __all__ = [
 
 REQUIRED_COLUMNS = ("task_id", "location_id", "api_url")
 KNOWN_COLUMNS = REQUIRED_COLUMNS + ("name", "enabled")
-REPORT_COLUMNS = ["row", "location_id", "action", "reason"]
+REPORT_COLUMNS = ["row", "line", "location_id", "action", "reason"]
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
@@ -110,6 +114,7 @@ def validate_locations(
     or ``rejected``; :func:`load_locations` turns ``valid`` into add/update/unchanged.
     """
     frame = _read_source(source)
+    lines = _csv_lines(source, len(frame))
     if task_id is not None:
         _check_id("task_id", task_id, raise_error=True)
         if "task_id" not in frame.columns:
@@ -118,28 +123,38 @@ def validate_locations(
             frame["task_id"] = frame["task_id"].where(frame["task_id"].astype(str).str.strip() != "", task_id)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise LocationsError(f"columns: missing required column(s) {', '.join(missing)}")
+        problem = f"columns: missing required column(s) {', '.join(missing)}"
+        if "task_id" in missing:
+            raise LocationsError(f"{problem}; pass task_id=... for rows without one",
+                                 cli=f"{problem}; pass --task-id TASK for rows without one")
+        raise LocationsError(problem)
     valid: list[tuple[int, Location]] = []
     report: list[dict[str, Any]] = []
     seen: dict[tuple[str, str], int] = {}
     tag_columns = [c for c in frame.columns if c not in KNOWN_COLUMNS]
     for row_number, row in enumerate(frame.to_dict("records")):
         location_id = _text(row.get("location_id"))
-        try:
-            location = _validate_row(row, tag_columns, refuse_private)
+        line = lines[row_number] if lines else None
+        location, problems = _validate_row(row, tag_columns, refuse_private)
+        if location is not None:
             if require_https:
-                _check_https(location.api_url)
+                problems += _problems(_check_https, location.api_url)
             if allows_endpoint is not None:
-                _check_scope(location, allows_endpoint)
+                problems += _problems(_check_scope, location, allows_endpoint)
             key = (location.task_id, location.location_id)
             if key in seen:
-                raise ValueError(f"location_id: duplicate of row {seen[key]} for task {location.task_id}")
-            seen[key] = row_number
-        except ValueError as exc:
-            report.append({"row": row_number, "location_id": location_id, "action": "rejected", "reason": str(exc)})
+                first = seen[key]
+                where = f"line {lines[first]}" if lines else f"row {first}"
+                problems.append(f"location_id: duplicate of {where} for task {location.task_id}")
+            else:
+                seen[key] = row_number
+        entry = {"row": row_number, "line": line, "location_id": location_id}
+        if problems:
+            report.append({**entry, "action": "rejected", "reason": "; ".join(problems)})
             continue
+        assert location is not None
         valid.append((row_number, location))
-        report.append({"row": row_number, "location_id": location_id, "action": "valid", "reason": ""})
+        report.append({**entry, "action": "valid", "reason": ""})
     return valid, pd.DataFrame(report, columns=REPORT_COLUMNS)
 
 
@@ -156,14 +171,50 @@ def _read_source(source: pd.DataFrame | str | Path) -> pd.DataFrame:
         raise LocationsError(f"source: {path} is not a readable CSV file ({exc.__class__.__name__})") from None
 
 
-def _validate_row(row: dict[str, Any], tag_columns: list[str], refuse_private: bool) -> Location:
-    task_id = _check_id("task_id", _text(row.get("task_id")))
-    location_id = _check_id("location_id", _text(row.get("location_id")))
-    api_url = _check_url(_text(row.get("api_url")), refuse_private)
-    name = _text(row.get("name"))
-    enabled = _check_enabled(row.get("enabled"))
+def _csv_lines(source: pd.DataFrame | str | Path, rows: int) -> list[int] | None:
+    """The line each data row of a CSV file starts on (the header is line 1), as pandas reads it
+    (blank lines skipped, quoted cells may span lines); None for a DataFrame."""
+    if isinstance(source, pd.DataFrame):
+        return None
+    with open(source, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        starts, previous = [], 0
+        for record in reader:
+            if record:
+                starts.append(previous + 1)
+            previous = reader.line_num
+    lines = starts[1:]
+    return lines if len(lines) == rows else [n + 2 for n in range(rows)]
+
+
+def _problems(check: Any, *args: Any) -> list[str]:
+    """The problem ``check(*args)`` raises (ValueError), as a list of zero or one."""
+    try:
+        check(*args)
+    except ValueError as exc:
+        return [str(exc)]
+    return []
+
+
+def _validate_row(row: dict[str, Any], tag_columns: list[str], refuse_private: bool
+                  ) -> tuple[Location | None, list[str]]:
+    """The row's location (None if any field is wrong) and every problem it has, field by field."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    checks = (("task_id", lambda: _check_id("task_id", _text(row.get("task_id")))),
+              ("location_id", lambda: _check_id("location_id", _text(row.get("location_id")))),
+              ("api_url", lambda: _check_url(_text(row.get("api_url")), refuse_private)),
+              ("enabled", lambda: _check_enabled(row.get("enabled"))))
+    for name, check in checks:
+        try:
+            values[name] = check()
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        return None, problems
     tags = {c: _text(row.get(c)) for c in tag_columns if _text(row.get(c))}
-    return Location(task_id, location_id, api_url, name, enabled, tags)
+    return Location(values["task_id"], values["location_id"], values["api_url"], _text(row.get("name")),
+                    values["enabled"], tags), []
 
 
 def _text(value: Any) -> str:
@@ -338,15 +389,16 @@ def load_locations(
     existing = {}
     for task in sorted({loc.task_id for _, loc in valid}):
         existing.update({(loc.task_id, loc.location_id): loc for loc in _query(client, config, task)})
+    rejected = int((report["action"] == "rejected").sum())
+    write = not dry_run and (rejected == 0 or partial)
     to_write = []
     for row_number, location in valid:
         current = existing.get((location.task_id, location.location_id))
         action = "add" if current is None else ("unchanged" if current == location else "update")
-        report.loc[report["row"] == row_number, "action"] = action
         if action != "unchanged":
             to_write.append(location)
-    rejected = int((report["action"] == "rejected").sum())
-    write = not dry_run and (rejected == 0 or partial)
+            action = action if write else f"would {action}"
+        report.loc[report["row"] == row_number, "action"] = action
     if write:
         _batch_write(client, config, [{"PutRequest": {"Item": loc.to_item()}} for loc in to_write])
     report.attrs["written"] = len(to_write) if write else 0

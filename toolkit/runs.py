@@ -77,7 +77,8 @@ class Run:
 
 @dataclass
 class RunProgress:
-    """A snapshot of a run: execution status, location counts, pages and rows of finished locations."""
+    """A snapshot of a run: execution status, phase, location counts, pages and rows (of finished
+    locations, plus what running ones have fetched so far)."""
 
     status: str
     locations_total: int = 0
@@ -88,6 +89,7 @@ class RunProgress:
     pages: int = 0
     rows: int = 0
     elapsed_seconds: float = 0.0
+    phase: str = "STARTING"  # STARTING, EXTRACTING, CONSOLIDATING, then the execution's final status
     map_run_arn: str | None = None
     output: dict[str, Any] | None = None
     error: str | None = None
@@ -122,8 +124,9 @@ def start_run(
         if latest is not None:
             latest = reconcile_task(config, latest, session=session)
         if latest is not None and latest.active:
-            raise RunError(f"task_id: task {task_id!r} is still {latest.status} "
-                           f"({latest.execution_arn}); pass force=True to start another run")
+            busy = f"task_id: task {task_id!r} is still {latest.status} ({latest.execution_arn})"
+            raise RunError(f"{busy}; pass force=True to start another run",
+                           cli=f"{busy}; pass --force to start another run")
     payload: dict[str, Any] = {"task_id": task_id}
     if locations is not None:
         if not locations:
@@ -145,8 +148,13 @@ def start_run(
 
 
 def progress(run: Run, *, session: boto3.Session | None = None,
-             _cache: dict[str, tuple[int, int]] | None = None) -> RunProgress:
-    """One snapshot of a run's progress (a few API calls; safe to call every second or two)."""
+             _cache: dict[str, Any] | None = None) -> RunProgress:
+    """One snapshot of a run's progress (a few API calls; safe to call every second or two).
+
+    Pages and rows count the finished locations (each described once) and what running ones
+    have fetched so far, read from the histories of at most ``RUNNING_READS_PER_POLL`` of their
+    extraction executions per call (in turn), so the cost stays flat however wide the Map Run.
+    """
     config = run.config
     sfn = aws.client(config, "stepfunctions", session)
     execution = sfn.describe_execution(executionArn=run.execution_arn)
@@ -165,8 +173,17 @@ def progress(run: Run, *, session: boto3.Session | None = None,
         snapshot.running = counts.get("running", 0)
         snapshot.succeeded = counts.get("succeeded", 0)
         snapshot.failed = counts.get("failed", 0) + counts.get("timedOut", 0) + counts.get("aborted", 0)
-        snapshot.pages, snapshot.rows = _finished_totals(sfn, snapshot.map_run_arn,
-                                                         _cache if _cache is not None else {})
+        cache = _cache if _cache is not None else {}
+        pages, rows = _finished_totals(sfn, snapshot.map_run_arn, cache.setdefault("finished", {}))
+        running_pages, running_rows = _running_totals(sfn, snapshot.map_run_arn, cache.setdefault("running", {}))
+        snapshot.pages, snapshot.rows = pages + running_pages, rows + running_rows
+        snapshot.phase = "EXTRACTING"
+    if snapshot.done:
+        snapshot.phase = snapshot.status
+    elif snapshot.map_run_arn:
+        record = latest_task(config, run.task_id, session=session)
+        if record is not None and record.execution_arn == run.execution_arn and record.status == "CONSOLIDATING":
+            snapshot.phase = "CONSOLIDATING"
     return snapshot
 
 
@@ -175,7 +192,7 @@ def follow(run: Run, *, interval: float = 2.0, session: boto3.Session | None = N
 
     Drawing them is the caller's job (the CLI's progress bar, the widgets' run monitor).
     """
-    cache: dict[str, tuple[int, int]] = {}
+    cache: dict[str, Any] = {}
     while True:
         snapshot = progress(run, session=session, _cache=cache)
         yield snapshot
@@ -193,7 +210,8 @@ def watch(
 ) -> RunProgress:
     """Poll the run until it ends, passing each snapshot to ``on_update``; return the last one.
 
-    Ctrl-C stops watching, not the run: the last snapshot is returned.
+    Ctrl-C stops watching, not the run (it carries on; watch it again with the same ``run``):
+    the last snapshot is returned, its ``done`` False.
     """
     last: RunProgress | None = None
     try:
@@ -499,6 +517,56 @@ def _finished_totals(sfn: Any, map_run_arn: str, cache: dict[str, tuple[int, int
                 output = json.loads(sfn.describe_execution(executionArn=arn).get("output") or "{}")
                 cache[arn] = (int(output.get("pages", 0) or 0), int(output.get("rows", 0) or 0))
     return sum(p for p, _ in cache.values()), sum(r for _, r in cache.values())
+
+
+RUNNING_READS_PER_POLL = 4
+
+
+def _running_totals(sfn: Any, map_run_arn: str, cache: dict[str, Any]) -> tuple[int, int]:
+    """Pages and rows the Map Run's running children have fetched so far: each child's extraction
+    execution is found once (its history's first events), then its finished batches are read from
+    its history, a few children per call in turn (the others keep their last counts)."""
+    children = [child["executionArn"]
+                for page in sfn.get_paginator("list_executions").paginate(mapRunArn=map_run_arn, statusFilter="RUNNING")
+                for child in page["executions"]]
+    counts: dict[str, tuple[int, int]] = {arn: cache.get("counts", {}).get(arn, (0, 0)) for arn in children}
+    extractions: dict[str, str | None] = cache.setdefault("extractions", {})
+    turn = cache.get("turn", 0)
+    chosen = children[turn:turn + RUNNING_READS_PER_POLL] or children[:RUNNING_READS_PER_POLL]
+    cache["turn"] = (children.index(chosen[-1]) + 1) if chosen else 0
+    for child in chosen:
+        if extractions.get(child) is None:
+            extractions[child] = _started_execution(sfn, child)
+        if extractions[child]:
+            counts[child] = _fetched_so_far(sfn, extractions[child])
+    cache["counts"] = counts
+    return sum(p for p, _ in counts.values()), sum(r for _, r in counts.values())
+
+
+def _started_execution(sfn: Any, child_arn: str) -> str | None:
+    """The execution a Map Run child started (.sync:2), from its first history events; None if not yet."""
+    events = sfn.get_execution_history(executionArn=child_arn, maxResults=20)["events"]
+    for event in events:
+        output = (event.get("taskSubmittedEventDetails") or {}).get("output")
+        if output:
+            return json.loads(output).get("ExecutionArn")
+    return None
+
+
+def _fetched_so_far(sfn: Any, extraction_arn: str) -> tuple[int, int]:
+    """Pages and rows of the batches an extraction execution has finished (its startSyncExecution results)."""
+    pages = rows = 0
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=extraction_arn,
+                                                                    includeExecutionData=True):
+        for event in page["events"]:
+            details = event.get("taskSucceededEventDetails") or {}
+            if details.get("resource") != "startSyncExecution":
+                continue
+            result = json.loads(details.get("output") or "{}")
+            batch = json.loads(result.get("Output") or "{}") if isinstance(result, dict) else {}
+            pages += int(batch.get("pages", 0) or 0)
+            rows += int(batch.get("rows", 0) or 0)
+    return pages, rows
 
 
 _RECORD_FIELDS = dataclasses.fields(TaskRecord)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import uuid
@@ -31,6 +33,12 @@ class Cli:
         self.env.update(stack.env())
         self.env["DSA_STACK_NAME"] = stack_name
         self.env["COLUMNS"] = "200"  # usage errors are boxed by the terminal width
+
+    def at_width(self, columns: int) -> "Cli":
+        """The same CLI in a terminal ``columns`` wide (as COLUMNS says for a pipe)."""
+        other = Cli.__new__(Cli)
+        other.env = {**self.env, "COLUMNS": str(columns)}
+        return other
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "toolkit.cli", *args], capture_output=True, text=True,
@@ -118,13 +126,32 @@ def test_locations_load_dry_run_and_list(cli, stack, tmp_path) -> None:
     path = tmp_path / "dry.csv"
     pd.DataFrame({"location_id": ["d-1", "d-2"], "api_url": stack.sample_api.url}).to_csv(path, index=False)
     report = cli.json("locations", "load", str(path), "--task-id", "cli-dry", "--dry-run")
-    assert [r["action"] for r in report] == ["add", "add"]
+    assert [(r["line"], r["action"]) for r in report] == [(2, "would add"), (3, "would add")]
     assert cli.json("locations", "list", "cli-dry") == []
     assert "d-1" in cli("locations", "load", str(path), "--task-id", "cli-dry").stdout
     listed = cli.json("locations", "list", "cli-dry")
     assert sorted(r["location_id"] for r in listed) == ["d-1", "d-2"]
     table = cli("locations", "list", "cli-dry")
     assert table.returncode == 0 and "d-2" in table.stdout and "api_url" in table.stdout
+
+
+def test_locations_load_reports_csv_lines_every_problem_and_dry_run_gates(cli, stack, tmp_path) -> None:
+    path = tmp_path / "gate.csv"
+    path.write_text(f"task_id,location_id,api_url,enabled\ncli-gate,g-1,{stack.sample_api.url},true\n"
+                    "cli-gate,bad id,ftp://x.example.com,maybe\n")
+    dry = cli("locations", "load", str(path), "--dry-run", "--json")
+    assert dry.returncode == 1  # a CI gate: a rejected row fails the dry run
+    assert dry.stderr.strip().splitlines() == ["dsa: error: rows: 1 row(s) rejected (dry run, nothing written)"]
+    report = json.loads(dry.stdout)
+    assert [(r["line"], r["action"]) for r in report] == [(2, "would add"), (3, "rejected")]
+    assert [p.split(":")[0] for p in report[1]["reason"].split("; ")] == ["location_id", "api_url", "enabled"]
+    table = cli("locations", "load", str(path), "--dry-run")
+    assert re.search(r"^ *line +location_id +action +reason", table.stdout, re.M), table.stdout
+    assert re.search(r"^ *2 +g-1 +would add", table.stdout, re.M) and cli.json("locations", "list", "cli-gate") == []
+    no_task = tmp_path / "no-task.csv"
+    no_task.write_text(f"location_id,api_url\ng-1,{stack.sample_api.url}\n")
+    one_line_error(cli("locations", "load", str(no_task)), "missing required column(s) task_id",
+                   "pass --task-id TASK")
 
 
 def test_locations_list_of_a_bad_config_is_one_line(cli, tmp_path) -> None:
@@ -163,10 +190,41 @@ def test_locations_disable_and_remove_refuse_unknown_ids_and_change_nothing(cli,
 @pytest.mark.slow
 def test_run_start_watches_until_the_task_ends_partial(cli, partial_run, loaded, deployed) -> None:
     assert partial_run.returncode == 0, partial_run.stderr
-    assert "task_status" in partial_run.stdout and "PARTIAL" in partial_run.stdout
-    assert "locations" in partial_run.stdout  # the progress bar's "n/m locations"
+    # No terminal here (as in CI or `| tee`): plain progress lines, each saying something new.
+    lines = [line for line in partial_run.stdout.splitlines() if line.startswith(f"{TASK}: ")]
+    texts = [line.rsplit(";", 1)[0] for line in lines]
+    assert texts and len(texts) == len(set(texts)), partial_run.stdout
+    assert "None" not in texts[0] and "0/0" not in texts[0]
+    phases = [text.split(":")[1].strip() for text in texts]
+    assert "CONSOLIDATING" in phases and phases[-1] == "SUCCEEDED", phases
+    assert "3/3 locations (failed 1, running 0)" in texts[-1]
+    assert re.search(r"status +PARTIAL", partial_run.stdout)
     task = runs.latest_task(deployed, TASK)
     assert task.status == "PARTIAL" and task.locations_failed == 1
+
+
+def test_ctrl_c_stops_watching_not_the_run_and_says_how_to_follow_it(cli, stack, deployed, ids, tmp_path) -> None:
+    path = tmp_path / "slow.csv"
+    pd.DataFrame({"task_id": "cli-slow", "location_id": ids[:1], "api_url": stack.sample_api.url}).to_csv(path)
+    assert cli("locations", "load", str(path)).returncode == 0
+    stack.sample_api.set_faults(FaultPlan.from_dict({"seed": 1, "rules": [{"kind": "latency", "seconds": 30}]}))
+    watcher = subprocess.Popen([sys.executable, "-m", "toolkit.cli", "run", "start", "cli-slow", "--interval", "0.2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli.env)
+    try:
+        first = watcher.stdout.readline()  # the first plain progress line: the run is being watched
+        assert first.startswith("cli-slow: ") and "None" not in first, first
+        watcher.send_signal(signal.SIGINT)
+        out, err = watcher.communicate(timeout=120)
+    finally:
+        stack.sample_api.set_faults(None)
+        watcher.kill()
+    arn = runs.latest_task(deployed, "cli-slow").execution_arn
+    assert watcher.returncode == 130, err
+    assert err.strip().splitlines()[-1] == ("stopped watching; the run carries on. Follow it again with: "
+                                            f"dsa run watch cli-slow --execution-arn {arn}")
+    sfn = stack.client("stepfunctions")
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    sfn.stop_execution(executionArn=arn)
 
 
 def test_run_start_refuses_bad_input(cli, deployed) -> None:
@@ -180,9 +238,16 @@ def test_run_start_refuses_bad_input(cli, deployed) -> None:
 @pytest.mark.slow
 def test_run_status_history_and_failures_name_the_failed_location(cli, partial_run, loaded) -> None:
     status = cli.json("run", "status", TASK)
-    assert status["task_status"] == "PARTIAL" and status["failed"] == 1 and status["succeeded"] == 2
+    assert status["status"] == "PARTIAL" and status["locations_failed"] == 1 and status["locations_succeeded"] == 2
     listing = cli.json("run", "status")
-    assert any(r["task_id"] == TASK and r["status"] == "PARTIAL" for r in listing)
+    mine = [r for r in listing if r["task_id"] == TASK]
+    assert [list(r) for r in listing] == [list(status)] * len(listing)  # one schema for one task and the list
+    assert mine[0]["status"] == "PARTIAL" and mine[0]["execution_arn"] == status["execution_arn"]
+    wide = cli("run", "status", TASK)  # the ARN whole, on one line, as --execution-arn needs it
+    assert re.search(r"^execution_arn +" + re.escape(status["execution_arn"]) + "$", wide.stdout, re.M)
+    narrow = cli.at_width(100)("run", "status")
+    assert narrow.returncode == 0 and all(len(line) <= 100 for line in narrow.stdout.splitlines())
+    assert len([line for line in narrow.stdout.splitlines() if TASK in line]) == len(mine)  # no wrapped cells
     events = cli.json("run", "history", TASK)
     assert events[0]["type"] == "ExecutionStarted" and events[-1]["type"] == "ExecutionSucceeded"
     assert any(e["state"] == "Extract Locations" for e in events)
@@ -208,7 +273,7 @@ def test_run_history_of_an_unknown_execution_is_one_line(cli, deployed) -> None:
 def test_run_rerun_completes_the_task_with_the_ground_truth(cli, rerun_result, stack, loaded, deployed) -> None:
     assert rerun_result.returncode == 0, rerun_result.stderr
     status = json.loads(rerun_result.stdout)
-    assert status["task_status"] == "SUCCEEDED" and status["rerun_locations"] == [loaded[1]]
+    assert status["status"] == "SUCCEEDED" and status["rerun_locations"] == [loaded[1]]
     output = results.load_output(deployed, TASK)
     check = results.compare_with_ground_truth(output, stack.sample_api.ground_truth_frame(loaded))
     assert check.ok, check.summary()
@@ -285,7 +350,7 @@ def test_run_redrive_completes_a_run_that_failed_at_its_map_run(cli, stack, depl
     execution_arn = runs.latest_task(deployed, "cli-strict").execution_arn
     status = cli.json("run", "redrive", "cli-strict", "--interval", "0.5")
     assert status["execution_arn"] == execution_arn  # the same execution, not a new run
-    assert status["execution_status"] == "SUCCEEDED" and status["task_status"] == "SUCCEEDED"
+    assert status["execution_status"] == "SUCCEEDED" and status["status"] == "SUCCEEDED"
     types = [e["type"] for e in cli.json("run", "history", "cli-strict")]
     assert types.count("ExecutionRedriven") == 1 and "MapRunRedriven" in types and types[-1] == "ExecutionSucceeded"
     check = results.compare_with_ground_truth(results.load_output(deployed, "cli-strict"),

@@ -114,6 +114,7 @@ def test_busy_port_is_a_clear_error_and_nothing_stays_up(which):
             LocalStack(**ports).start()
     component = "gateway" if which == "port" else "sample API"
     assert str(caught.value).startswith(f"{component}: port {busy} on 127.0.0.1 is already in use")
+    assert str(caught.value).endswith(f"or choose another with {which}=)")  # the Python API's words, not --port
     assert _threads_settle(before) == set()
 
 

@@ -7,8 +7,7 @@ from typing import Optional
 
 import typer
 
-from toolkit.commands.common import ConfigOption, JsonOption, print_json
-from toolkit.config import StackConfig
+from toolkit.commands.common import ConfigOption, JsonOption, load_config, print_json
 
 app = typer.Typer(help="Show the stack configuration (names, region, target).", no_args_is_help=True)
 
@@ -19,7 +18,7 @@ def show(
     json_output: bool = JsonOption,
 ) -> None:
     """Print every resolved setting: defaults < YAML < DSA_* environment."""
-    cfg = StackConfig.load(config)
+    cfg = load_config(config)
     if json_output:
         print_json(cfg.as_dict())
         return

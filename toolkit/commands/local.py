@@ -37,7 +37,7 @@ import typer
 from toolkit.config import StackConfig
 from toolkit.local.access import CorsPolicy
 from toolkit.local.persistence import check_data_dir
-from toolkit.local.sample_api import ADMIN_TOKEN_ENV, ADMIN_TOKEN_HEADER
+from toolkit.local.sample_api import ADMIN_TOKEN_ENV, ADMIN_TOKEN_HEADER, FaultPlan, FaultPlanError
 from toolkit.local.stack import (
     DEFAULT_PORT,
     SAMPLE_API_CA_FILE,
@@ -48,7 +48,9 @@ from toolkit.local.stack import (
     probe_components,
     stack_env,
 )
-from toolkit.local.state import STATE_FILE, StackState, alive, default_run_dir, read_state, recorded_state, write_state
+from toolkit.local.state import (RUN_DIR_ENV, STATE_FILE, StackState, alive, default_run_dir, read_state,
+                                 recorded_state, write_state)
+from toolkit.target import SAMPLE_API_URL_ENV
 
 app = typer.Typer(help="Run the embedded local stack (no AWS account needed).", no_args_is_help=True)
 
@@ -84,12 +86,15 @@ def up(
     plain_http: bool = typer.Option(False, "--plain-http",
                                     help="Local opt-in: the sample API serves plain http and the HTTP Task "
                                          "accepts http:// endpoints (AWS calls HTTPS only)."),
+    faults: Optional[Path] = typer.Option(None, "--faults",
+                                          help="Fault plan file (YAML or JSON) the sample API starts with."),
     run_dir: Optional[Path] = _RUN_DIR,
     detached_child: bool = typer.Option(False, "--detached-child", hidden=True),
 ) -> None:
     """Start the local stack (foreground until Ctrl-C, or --detach)."""
     run_dir = run_dir or default_run_dir()
     _refuse_if_running(run_dir)
+    plan = _fault_plan(faults, no_sample_api)
     if time_scale <= 0:
         raise StackError(f"--time-scale: must be greater than 0, got {time_scale}")
     if data_dir is not None:
@@ -100,12 +105,12 @@ def up(
         raise StackError(f"--{exc}") from None
     if detach:
         _start_detached(run_dir, port, sample_api_port, data_dir, time_scale, no_sample_api, cors_origin,
-                        no_iam, plain_http)
+                        no_iam, plain_http, faults)
         return
     stack = LocalStack(port=port, sample_api_port=sample_api_port, time_scale=time_scale,
                        data_dir=data_dir, sample_api=not no_sample_api, cors_origins=tuple(cors_origin),
                        iam=False if no_iam else None, sample_api_tls=not plain_http,
-                       ca_path=run_dir / SAMPLE_API_CA_FILE)
+                       ca_path=run_dir / SAMPLE_API_CA_FILE, faults=plan)
     stop, stopping = threading.Event(), threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -115,6 +120,20 @@ def up(
         if stopping.is_set():  # a failed save: tell `dsa local down`, which is waiting for us
             (run_dir / STOP_ERROR_FILE).write_text(str(exc))
         raise
+
+
+def _fault_plan(path: Path | None, no_sample_api: bool) -> FaultPlan | None:
+    """The fault plan of ``--faults``, checked before anything starts (a bad field is one line)."""
+    if path is None:
+        return None
+    if no_sample_api:
+        raise StackError("--faults: needs the sample API (drop --no-sample-api)")
+    if not path.is_file():
+        raise StackError(f"--faults: {path} does not exist")
+    try:
+        return FaultPlan.from_file(path)
+    except FaultPlanError as exc:
+        raise StackError(f"--faults: {path}: {exc}") from None
 
 
 def _serve(stack: LocalStack, run_dir: Path, data_dir: Path | None, stop: threading.Event,
@@ -132,13 +151,14 @@ def _serve(stack: LocalStack, run_dir: Path, data_dir: Path | None, stop: thread
             sample_api_port=stack.sample_api.port if stack.sample_api is not None else None,
             data_dir=str(data_dir) if data_dir else None,
             sample_api_ca=str(stack.sample_api_ca) if stack.sample_api_ca else None,
-            sample_api_admin_token=stack.sample_api.admin_token if stack.sample_api is not None else None))
+            sample_api_admin_token=stack.sample_api.admin_token if stack.sample_api is not None else None,
+            api_key=stack.api_key))
         try:
             _print_components(stack.components())
             if stack.sample_api is not None and not detached_child:  # the log file gets no secret
                 _print_admin_token(stack.sample_api.admin_token)
-            print(f"local stack up at {stack.endpoint_url}; `eval \"$(dsa local env)\"` points a shell at it; "
-                  "press Ctrl-C to stop", flush=True)
+            print(f"local stack up at {stack.endpoint_url}; `eval \"$({_env_command(run_dir)})\"` points a shell "
+                  "at it; press Ctrl-C to stop", flush=True)
             while not stop.wait(0.5):
                 pass
             print("stopping the local stack...", flush=True)
@@ -151,7 +171,7 @@ def _serve(stack: LocalStack, run_dir: Path, data_dir: Path | None, stop: thread
 
 def _start_detached(run_dir: Path, port: int, sample_api_port: int, data_dir: Path | None,
                     time_scale: float, no_sample_api: bool, cors_origins: list[str], no_iam: bool = False,
-                    plain_http: bool = False) -> None:
+                    plain_http: bool = False, faults: Path | None = None) -> None:
     run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     command = [sys.executable, "-m", "toolkit.cli", "local", "up", "--port", str(port),
                "--sample-api-port", str(sample_api_port), "--time-scale", str(time_scale),
@@ -166,6 +186,8 @@ def _start_detached(run_dir: Path, port: int, sample_api_port: int, data_dir: Pa
         command.append("--no-iam")
     if plain_http:
         command.append("--plain-http")
+    if faults is not None:
+        command += ["--faults", str(faults.resolve())]
     log_path = run_dir / LOG_FILE
     with open(log_path, "wb") as log:
         child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -181,7 +203,8 @@ def _start_detached(run_dir: Path, port: int, sample_api_port: int, data_dir: Pa
                 _print_components(components)
                 if state.sample_api_admin_token:
                     _print_admin_token(state.sample_api_admin_token)
-                print(f"local stack running in the background (pid {child.pid}); log: {log_path}")
+                print(f"local stack running in the background (pid {child.pid}); log: {log_path}; "
+                      f"`eval \"$({_env_command(run_dir)})\"` points a shell at it")
                 return
         time.sleep(0.2)
     child.terminate()
@@ -254,17 +277,32 @@ def status(
 
 @app.command()
 def env(
-    port: int = typer.Option(DEFAULT_PORT, "--port", help="Gateway port when no stack is recorded."),
+    port: Optional[int] = typer.Option(None, "--port", help="Gateway port of a stack that is not recorded."),
     run_dir: Optional[Path] = _RUN_DIR,
 ) -> None:
     """Print `export` lines that point boto3, awswrangler, the AWS CLI and dsa at the stack."""
-    state = read_state(run_dir or default_run_dir())
-    endpoint = state.endpoint_url if state is not None else f"http://127.0.0.1:{port}"
-    variables = stack_env(endpoint, StackConfig.load().region, state.sample_api_ca if state is not None else None)
-    if state is not None and state.sample_api_admin_token:
-        variables[ADMIN_TOKEN_ENV] = state.sample_api_admin_token
+    run_dir = run_dir or default_run_dir()
+    state = read_state(run_dir)
+    if state is None and port is None:
+        raise StackError(f"no local stack is running from {run_dir}; start one with `dsa local up --detach`"
+                         f"{'' if run_dir == default_run_dir() else f' --run-dir {run_dir}'}, or name the run "
+                         "directory of the one you started (--run-dir) or its gateway port (--port)")
+    if state is None or (port is not None and port != state.port):
+        variables = stack_env(f"http://127.0.0.1:{port}", StackConfig.load().region)
+    else:
+        variables = stack_env(state.endpoint_url, StackConfig.load().region, state.sample_api_ca)
+        variables[RUN_DIR_ENV] = str(run_dir.resolve())
+        if state.sample_api_url:
+            variables[SAMPLE_API_URL_ENV] = state.sample_api_url
+        if state.sample_api_admin_token:
+            variables[ADMIN_TOKEN_ENV] = state.sample_api_admin_token
     for name, value in variables.items():
         print(f"export {name}={shlex.quote(value)}")
+
+
+def _env_command(run_dir: Path) -> str:
+    """The ``dsa local env`` command line for the stack of ``run_dir``."""
+    return "dsa local env" if run_dir == default_run_dir() else f"dsa local env --run-dir {shlex.quote(str(run_dir))}"
 
 
 def _print_admin_token(token: str) -> None:

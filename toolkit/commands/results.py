@@ -10,8 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from toolkit.commands.common import ConfigOption, JsonOption, frame_records, print_frame, print_json
-from toolkit.config import StackConfig
+from toolkit.commands.common import ConfigOption, JsonOption, frame_records, load_config, print_frame, print_json
 
 app = typer.Typer(help="Show, export and compare tasks' consolidated output.", no_args_is_help=True)
 
@@ -29,7 +28,7 @@ def show(
     """Row counts of a task's output by location, data type and status, and its manifest's totals."""
     from toolkit import results
 
-    cfg = StackConfig.load(config)
+    cfg = load_config(config)
     output = results.load_output(cfg, task_id)
     unknown = [c for c in by or [] if c not in output.columns]
     if unknown:
@@ -62,7 +61,7 @@ def export(
                                    f"got {fmt!r}")
     if not out.parent.is_dir():
         raise results.ResultsError(f"out: directory {out.parent} does not exist")
-    output = results.load_output(StackConfig.load(config), task_id)
+    output = results.load_output(load_config(config), task_id)
     tmp = out.with_name(out.name + ".tmp")
     if fmt == "csv":
         output.to_csv(tmp, index=False)
@@ -86,6 +85,6 @@ def diff(
     """Per location: discount codes new in AFTER, resolved since BEFORE, and persisting."""
     from toolkit import results
 
-    cfg = StackConfig.load(config)
+    cfg = load_config(config)
     table = results.diff_outputs(results.load_output(cfg, before), results.load_output(cfg, after))
     print_frame(table, title=f"{before} -> {after}", as_json=as_json)

@@ -1,24 +1,36 @@
 """``dsa run start|watch|status|history|failures|rerun|redrive``: task runs from the shell.
 
 Thin wrappers over :mod:`toolkit.runs`. A run is named by its task id; the task's latest run
-is meant unless ``--execution-arn`` names another. Watching shows a progress bar and ends with
-the task's record; a run whose execution does not succeed exits 1.
+is meant unless ``--execution-arn`` names another. Watching shows a progress bar on a terminal and
+plain lines elsewhere (CI, cron, ``| tee``), and ends with the task (``TASK_FIELDS``); a run whose
+execution does not succeed exits 1; Ctrl-C stops watching (exit 130), not the run, and says how
+to follow it again.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import List, Optional
 
+import pandas as pd
 import typer
 
-from toolkit.commands.common import (ConfigOption, JsonOption, frame_records, print_fields, print_frame, print_json,
-                                     watch_run)
+from toolkit.commands.common import (ConfigOption, JsonOption, frame_records, load_config, print_fields, print_frame,
+                                     print_json, watch_run)
 from toolkit.config import StackConfig
 from toolkit.layout import TaskRecord
 
 app = typer.Typer(help="Start, watch and inspect task runs; rerun or redrive failed locations.",
                   no_args_is_help=True)
+
+TASK_FIELDS = ["task_id", "created_at", "status", "execution_status", "locations_total", "locations_succeeded",
+               "locations_failed", "locations_running", "locations_pending", "pages", "rows", "duration_seconds",
+               "output_uri", "error", "rerun_locations", "redriven_locations", "execution_arn"]
+"""A task in every ``--json`` output of ``dsa run`` (one task or the list): docs/cli.md says what each means."""
+_LIST_COLUMNS = {"task_id": "task_id", "created_at": "created_at (UTC)", "status": "status",
+                 "locations_total": "locations", "locations_failed": "failed", "rows": "rows",
+                 "duration_seconds": "seconds"}  # what fits 100 columns; the rest is in --json
 
 TaskArgument = typer.Argument(..., help="The task id.")
 ExecutionOption = typer.Option(None, "--execution-arn", help="A run other than the task's latest.")
@@ -46,7 +58,7 @@ def start(
     from toolkit.locations import check_task_id
 
     check_task_id(task_id)  # before anything starts: the id becomes S3 keys and an execution name
-    cfg = StackConfig.load(config)
+    cfg = load_config(config)
     run = runs.start_run(cfg, task_id, locations=location_ids or None, max_concurrency=max_concurrency,
                          tolerated_failure_percentage=tolerated, force=force)
     _started_or_watch(run, no_watch, interval, as_json)
@@ -57,7 +69,7 @@ def watch(task_id: str = TaskArgument, execution_arn: Optional[str] = ExecutionO
           interval: float = IntervalOption, config: Optional[Path] = ConfigOption,
           as_json: bool = JsonOption) -> None:
     """Follow a run with a progress bar until it ends (Ctrl-C stops watching, not the run)."""
-    run = _find_run(StackConfig.load(config), task_id, execution_arn)
+    run = _find_run(load_config(config), task_id, execution_arn)
     _watch(run, interval, as_json)
 
 
@@ -71,15 +83,22 @@ def status(
     """A task's latest run (record and live counts), or the recent runs of every task."""
     from toolkit import runs
 
-    cfg = StackConfig.load(config)
+    cfg = load_config(config)
     if task_id is None:
         runs.reconcile_tasks(cfg)
-        print_frame(runs.list_tasks(cfg, limit=limit), title="recent runs", as_json=as_json)
+        frame = runs.list_tasks(cfg, limit=limit).reindex(columns=TASK_FIELDS)
+        frame = frame.astype(object).where(frame.notna(), None)
+        if as_json:
+            print_json(frame_records(frame))
+            return
+        shown = frame[list(_LIST_COLUMNS)].assign(created_at=frame["created_at"].str.replace("T", " ").str[:19])
+        shown = shown.rename(columns=_LIST_COLUMNS)
+        print_frame(shown, title="recent runs (`dsa run status TASK` for one, with its execution ARN)")
         return
     run = _find_run(cfg, task_id, None)
     snapshot = runs.progress(run)
     record = _reconciled(cfg, task_id)
-    print_fields(_status_fields(task_id, record, snapshot), as_json=as_json)
+    print_fields(task_fields(task_id, record, snapshot), as_json=as_json)
 
 
 @app.command("history")
@@ -88,7 +107,7 @@ def history(task_id: str = TaskArgument, execution_arn: Optional[str] = Executio
     """The run's execution history: one row per event."""
     from toolkit import runs
 
-    cfg = StackConfig.load(config)
+    cfg = load_config(config)
     run = _find_run(cfg, task_id, execution_arn)
     print_frame(runs.history(cfg, run.execution_arn), title=run.execution_arn, as_json=as_json)
 
@@ -99,7 +118,7 @@ def failures(task_id: str = TaskArgument, execution_arn: Optional[str] = Executi
     """The run's failed locations (error, cause, failing state, HTTP status, class) and counts per class."""
     from toolkit import runs
 
-    run = _find_run(StackConfig.load(config), task_id, execution_arn)
+    run = _find_run(load_config(config), task_id, execution_arn)
     table = runs.failures(run)
     counts = runs.failure_counts(table)
     if as_json:
@@ -125,7 +144,7 @@ def rerun(
     from toolkit.locations import check_task_id
 
     check_task_id(task_id)
-    run = runs.rerun(StackConfig.load(config), task_id, location_ids or None)
+    run = runs.rerun(load_config(config), task_id, location_ids or None)
     _started_or_watch(run, no_watch, interval, as_json)
 
 
@@ -136,7 +155,7 @@ def redrive(task_id: str = TaskArgument, execution_arn: Optional[str] = Executio
     """Redrive a FAILED, TIMED_OUT or ABORTED run from its unsuccessful state (RedriveExecution)."""
     from toolkit import runs
 
-    run = runs.redrive(_find_run(StackConfig.load(config), task_id, execution_arn))
+    run = runs.redrive(_find_run(load_config(config), task_id, execution_arn))
     _started_or_watch(run, no_watch, interval, as_json)
 
 
@@ -167,9 +186,16 @@ def _started_or_watch(run, no_watch: bool, interval: float, as_json: bool) -> No
 def _watch(run, interval: float, as_json: bool) -> None:
     from toolkit import runs
 
-    snapshot = watch_run(run, interval=interval, draw=not as_json)
-    record = _reconciled(run.config, run.task_id)
-    print_fields(_status_fields(run.task_id, record, snapshot), as_json=as_json)
+    try:
+        snapshot = watch_run(run, interval=interval, draw=not as_json)
+    except KeyboardInterrupt:  # before the first snapshot
+        snapshot = None
+    if snapshot is not None:
+        print_fields(task_fields(run.task_id, _reconciled(run.config, run.task_id), snapshot), as_json=as_json)
+    if snapshot is None or not snapshot.done:  # Ctrl-C: the watching stopped, the run did not
+        print(f"stopped watching; the run carries on. Follow it again with: dsa run watch {run.task_id} "
+              f"--execution-arn {run.execution_arn}", file=sys.stderr)
+        raise typer.Exit(130)
     if snapshot.done and snapshot.status != "SUCCEEDED":
         raise runs.RunError(f"execution: the run ended {snapshot.status}: {snapshot.error or ''} {snapshot.cause or ''}"
                             .strip())
@@ -183,21 +209,30 @@ def _reconciled(cfg: StackConfig, task_id: str) -> TaskRecord | None:
     return runs.reconcile_task(cfg, record) if record is not None else None
 
 
-def _status_fields(task_id: str, record: TaskRecord | None, snapshot) -> dict:
+def task_fields(task_id: str, record: TaskRecord | None, snapshot) -> dict:
+    """A task as ``TASK_FIELDS``: the tasks table's record, with the live counts of its execution."""
     record = record or TaskRecord(task_id=task_id, created_at="", status="")
-    return {
+    finished = record.finished_at and record.created_at
+    duration = ((pd.Timestamp(record.finished_at) - pd.Timestamp(record.created_at)).total_seconds() if finished
+                else snapshot.elapsed_seconds)
+    values = {
         "task_id": task_id,
-        "task_status": record.status or None,
+        "created_at": record.created_at or None,
+        "status": record.status or None,
         "execution_status": snapshot.status,
-        "locations": snapshot.locations_total,
-        "succeeded": snapshot.succeeded,
-        "failed": snapshot.failed,
-        "running": snapshot.running,
-        "pending": snapshot.pending,
+        "locations_total": snapshot.locations_total or record.locations_total,
+        "locations_succeeded": snapshot.succeeded,
+        "locations_failed": snapshot.failed,
+        "locations_running": snapshot.running,
+        "locations_pending": snapshot.pending,
         "pages": snapshot.pages,
         "rows": snapshot.rows if record.rows is None else record.rows,
-        "elapsed_seconds": round(snapshot.elapsed_seconds, 1),
+        "duration_seconds": round(duration, 1),
         "output_uri": record.output_uri,
+        "error": record.error,
         "rerun_locations": record.rerun_locations or None,
+        "redriven_locations": record.redriven_locations or None,
         "execution_arn": record.execution_arn,
     }
+    return {name: values[name] for name in TASK_FIELDS}
+

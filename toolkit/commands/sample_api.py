@@ -1,4 +1,10 @@
-"""``dsa sample-api``: run the sample third-party location API, and write its locations CSV.
+"""``dsa sample-api``: run the sample third-party location API, write its locations CSV, set its faults.
+
+``faults set FILE|show|clear`` work on a running sample API: the local stack's, found by the
+toolkit's discovery rule (toolkit.target.find_local_stack: ``--run-dir``, else ``DSA_ENDPOINT_URL``
+with ``DSA_SAMPLE_API_URL``, else the stack ``dsa local up`` recorded), with the admin token it
+knows; ``--url`` names another one (``serve``'s), whose token comes from
+``DSA_SAMPLE_API_ADMIN_TOKEN``.
 
 ``serve`` prints the base URL as the first line on stdout (so scripts can read it), details on
 stderr, and runs until Ctrl-C or SIGTERM. Secrets come from options or environment variables
@@ -12,6 +18,7 @@ from a CA made at start-up, whose PEM it writes to ``--ca-file`` for clients to 
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import sys
 import threading
@@ -20,13 +27,15 @@ from typing import Optional
 
 import typer
 
+from toolkit.commands.common import JsonOption, print_json
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
-from toolkit.local.server import PortInUseError
-from toolkit.local.tls import LocalCa
 from toolkit.local.sample_api import (ADMIN_TOKEN_ENV, ADMIN_TOKEN_HEADER, DEFAULT_API_URL, DEFAULT_PORT,
-                                      DEFAULT_TASK_ID, AuthConfig, DatasetParams, FaultPlan, SampleApi,
-                                      write_locations_csv)
+                                      DEFAULT_TASK_ID, AuthConfig, DatasetParams, FaultPlan, FaultPlanError, FaultRule,
+                                      SampleApi, write_locations_csv)
+from toolkit.local.server import PortInUseError
+from toolkit.local.tls import SAMPLE_API_CA_ENV, LocalCa
+from toolkit.target import NO_STACK_HINT, SAMPLE_API_URL_ENV, SampleApiAdmin, find_local_stack
 
 app = typer.Typer(help="The sample third-party location API (a real loopback server).", no_args_is_help=True)
 
@@ -127,3 +136,62 @@ def locations(
     """Write the locations CSV (task_id, location_id, api_url, name, enabled) for a dataset."""
     path = write_locations_csv(out, _dataset(dataset, None, None), task_id=task_id, api_url=api_url)
     typer.echo(f"wrote {path}")
+
+
+faults_app = typer.Typer(help="Show, set or clear the fault plan of a running sample API.", no_args_is_help=True)
+app.add_typer(faults_app, name="faults")
+_URL = typer.Option(None, "--url", help="A sample API's base URL (default: the local stack's).")
+_RUN_DIR = typer.Option(None, "--run-dir", help="Run directory of the local stack (`dsa local up --run-dir`).")
+
+
+@faults_app.command("show")
+def faults_show(url: Optional[str] = _URL, run_dir: Optional[Path] = _RUN_DIR,
+                as_json: bool = JsonOption) -> None:
+    """The fault plan the sample API applies now (its seed and rules)."""
+    _print_plan(_admin(url, run_dir).faults(), as_json)
+
+
+@faults_app.command("set")
+def faults_set(plan_file: Path = typer.Argument(..., help="Fault plan file (YAML or JSON)."),
+               url: Optional[str] = _URL, run_dir: Optional[Path] = _RUN_DIR, as_json: bool = JsonOption) -> None:
+    """Replace the fault plan (request numbering restarts at 0)."""
+    if not plan_file.is_file():
+        raise ToolkitError(f"plan_file: {plan_file} does not exist")
+    try:
+        plan = FaultPlan.from_file(plan_file)
+    except FaultPlanError as exc:
+        raise ToolkitError(f"plan_file: {plan_file}: {exc}") from None
+    _print_plan(_admin(url, run_dir).set_faults(plan.to_dict()), as_json)
+
+
+@faults_app.command("clear")
+def faults_clear(url: Optional[str] = _URL, run_dir: Optional[Path] = _RUN_DIR,
+                 as_json: bool = JsonOption) -> None:
+    """Remove every fault rule: the API answers normally again."""
+    _print_plan(_admin(url, run_dir).set_faults(None), as_json)
+
+
+def _admin(url: Optional[str], run_dir: Optional[Path]) -> SampleApiAdmin:
+    """The admin client of the sample API named by ``--url``, else the local stack's."""
+    if url:
+        return SampleApiAdmin(url, os.environ.get(SAMPLE_API_CA_ENV), os.environ.get(ADMIN_TOKEN_ENV))
+    found = find_local_stack(run_dir=run_dir)
+    if found is None:
+        raise ToolkitError(f"sample API: no local stack found; {NO_STACK_HINT}; or name one with --url")
+    if not found.sample_url:
+        raise ToolkitError(f"sample API: the local stack at {found.endpoint} (from {found.origin}) has none "
+                           f"(started with --no-sample-api?); name one with --url or set {SAMPLE_API_URL_ENV}")
+    return SampleApiAdmin(found.sample_url, found.ca_file, found.admin_token)
+
+
+def _print_plan(plan: dict, as_json: bool) -> None:
+    if as_json:
+        print_json(plan)
+        return
+    rules = plan.get("rules", [])
+    print(f"seed {plan.get('seed')}, {len(rules)} fault rule(s)")
+    for index, rule in enumerate(rules):
+        defaults = FaultRule(kind=rule["kind"]).to_dict()
+        shown = {k: v for k, v in rule.items() if k != "kind" and v != defaults.get(k)}
+        print(f"  {index}: {rule['kind']} " + " ".join(
+            f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in shown.items()))

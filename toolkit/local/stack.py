@@ -9,6 +9,10 @@ Usable as a context manager from a notebook cell or a pytest fixture::
 stops Glue runs (killing their process trees), Step Functions executions and every server
 thread, and saves the state to ``data_dir`` when one is given (see :mod:`toolkit.local.persistence`).
 
+The sample API wants an API key, as a real third-party API does: ``DSA_API_KEY`` when set, else
+one the stack makes (``api_key``; ``dsa local up`` records it in its owner-only state file and the
+discovery rule hands it to deploy; it is never printed).
+
 The sample API serves HTTPS, as AWS's HTTP Task requires: a CA is made at start-up
 (:mod:`toolkit.local.tls`), its PEM written to ``sample_api_ca`` (``ca_path``, else a private
 temporary directory) and handed to the stack's HTTP Task as the one extra CA it trusts; ``env()``
@@ -25,6 +29,7 @@ import asyncio
 import json
 import os
 import pickle
+import secrets
 import shutil
 import tempfile
 import time
@@ -95,6 +100,7 @@ class LocalStack:
         sample_api_tls: bool = True,
         ca_path: Path | None = None,
         cors_origins: tuple[str, ...] = (),
+        faults: Any = None,
     ):
         if time_scale <= 0:
             raise StackError(f"time_scale: must be greater than 0, got {time_scale}")
@@ -111,12 +117,14 @@ class LocalStack:
         except ValueError as exc:
             raise StackError(str(exc)) from None
         self._want_sample_api = sample_api
+        self._faults = faults  # the sample API's first FaultPlan (None: no faults)
         self.sample_api_tls = sample_api_tls
         self._ca_path = Path(ca_path) if ca_path is not None else None
         self._ca: LocalCa | None = None
         self._ca_tempdir: str | None = None
         self.sample_api_ca: Path | None = None  # the CA's PEM while running with TLS
         self.sample_api: Any = None
+        self.api_key: str | None = None  # the key the sample API wants while it runs (never logged)
         self.config = self._base_config
         self._bridge: MotoBridge | None = None
         self._gateway: Gateway | None = None
@@ -156,7 +164,7 @@ class LocalStack:
             try:
                 server.start()
             except PortInUseError:
-                raise StackError(_busy("gateway", self.host, self.port, "--port")) from None
+                raise _busy("gateway", self.host, self.port, "port=", "--port") from None
             self._server = server
             self.config = self._base_config.replace(endpoint_url=server.url, target="local")
             server.run(self._attach(server.url, snapshot))
@@ -183,6 +191,7 @@ class LocalStack:
         if self.sample_api is not None:
             self.sample_api.stop()
             self.sample_api = None
+            self.api_key = None
         try:
             if self._bridge is not None:
                 self._bridge.close()
@@ -292,16 +301,20 @@ class LocalStack:
     def _start_sample_api(self) -> None:
         from toolkit.local.sample_api import ADMIN_TOKEN_ENV, AuthConfig, SampleApi
 
-        key = os.environ.get(self._base_config.api_key_env)
-        auth = AuthConfig.api_key(key, header=self._base_config.api_key_header) if key else None
+        # The operator's key if one is set, else one of our own: the sample API always wants a key,
+        # as a real third-party API does, and deploy sends the same one (see ``api_key``).
+        key = os.environ.get(self._base_config.api_key_env) or secrets.token_urlsafe(24)
+        auth = AuthConfig.api_key(key, header=self._base_config.api_key_header)
         # The admin token is random per start unless the operator fixed one in the environment.
-        api = SampleApi(auth=auth, host=self.host, port=self.sample_api_port, ca=self._ca,
+        api = SampleApi(auth=auth, host=self.host, port=self.sample_api_port, ca=self._ca, faults=self._faults,
                         admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None)
         try:
             api.start()
         except PortInUseError:
-            raise StackError(_busy("sample API", self.host, self.sample_api_port, "--sample-api-port")) from None
+            raise _busy("sample API", self.host, self.sample_api_port, "sample_api_port=",
+                        "--sample-api-port") from None
         self.sample_api = api
+        self.api_key = key
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
@@ -358,6 +371,7 @@ def _answers(url: str, ca_file: Path | str | None = None) -> bool:
         return False
 
 
-def _busy(component: str, host: str, port: int, option: str) -> str:
-    return (f"{component}: port {port} on {host} is already in use "
-            f"(another local stack? see `dsa local status`; or choose another with {option})")
+def _busy(component: str, host: str, port: int, keyword: str, option: str) -> StackError:
+    """A busy port, said with the Python keyword or the CLI option that chooses another."""
+    busy = f"{component}: port {port} on {host} is already in use (another local stack? see `dsa local status`;"
+    return StackError(f"{busy} or choose another with {keyword})", cli=f"{busy} or choose another with {option})")

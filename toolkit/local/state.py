@@ -1,8 +1,9 @@
 """The record a running local stack leaves for other processes: its state file in a run directory.
 
-``dsa local up`` writes it (pid, ports, endpoint); ``dsa local down|status|env`` and the
-notebooks' target (toolkit.target) read it to find the stack. The run directory is
-``--run-dir``, else ``$XDG_STATE_HOME/dsa/local``, else ``~/.local/state/dsa/local``.
+``dsa local up`` writes it (pid, ports, endpoint, the sample API's secrets); ``dsa local
+down|status|env`` and the discovery rule (toolkit.target.find_local_stack) read it to find the
+stack. The run directory is ``--run-dir``, else ``$DSA_RUN_DIR`` (``dsa local env`` exports it),
+else ``$XDG_STATE_HOME/dsa/local``, else ``~/.local/state/dsa/local``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Mapping
 
-__all__ = ["STATE_FILE", "StackState", "default_run_dir", "read_state", "recorded_state", "write_state", "alive"]
+__all__ = ["STATE_FILE", "RUN_DIR_ENV", "StackState", "default_run_dir", "read_state", "recorded_state", "write_state", "alive"]
 
 STATE_FILE = "stack.json"
+RUN_DIR_ENV = "DSA_RUN_DIR"
 
 
 @dataclass
@@ -30,10 +33,15 @@ class StackState:
     data_dir: str | None
     sample_api_ca: str | None = None  # the sample API's CA (PEM path); None when it serves plain http
     sample_api_admin_token: str | None = None  # why the state file is readable by its owner only
+    api_key: str | None = None  # the key the sample API wants, which deploy sends (secret too)
 
 
-def default_run_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+def default_run_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$DSA_RUN_DIR``, else the per-user state directory's ``dsa/local``."""
+    environ = os.environ if environ is None else environ
+    if environ.get(RUN_DIR_ENV):
+        return Path(environ[RUN_DIR_ENV])
+    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "dsa" / "local"
 
 
