@@ -5,7 +5,6 @@ and a run whose execution no longer exists is reconciled to a status that says s
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 
 import pandas as pd
@@ -92,23 +91,11 @@ def test_require_task_names_the_locations_a_run_covers(config) -> None:
         locations.require_task(config, task, [])
 
 
-def test_of_simultaneous_starts_one_runs_and_the_others_are_refused_naming_it(local_stack, config, aggregator) -> None:
+def test_of_simultaneous_starts_one_runs_and_the_others_are_refused_naming_it(local_stack, config, aggregator,
+                                                                              start_together) -> None:
     task = f"t-{uuid.uuid4().hex[:6]}"
     _load(config, task, ["loc-1"])
-    barrier, started, refused = threading.Barrier(4), [], []
-
-    def start() -> None:
-        barrier.wait()
-        try:
-            started.append(runs.start_run(config, task))
-        except runs.RunError as exc:
-            refused.append(str(exc))
-
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    started, refused = start_together(config, task, 4)
     assert len(started) == 1, refused
     winner = started[0]
     assert refused == [f"task_id: task {task!r} is already running ({winner.execution_arn}); "
