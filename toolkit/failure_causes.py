@@ -1,7 +1,9 @@
 """Why a location failed, in an operator's words: the API's message, the HTTP status, a class, the tries.
 
 A location's failure reaches the toolkit as an error name and a cause. The page-fetch workflow
-writes its causes as a small JSON object (``message``, ``status``, ``attempts``); a failed HTTP
+writes its causes as a small JSON object (``message``, ``status``, ``class``, ``attempts``; its
+class is for a reader of the execution, :func:`classify_error` is the toolkit's, and the
+pipeline tests hold the two together); a failed HTTP
 Task elsewhere (the extraction's summary call) leaves the response itself as its cause, from
 which the API's own message is read; anything else is kept as text. :func:`explain` turns any of
 them into a :class:`FailureCause`, and :data:`FAILURE_COLUMNS` lists the columns of

@@ -80,6 +80,7 @@ def test_setup_failures_carry_the_apis_message_status_and_attempts(pipeline, fau
     assert ghost["message"] == "unknown location 'ghost-404'" and ghost["failing_state"] == "Get Summary"
     assert (pages["class"], pages["http_status"], pages["attempts"]) == ("setup", 404, 1)
     assert pages["message"] == f"unknown location {real[0]!r}"
+    assert json.loads(pages["cause"])["class"] == "setup"  # page-fetch's own class agrees
     assert (server["class"], server["http_status"], server["message"]) == ("transient", 500, "injected HTTP 500")
     assert server["attempts"] == 5  # the first try and the Retry's 4
     assert not any(m.startswith("{") or "Headers" in m for m in table["message"])

@@ -93,6 +93,7 @@ def test_a_page_shorter_than_the_summary_promised_fails_by_name_after_retries(pi
     assert len([e for e in events if e["type"] == "ParallelStateStarted"]) == 4  # first try + 3 retries
     explained = failure_causes.explain(described["error"], described["cause"])
     assert (explained.failure_class, explained.http_status, explained.attempts) == ("bad data", 200, 4)
+    assert json.loads(described["cause"])["class"] == "bad data"  # the workflow's class agrees
 
 
 def test_an_auth_failure_names_the_apis_message_as_a_setup_problem(pipeline) -> None:
@@ -104,7 +105,7 @@ def test_an_auth_failure_names_the_apis_message_as_a_setup_problem(pipeline) -> 
     described, events_seen = _run(pipeline, machine, _batch(pipeline, "tauth", "loc-003", "failed", pages=2))
     assert described["status"] == "FAILED" and described["error"] == "States.Http.StatusCode.401"
     cause = json.loads(described["cause"])  # the API's message, not the response with its headers
-    assert set(cause) == {"message", "status", "attempts"} and "not-the-key" not in described["cause"]
+    assert set(cause) == {"message", "status", "class", "attempts"} and "not-the-key" not in described["cause"]
     assert cause["status"] == 401 and cause["attempts"] == 1 and cause["message"]
     explained = failure_causes.explain(described["error"], described["cause"])
-    assert (explained.failure_class, explained.message) == ("setup", cause["message"])
+    assert (explained.failure_class, explained.message) == (cause["class"], cause["message"]) == ("setup", cause["message"])
