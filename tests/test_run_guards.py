@@ -155,6 +155,8 @@ def test_a_run_whose_execution_no_longer_exists_is_reconciled_to_say_so(local_st
     assert [s.status for s in runs.follow(run, interval=0.01)] == [runs.LOST]
     with pytest.raises(runs.RunError, match=f"^execution: execution {gone} no longer exists"):
         runs.failures(run)
+    with pytest.raises(runs.RunError, match=f"^execution: execution {gone} no longer exists"):
+        runs.history(config, gone)
 
     reconciled = [r for r in runs.reconcile_tasks(config) if r.task_id == task]  # the overview keeps working
     assert [r.status for r in reconciled] == ["FAILED"]

@@ -308,21 +308,27 @@ def reconcile_tasks(config: StackConfig, *, session: boto3.Session | None = None
 
 
 def history(config: StackConfig, execution_arn: str, *, session: boto3.Session | None = None) -> pd.DataFrame:
-    """An execution's event history as a DataFrame: id, time, type, state, error, cause."""
+    """An execution's event history as a DataFrame: id, time, type, state, error, cause.
+
+    An execution that no longer exists is a RunError that says so."""
     sfn = aws.client(config, "stepfunctions", session)
     rows = []
-    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
-        for event in page["events"]:
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
-            rows.append({
-                "id": event["id"],
-                "timestamp": event["timestamp"],
-                "type": event["type"],
-                "state": details.get("name"),
-                "error": details.get("error"),
-                "cause": details.get("cause"),
-                "previous_id": event.get("previousEventId"),
-            })
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+    try:
+        events = [event for page in pages for event in page["events"]]
+    except sfn.exceptions.ExecutionDoesNotExist:
+        raise RunError(f"execution: {_lost_cause(execution_arn)}") from None
+    for event in events:
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
+        rows.append({
+            "id": event["id"],
+            "timestamp": event["timestamp"],
+            "type": event["type"],
+            "state": details.get("name"),
+            "error": details.get("error"),
+            "cause": details.get("cause"),
+            "previous_id": event.get("previousEventId"),
+        })
     return pd.DataFrame(rows, columns=["id", "timestamp", "type", "state", "error", "cause", "previous_id"])
 
 
@@ -408,8 +414,9 @@ def redrive(run: Run, *, session: boto3.Session | None = None) -> Run:
     """Redrive the run's execution (RedriveExecution): AWS resumes it from its unsuccessful state.
 
     Only a FAILED, TIMED_OUT or ABORTED execution can be redriven, and only while no other run of
-    the task holds its run lock; anything else is a RunError that says why. The task record of the run notes the redrive and the locations it reruns
-    (``redriven_locations``, ``redrive_count``, ``redriven_at``).
+    the task holds its run lock; anything else is a RunError that says why. The task record of
+    the run notes the redrive and the locations it reruns (``redriven_locations``,
+    ``redrive_count``, ``redriven_at``).
     """
     sfn = aws.client(run.config, "stepfunctions", session)
     execution = sfn.describe_execution(executionArn=run.execution_arn)
@@ -463,7 +470,7 @@ def _failure_row(sfn: Any, child_arn: str) -> dict[str, Any]:
         extraction_arn = details["ExecutionArn"]
         error, cause = details.get("Error") or error, details.get("Cause") or ""
     failing_state, tries = _failing_state(sfn, extraction_arn or child_arn)
-    explained = explain(error, cause, tries)
+    explained = explain(error, cause, tries or None)  # no HTTP Task in its history: the cause must say
     stopped = child.get("stopDate") or child["startDate"]
     return {
         "location_id": child_input.get("location_id"),
