@@ -9,6 +9,7 @@ import uuid
 
 import pandas as pd
 import pytest
+from botocore.exceptions import ClientError
 
 from toolkit import locations, run_lock, runs
 from toolkit.layout import TaskRecord
@@ -162,3 +163,13 @@ def test_a_run_whose_execution_no_longer_exists_is_reconciled_to_say_so(local_st
     assert [r.status for r in reconciled] == ["FAILED"]
     assert reconciled[0].error.startswith(f"Execution.Lost: execution {gone} no longer exists (the stack was stopped")
     assert runs.latest_task(config, task) == reconciled[0]
+
+
+def test_a_start_that_step_functions_refuses_leaves_no_lock(local_stack, config, aggregator) -> None:
+    task = f"t-{uuid.uuid4().hex[:6]}"
+    _load(config, task, ["loc-1"])
+    missing = config.replace(aggregator_state_machine=f"{config.stack_name}-not-deployed")
+    with pytest.raises(ClientError, match="StateMachineDoesNotExist"):
+        runs.start_run(missing, task)
+    assert _tasks_items(local_stack, config, task) == []  # released: the next start is not blocked
+    _stop(local_stack, runs.start_run(config, task))

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 
 import boto3
 import pandas as pd
+from botocore.exceptions import ClientError
 
 from toolkit import aws, run_lock
 from toolkit.config import StackConfig
@@ -147,7 +148,7 @@ def start_run(
                        "wait for it, or pass force=True to start another run")
     try:
         response = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))
-    except BaseException:
+    except ClientError:  # refused, so nothing started: a timeout keeps the lock (the start may have run)
         run_lock.release(config, task_id, execution_arn, session=session)
         raise
     run_lock.mark_started(config, task_id, execution_arn, response["executionArn"], session=session)
