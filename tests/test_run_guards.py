@@ -154,14 +154,16 @@ def test_a_run_whose_execution_no_longer_exists_is_reconciled_to_say_so(local_st
     snapshot = runs.progress(run)
     assert snapshot.done and snapshot.status == runs.LOST and snapshot.error == "Execution.Lost"
     assert [s.status for s in runs.follow(run, interval=0.01)] == [runs.LOST]
-    with pytest.raises(runs.RunError, match=f"^execution: execution {gone} no longer exists"):
+    missing = f"^execution: execution {gone} does not exist \\(ExecutionDoesNotExist\\): it was lost"
+    with pytest.raises(runs.RunError, match=missing):
         runs.failures(run)
-    with pytest.raises(runs.RunError, match=f"^execution: execution {gone} no longer exists"):
+    with pytest.raises(runs.RunError, match=missing):
         runs.history(config, gone)
 
     reconciled = [r for r in runs.reconcile_tasks(config) if r.task_id == task]  # the overview keeps working
     assert [r.status for r in reconciled] == ["FAILED"]
-    assert reconciled[0].error.startswith(f"Execution.Lost: execution {gone} no longer exists (the stack was stopped")
+    assert reconciled[0].error.startswith(f"Execution.Lost: execution {gone} does not exist (ExecutionDoesNotExist): "
+                                   "it was lost when the stack was stopped")
     assert runs.latest_task(config, task) == reconciled[0]
 
 

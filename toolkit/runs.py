@@ -299,8 +299,9 @@ def reconcile_task(config: StackConfig, task: TaskRecord, *, session: boto3.Sess
 
 
 def _lost_cause(execution_arn: str) -> str:
-    return (f"execution {execution_arn} no longer exists (the stack was stopped during the run and "
-            "restarted, or the execution is past its retention); its outcome is unknown: start the task again")
+    return (f"execution {execution_arn} does not exist (ExecutionDoesNotExist): it was lost when the stack "
+            "was stopped during the run and restarted, is past its retention, or the ARN is mistyped; "
+            "its outcome is unknown")
 
 
 def reconcile_tasks(config: StackConfig, *, session: boto3.Session | None = None) -> list[TaskRecord]:

@@ -30,7 +30,8 @@ def start(stack: LocalStack, config: StackConfig) -> dict:
     frame = pd.DataFrame({"task_id": TASK, "location_id": ids, "api_url": stack.sample_api.url})
     locations.load_locations(config, frame)
     # Every answer takes a while: the run is still extracting when the stack stops.
-    stack.sample_api.set_faults(FaultPlan.from_dict({"seed": 1, "rules": [{"kind": "latency", "rate": 1, "seconds": 1}]}))
+    slow = {"seed": 1, "rules": [{"kind": "latency", "rate": 1, "seconds": 1}]}
+    stack.sample_api.set_faults(FaultPlan.from_dict(slow))
     run = runs.start_run(config, TASK)
     deadline = time.monotonic() + 60
     while runs.latest_task(config, TASK) is None:  # the aggregator recorded the run

@@ -99,7 +99,8 @@ def test_a_stack_restart_in_the_middle_of_a_run_is_reconciled_and_commands_keep_
     data_dir, stack_name = tmp_path / "data", f"rs{uuid.uuid4().hex[:8]}"
     started = _phase("start", str(data_dir), stack_name)
     after = _phase("after", str(data_dir), stack_name, started["execution_arn"])
-    lost = f"execution {started['execution_arn']} no longer exists (the stack was stopped during the run"
+    lost = (f"execution {started['execution_arn']} does not exist (ExecutionDoesNotExist): it was lost when "
+            "the stack was stopped during the run")
     assert after["stored"] == "RUNNING"  # as the stack left it
     assert after["progress"][:2] == ["LOST", "Execution.Lost"] and after["progress"][2].startswith(lost)
     assert after["failures"].startswith(f"execution: {lost}")

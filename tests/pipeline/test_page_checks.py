@@ -108,4 +108,4 @@ def test_an_auth_failure_names_the_apis_message_as_a_setup_problem(pipeline) -> 
     assert set(cause) == {"message", "status", "class", "attempts"} and "not-the-key" not in described["cause"]
     assert cause["status"] == 401 and cause["attempts"] == 1 and cause["message"]
     explained = failure_causes.explain(described["error"], described["cause"])
-    assert (explained.failure_class, explained.message) == (cause["class"], cause["message"]) == ("setup", cause["message"])
+    assert explained.failure_class == cause["class"] == "setup" and explained.message == cause["message"]
