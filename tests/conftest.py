@@ -97,6 +97,34 @@ def glue_role(local_stack: LocalStack) -> str:
     return glue_job_role(local_stack)
 
 
+@pytest.fixture
+def start_together():
+    """Start ``runs.start_run(config, task)`` from ``n`` threads released at the same moment;
+    return the runs started and the refusals' messages."""
+    import threading
+
+    from toolkit import runs
+
+    def start(config, task: str, n: int = 2) -> tuple[list, list[str]]:
+        barrier, started, refused = threading.Barrier(n), [], []
+
+        def one() -> None:
+            barrier.wait()
+            try:
+                started.append(runs.start_run(config, task))
+            except runs.RunError as exc:
+                refused.append(str(exc))
+
+        threads = [threading.Thread(target=one) for _ in range(n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return started, refused
+
+    return start
+
+
 @pytest.fixture(scope="session")
 def sts_url() -> Iterator[str]:
     """A moto server standing in for STS, so an AWS target can resolve its account offline."""

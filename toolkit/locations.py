@@ -38,6 +38,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "LocationsError",
     "check_task_id",
+    "require_task",
     "Location",
     "validate_locations",
     "http_endpoints",
@@ -229,6 +230,61 @@ def check_task_id(task_id: Any) -> str:
     if not isinstance(task_id, str):
         raise LocationsError(f"task_id: must be a string, got {type(task_id).__name__}")
     return _check_id("task_id", task_id, raise_error=True)
+
+
+_SHOWN = 5  # how many known ids a refusal names
+
+
+def require_task(
+    config: StackConfig, task_id: Any, location_ids: Iterable[str] | None = None,
+    *, session: boto3.Session | None = None,
+) -> list[Location]:
+    """The locations a run of ``task_id`` would cover: its enabled ones, or exactly ``location_ids``.
+
+    Refuses, with :class:`LocationsError` naming the field and saying what exists, a task id the
+    locations table does not know, a location id that is not the task's, and a task with no
+    enabled location. Reads only: call it before anything is started or written (runs, dashboard).
+    """
+    check_task_id(task_id)
+    client = aws.client(config, "dynamodb", session)
+    known = _query(client, config, task_id)
+    if not known:
+        others = _some_task_ids(client, config)
+        shown = f"known tasks: {', '.join(others)}{', ...' if len(others) == _SHOWN else ''}" if others else (
+            "the locations table holds no task yet")
+        raise LocationsError(f"task_id: no task {task_id!r} in {config.locations_table} ({shown})")
+    if location_ids is None:
+        enabled = [loc for loc in known if loc.enabled]
+        if not enabled:
+            raise LocationsError(f"task_id: task {task_id!r} has no enabled location "
+                                 f"(all {len(known)} are disabled; enable some or name them)")
+        return enabled
+    by_id = {loc.location_id: loc for loc in known}
+    wanted = list(dict.fromkeys(location_ids))
+    if not wanted:
+        raise LocationsError("locations: the list of locations to run is empty")
+    unknown = [i for i in wanted if i not in by_id]
+    if unknown:
+        names = ", ".join(repr(i) for i in unknown[:_SHOWN]) + (", ..." if len(unknown) > _SHOWN else "")
+        sample = ", ".join(sorted(by_id)[:_SHOWN]) + (", ..." if len(by_id) > _SHOWN else "")
+        verb = "is not a location" if len(unknown) == 1 else f"({len(unknown)}) are not locations"
+        raise LocationsError(f"locations: {names} {verb} of task {task_id!r} (it has {len(by_id)}: {sample})")
+    return [by_id[i] for i in wanted]
+
+
+def _some_task_ids(client: Any, config: StackConfig) -> list[str]:
+    """Up to a few task ids of the locations table (stops reading once it has them)."""
+    found: list[str] = []
+    pages = client.get_paginator("scan").paginate(TableName=config.locations_table,
+                                                  ProjectionExpression="task_id")
+    for page in pages:
+        for item in page.get("Items", []):
+            task = item["task_id"]["S"]
+            if task not in found:
+                found.append(task)
+                if len(found) == _SHOWN:
+                    return sorted(found)
+    return sorted(found)
 
 
 def _check_id(field_name: str, value: str, raise_error: bool = False) -> str:

@@ -19,11 +19,14 @@ from typing import Any, Callable, Iterator
 
 import boto3
 import pandas as pd
+from botocore.exceptions import ClientError
 
-from toolkit import aws
+from toolkit import aws, run_lock
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
+from toolkit.failure_causes import FAILURE_CLASSES, FAILURE_COLUMNS, classify_error, explain
 from toolkit.layout import TaskRecord
+from toolkit.locations import LocationsError, require_task
 
 __all__ = [
     "RunError",
@@ -50,6 +53,8 @@ __all__ = [
 
 _UNSUCCESSFUL = ("FAILED", "TIMED_OUT", "ABORTED")
 TERMINAL_EXECUTION_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+LOST = "LOST"  # a run's execution no longer exists (progress's status, not an AWS status)
+EXECUTION_LOST = "Execution.Lost"  # the error a reconciled record and a lost run's progress carry
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -97,7 +102,7 @@ class RunProgress:
 
     @property
     def done(self) -> bool:
-        return self.status in TERMINAL_EXECUTION_STATUSES
+        return self.status in TERMINAL_EXECUTION_STATUSES or self.status == LOST
 
     @property
     def locations_done(self) -> int:
@@ -116,21 +121,19 @@ def start_run(
 ) -> Run:
     """Start the aggregator for ``task_id`` (all its enabled locations, or only ``locations``).
 
-    Refuses to start while the task's latest run is still RUNNING or CONSOLIDATING, unless
-    ``force`` is set.
+    Refused before anything is started or written: a task id the locations table does not know,
+    a location that is not the task's, a task with no enabled location
+    (:func:`toolkit.locations.require_task`), and a task whose previous run is still going: the
+    task's run lock (:mod:`toolkit.run_lock`) is taken with a conditional write naming the new
+    execution before it starts, so of two starts at the same moment one is refused. ``force``
+    takes the lock from a running execution.
     """
-    if not force:
-        latest = latest_task(config, task_id, session=session)
-        if latest is not None:
-            latest = reconcile_task(config, latest, session=session)
-        if latest is not None and latest.active:
-            busy = f"task_id: task {task_id!r} is still {latest.status} ({latest.execution_arn})"
-            raise RunError(f"{busy}; pass force=True to start another run",
-                           cli=f"{busy}; pass --force to start another run")
+    try:
+        require_task(config, task_id, locations, session=session)
+    except LocationsError as exc:
+        raise RunError(str(exc)) from None
     payload: dict[str, Any] = {"task_id": task_id}
     if locations is not None:
-        if not locations:
-            raise RunError("locations: the list of locations to run is empty")
         payload["locations"] = list(dict.fromkeys(locations))
     if max_concurrency is not None:
         payload["max_concurrency"] = int(max_concurrency)
@@ -139,11 +142,18 @@ def start_run(
     sfn = aws.client(config, "stepfunctions", session)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     name = f"{_NAME_UNSAFE.sub('-', task_id)[:50]}-{stamp}"
-    response = sfn.start_execution(
-        stateMachineArn=config.state_machine_arn(config.aggregator_state_machine),
-        name=name,
-        input=json.dumps(payload),
-    )
+    machine = config.state_machine_arn(config.aggregator_state_machine)
+    execution_arn = f"{machine.replace(':stateMachine:', ':execution:', 1)}:{name}"
+    holder = run_lock.acquire(config, task_id, execution_arn, force=force, session=session)
+    if holder is not None:
+        busy = f"task_id: task {task_id!r} is already running ({holder.execution_arn}); wait for it, or pass"
+        raise RunError(f"{busy} force=True to start another run", cli=f"{busy} --force to start another run")
+    try:
+        response = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))
+    except ClientError:  # refused, so nothing started: a timeout keeps the lock (the start may have run)
+        run_lock.release(config, task_id, execution_arn, session=session)
+        raise
+    run_lock.mark_started(config, task_id, execution_arn, response["executionArn"], session=session)
     return Run(task_id=task_id, execution_arn=response["executionArn"], config=config)
 
 
@@ -157,7 +167,10 @@ def progress(run: Run, *, session: boto3.Session | None = None,
     """
     config = run.config
     sfn = aws.client(config, "stepfunctions", session)
-    execution = sfn.describe_execution(executionArn=run.execution_arn)
+    try:
+        execution = sfn.describe_execution(executionArn=run.execution_arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return RunProgress(status=LOST, error=EXECUTION_LOST, cause=_lost_cause(run.execution_arn))
     started = execution["startDate"]
     ended = execution.get("stopDate") or dt.datetime.now(started.tzinfo)
     snapshot = RunProgress(status=execution["status"], elapsed_seconds=(ended - started).total_seconds())
@@ -226,11 +239,11 @@ def watch(
 
 
 def task_records(config: StackConfig, *, session: boto3.Session | None = None) -> list[TaskRecord]:
-    """Every record of the tasks table, as stored (reads only)."""
+    """Every record of the tasks table, as stored (reads only; run locks are not runs)."""
     client = aws.client(config, "dynamodb", session)
     return [TaskRecord.from_item(item)
             for page in client.get_paginator("scan").paginate(TableName=config.tasks_table)
-            for item in page.get("Items", [])]
+            for item in page.get("Items", []) if not run_lock.is_lock_item(item)]
 
 
 def list_tasks(config: StackConfig, *, limit: int = 50, session: boto3.Session | None = None) -> pd.DataFrame:
@@ -269,17 +282,23 @@ def reconcile_task(config: StackConfig, task: TaskRecord, *, session: boto3.Sess
 
     A record still RUNNING or CONSOLIDATING whose execution has ended unsuccessfully (a Map Run
     beyond its tolerated failures fails the execution uncaught, so that it can be redriven) is
-    marked FAILED with the execution's error; any other record is returned as it is. A redrive
+    marked FAILED with the execution's error; one whose execution no longer exists (the local stack
+    was stopped mid-run and restarted from its data directory, or AWS's retention ended) is marked
+    FAILED with ``Execution.Lost`` saying so; any other record is returned as it is. A redrive
     that succeeds records the final status over it. Reads never do this: call it where a write
-    is meant (``dsa run status|watch``, the dashboard, before starting a run).
+    is meant (``dsa run status|watch``, the dashboard).
     """
     if not task.active or not task.execution_arn:
         return task
     sfn = aws.client(config, "stepfunctions", session)
-    execution = sfn.describe_execution(executionArn=task.execution_arn)
-    if execution["status"] not in _UNSUCCESSFUL:
-        return task
-    error = f"{execution.get('error') or execution['status']}: {(execution.get('cause') or '')[:1000]}"
+    try:
+        execution = sfn.describe_execution(executionArn=task.execution_arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        error = f"{EXECUTION_LOST}: {_lost_cause(task.execution_arn)}"
+    else:
+        if execution["status"] not in _UNSUCCESSFUL:
+            return task
+        error = f"{execution.get('error') or execution['status']}: {(execution.get('cause') or '')[:1000]}"
     client = aws.client(config, "dynamodb", session)
     try:
         client.update_item(
@@ -296,77 +315,64 @@ def reconcile_task(config: StackConfig, task: TaskRecord, *, session: boto3.Sess
     return dataclasses.replace(task, status="FAILED", error=error)
 
 
+def _lost_cause(execution_arn: str) -> str:
+    return (f"execution {execution_arn} does not exist (ExecutionDoesNotExist): it was lost when the stack "
+            "was stopped during the run and restarted, is past its retention, or the ARN is mistyped; "
+            "its outcome is unknown")
+
+
 def reconcile_tasks(config: StackConfig, *, session: boto3.Session | None = None) -> list[TaskRecord]:
     """:func:`reconcile_task` on every record of the tasks table; return the records as they now are."""
     return [reconcile_task(config, record, session=session) for record in task_records(config, session=session)]
 
 
 def history(config: StackConfig, execution_arn: str, *, session: boto3.Session | None = None) -> pd.DataFrame:
-    """An execution's event history as a DataFrame: id, time, type, state, error, cause."""
+    """An execution's event history as a DataFrame: id, time, type, state, error, cause.
+
+    An execution that no longer exists is a RunError that says so."""
     sfn = aws.client(config, "stepfunctions", session)
     rows = []
-    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
-        for event in page["events"]:
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
-            rows.append({
-                "id": event["id"],
-                "timestamp": event["timestamp"],
-                "type": event["type"],
-                "state": details.get("name"),
-                "error": details.get("error"),
-                "cause": details.get("cause"),
-                "previous_id": event.get("previousEventId"),
-            })
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+    try:
+        events = [event for page in pages for event in page["events"]]
+    except sfn.exceptions.ExecutionDoesNotExist:
+        raise RunError(f"execution: {_lost_cause(execution_arn)}") from None
+    for event in events:
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
+        rows.append({
+            "id": event["id"],
+            "timestamp": event["timestamp"],
+            "type": event["type"],
+            "state": details.get("name"),
+            "error": details.get("error"),
+            "cause": details.get("cause"),
+            "previous_id": event.get("previousEventId"),
+        })
     return pd.DataFrame(rows, columns=["id", "timestamp", "type", "state", "error", "cause", "previous_id"])
 
 
 # ----------------------------------------------------------------------------- failures and reruns
 
-FAILURE_CLASSES = ("auth", "rate limit", "server error", "timeout", "bad data", "other")
-_HTTP_STATUS = re.compile(r"^States\.Http\.StatusCode\.(\d{3})$")
-_BAD_DATA_ERRORS = {"Page.CountMismatch", "States.QueryEvaluationError", "Location.NotFound",
-                    "States.DataLimitExceeded"}
-
-
-def classify_error(error: str | None) -> str:
-    """The class of a location's failure, from its error name (see FAILURE_CLASSES)."""
-    if not error:
-        return "other"
-    match = _HTTP_STATUS.match(error)
-    if match:
-        status = int(match.group(1))
-        if status in (401, 403):
-            return "auth"
-        if status == 429:
-            return "rate limit"
-        if status >= 500:
-            return "server error"
-        return "bad data"
-    if error in ("States.Timeout", "States.HeartbeatTimeout"):
-        return "timeout"
-    if error in _BAD_DATA_ERRORS:
-        return "bad data"
-    return "other"
-
-
 def failures(run: Run, *, session: boto3.Session | None = None) -> pd.DataFrame:
     """The run's failed locations, one row each, from its Map Run's unsuccessful children.
 
-    Columns: location_id, status, error, cause, failing_state, http_status, class, attempts,
-    duration_seconds, execution_arn (the Map Run child) and extraction_arn (the extraction
-    execution it started, whose history holds the details).
+    Columns: :data:`toolkit.failure_causes.FAILURE_COLUMNS` (the API's message, HTTP status, class
+    and HTTP attempts of each failure). A run whose execution no longer exists is a RunError.
     """
     sfn = aws.client(run.config, "stepfunctions", session)
     rows = []
+    try:
+        sfn.describe_execution(executionArn=run.execution_arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        raise RunError(f"execution: {_lost_cause(run.execution_arn)}") from None
     for map_run in sfn.list_map_runs(executionArn=run.execution_arn).get("mapRuns", []):
         paginator = sfn.get_paginator("list_executions")
         for status in _UNSUCCESSFUL:
             for page in paginator.paginate(mapRunArn=map_run["mapRunArn"], statusFilter=status):
                 rows += [_failure_row(sfn, child["executionArn"]) for child in page["executions"]]
-    columns = ["location_id", "status", "error", "cause", "failing_state", "http_status", "class",
-               "attempts", "duration_seconds", "execution_arn", "extraction_arn"]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=list(FAILURE_COLUMNS))
     frame["http_status"] = frame["http_status"].astype("Int64")
+    frame["attempts"] = frame["attempts"].astype("Int64")
     return frame.sort_values("location_id").reset_index(drop=True)
 
 
@@ -426,9 +432,10 @@ def lost_locations(config: StackConfig, task: TaskRecord, *,
 def redrive(run: Run, *, session: boto3.Session | None = None) -> Run:
     """Redrive the run's execution (RedriveExecution): AWS resumes it from its unsuccessful state.
 
-    Only a FAILED, TIMED_OUT or ABORTED execution can be redriven; anything else is a RunError
-    that says why. The task record of the run notes the redrive and the locations it reruns
-    (``redriven_locations``, ``redrive_count``, ``redriven_at``).
+    Only a FAILED, TIMED_OUT or ABORTED execution can be redriven, and only while no other run of
+    the task holds its run lock; anything else is a RunError that says why. The task record of
+    the run notes the redrive and the locations it reruns (``redriven_locations``,
+    ``redrive_count``, ``redriven_at``).
     """
     sfn = aws.client(run.config, "stepfunctions", session)
     execution = sfn.describe_execution(executionArn=run.execution_arn)
@@ -438,7 +445,12 @@ def redrive(run: Run, *, session: boto3.Session | None = None) -> Run:
     if execution.get("redriveStatus") == "NOT_REDRIVABLE":
         raise RunError(f"execution: cannot be redriven: {execution.get('redriveStatusReason')}")
     rerun_locations = sorted(set(failures(run, session=session)["location_id"].dropna()))
+    holder = run_lock.acquire(run.config, run.task_id, run.execution_arn, session=session)
+    if holder is not None:
+        raise RunError(f"task_id: task {run.task_id!r} is running again ({holder.execution_arn}); "
+                       "wait for it before redriving an older run")
     sfn.redrive_execution(executionArn=run.execution_arn)
+    run_lock.mark_started(run.config, run.task_id, run.execution_arn, run.execution_arn, session=session)
     _record_redrive(run, rerun_locations, session)
     return run
 
@@ -476,32 +488,38 @@ def _failure_row(sfn: Any, child_arn: str) -> dict[str, Any]:
     if isinstance(details, dict) and details.get("ExecutionArn"):
         extraction_arn = details["ExecutionArn"]
         error, cause = details.get("Error") or error, details.get("Cause") or ""
-    failing_state = _failing_state(sfn, extraction_arn or child_arn)
-    match = _HTTP_STATUS.match(error or "")
+    failing_state, tries = _failing_state(sfn, extraction_arn or child_arn)
+    explained = explain(error, cause, tries or None)  # no HTTP Task in its history: the cause must say
     stopped = child.get("stopDate") or child["startDate"]
     return {
         "location_id": child_input.get("location_id"),
         "status": child["status"],
+        "class": explained.failure_class,
+        "http_status": explained.http_status,
+        "message": explained.message,
+        "attempts": explained.attempts,
         "error": error,
-        "cause": cause,
         "failing_state": failing_state,
-        "http_status": int(match.group(1)) if match else None,
-        "class": classify_error(error),
-        "attempts": int(child.get("redriveCount", 0)) + 1,
+        "cause": cause,
         "duration_seconds": (stopped - child["startDate"]).total_seconds(),
         "execution_arn": child_arn,
         "extraction_arn": extraction_arn,
     }
 
 
-def _failing_state(sfn: Any, execution_arn: str) -> str | None:
-    """The last state entered before the execution failed."""
-    page = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=50)
+def _failing_state(sfn: Any, execution_arn: str) -> tuple[str | None, int]:
+    """The last state entered before the execution failed, and the HTTP Tasks it scheduled
+    (each try of a retried call is scheduled again)."""
+    page = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=100)
+    tries = 0
     for event in page["events"]:
+        scheduled = event.get("taskScheduledEventDetails")
+        if scheduled and scheduled.get("resourceType") == "http":
+            tries += 1
         details = event.get("stateEnteredEventDetails")
         if details:
-            return details.get("name")
-    return None
+            return details.get("name"), tries
+    return None, tries
 
 
 # ----------------------------------------------------------------------------- internals

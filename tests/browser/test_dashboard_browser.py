@@ -227,7 +227,7 @@ def test_operator_runs_a_task_sees_the_failed_location_and_reruns_it(stack, dash
         expect(page.locator(".dsa-overall").first).to_have_text("100 %", timeout=RUN_SECONDS * 1000)
         failures = page.locator(".dsa-failures")
         expect(failures).to_contain_text(broken, timeout=RUN_SECONDS * 1000)
-        expect(failures).to_contain_text("server error")
+        expect(failures).to_contain_text("transient")
         expect(page.locator(".dsa-run-outcome").first).to_contain_text("task PARTIAL: 1 of 4 location(s) failed")
         _screenshot(page, "02-run-partial-with-failure")
 

@@ -253,10 +253,10 @@ def test_run_status_history_and_failures_name_the_failed_location(cli, partial_r
     assert any(e["state"] == "Extract Locations" for e in events)
     found = cli.json("run", "failures", TASK)
     assert [f["location_id"] for f in found["failures"]] == [loaded[1]]
-    assert found["failures"][0]["http_status"] == 500 and found["failures"][0]["class"] == "server error"
-    assert {c["class"]: c["locations"] for c in found["classes"]}["server error"] == 1
+    assert found["failures"][0]["http_status"] == 500 and found["failures"][0]["class"] == "transient"
+    assert {c["class"]: c["locations"] for c in found["classes"]}["transient"] == 1
     table = cli("run", "failures", TASK)
-    assert table.returncode == 0 and loaded[1] in table.stdout and "server error" in table.stdout
+    assert table.returncode == 0 and loaded[1] in table.stdout and "transient" in table.stdout
 
 
 def test_run_status_history_failures_watch_refuse_an_unknown_task(cli) -> None:

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from toolkit import spec, workflows
+from toolkit import failure_causes, spec, workflows
 
 pytestmark = pytest.mark.slow
 
@@ -29,15 +29,19 @@ def test_garbled_and_inconsistent_pages_are_fetched_again_and_nothing_is_lost(pi
     assert pipeline.check(task, LOCATIONS).ok
 
 
-def _page_fetch_machine(pipeline, kind: str = "STANDARD") -> str:
-    """The page-fetch workflow deployed as STANDARD under a new name, so its history can be read."""
+def _page_fetch_machine(pipeline, kind: str = "STANDARD", connection: str | None = None) -> str:
+    """The page-fetch workflow deployed as STANDARD under a new name, so its history can be read
+    (through the stack's connection unless ``connection`` names another)."""
     config = pipeline.config
     sfn = pipeline.stack.client("stepfunctions")
-    connection = pipeline.stack.client("events").describe_connection(Name=config.connection_name)["ConnectionArn"]
+    if connection is None:
+        connection = pipeline.stack.client("events").describe_connection(Name=config.connection_name)["ConnectionArn"]
     definition = workflows.render_definitions(config, connection)[config.page_fetch_state_machine]
     # The stack's own role, plus the HTTP Task on this copy of the machine (IAM is enforced).
     policy = spec.states_policy(config)
     policy["Statement"].append({"Effect": "Allow", "Action": "states:InvokeHTTPEndpoint", "Resource": "*"})
+    policy["Statement"].append({"Effect": "Allow", "Resource": "*", "Action": [
+        "events:RetrieveConnectionCredentials", "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]})
     iam, name = pipeline.stack.client("iam"), f"pf-{uuid.uuid4().hex[:6]}"
     trust = json.dumps(spec.trust_policy(config, "states"))
     role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
@@ -87,3 +91,21 @@ def test_a_page_shorter_than_the_summary_promised_fails_by_name_after_retries(pi
     assert described["error"] == "Page.Short"
     assert "where the summary promised 100" in described["cause"]
     assert len([e for e in events if e["type"] == "ParallelStateStarted"]) == 4  # first try + 3 retries
+    explained = failure_causes.explain(described["error"], described["cause"])
+    assert (explained.failure_class, explained.http_status, explained.attempts) == ("bad data", 200, 4)
+    assert json.loads(described["cause"])["class"] == "bad data"  # the workflow's class agrees
+
+
+def test_an_auth_failure_names_the_apis_message_as_a_setup_problem(pipeline) -> None:
+    config, events = pipeline.config, pipeline.stack.client("events")
+    wrong = events.create_connection(
+        Name=f"wrong-{uuid.uuid4().hex[:6]}", AuthorizationType="API_KEY",
+        AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": config.api_key_header, "ApiKeyValue": "not-the-key"}})
+    machine = _page_fetch_machine(pipeline, connection=wrong["ConnectionArn"])
+    described, events_seen = _run(pipeline, machine, _batch(pipeline, "tauth", "loc-003", "failed", pages=2))
+    assert described["status"] == "FAILED" and described["error"] == "States.Http.StatusCode.401"
+    cause = json.loads(described["cause"])  # the API's message, not the response with its headers
+    assert set(cause) == {"message", "status", "class", "attempts"} and "not-the-key" not in described["cause"]
+    assert cause["status"] == 401 and cause["attempts"] == 1 and cause["message"]
+    explained = failure_causes.explain(described["error"], described["cause"])
+    assert explained.failure_class == cause["class"] == "setup" and explained.message == cause["message"]

@@ -67,9 +67,9 @@ def test_a_location_failing_beyond_retries_is_partial_and_a_rerun_completes_it(p
     assert list(table["location_id"]) == [broken]
     assert table.loc[0, "error"] == "States.Http.StatusCode.500"
     assert table.loc[0, "http_status"] == 500
-    assert table.loc[0, "class"] == "server error"
+    assert table.loc[0, "class"] == "transient"
     counts = runs.failure_counts(table).set_index("class")["locations"]
-    assert counts["server error"] == 1 and counts.sum() == 1
+    assert counts["transient"] == 1 and counts.sum() == 1
 
     check = pipeline.check("partial", [i for i in ids if i != broken])
     assert check.ok, check.summary()  # the output holds every other location, exactly
@@ -103,21 +103,6 @@ def test_reruns_overwrite_parts_instead_of_adding_them(pipeline) -> None:
     assert part_keys() == keys  # same deterministic keys, none added
     assert all(k.split("/")[-1].removesuffix(".json").isdigit() for k in keys)
     assert pipeline.check("twice", ids).ok
-
-
-def test_unknown_location_fails_the_task_with_a_named_cause(pipeline) -> None:
-    pipeline.load("ghost", pipeline.stack.sample_api.location_ids()[:1])
-    run, final = pipeline.run("ghost", locations=["not-in-table"])
-    assert final.status == "FAILED"
-    assert final.error == "Task.AllLocationsFailed"
-    task = runs.latest_task(pipeline.config, "ghost")
-    assert task.status == "FAILED"
-    assert task.error.startswith("Task.AllLocationsFailed: all 1 locations failed")
-    table = runs.failures(run)
-    assert table.loc[0, "location_id"] == "not-in-table"
-    assert table.loc[0, "error"] == "Location.NotFound"
-    assert table.loc[0, "class"] == "bad data"
-    assert table.loc[0, "failing_state"] == "Unknown Location"
 
 
 def test_a_map_run_beyond_its_tolerance_fails_the_execution_and_a_redrive_completes_it(pipeline, faults) -> None:

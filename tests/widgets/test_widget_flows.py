@@ -45,9 +45,9 @@ def test_launch_watch_failures_rerun_and_explore(deployed) -> None:
 
         browser = board.failures
         assert list(browser.table["location_id"]) == [broken]
-        assert browser.table.loc[0, "class"] == "server error"
+        assert browser.table.loc[0, "class"] == "transient"
         assert broken in browser.rows.value and "States.Http.StatusCode.500" in browser.rows.value
-        assert "server error" in browser.counts.value
+        assert "transient" in browser.counts.value
         assert browser.select.value == (broken,)
         assert not browser.rerun_button.disabled
 
