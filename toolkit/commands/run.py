@@ -68,7 +68,7 @@ def status(
     config: Optional[Path] = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """A task's latest run (record and live counts), or the recent runs of every task."""
+    """A task's latest run (record and live counts) and its coverage, or the recent runs of every task."""
     from toolkit import runs
 
     cfg = StackConfig.load(config)
@@ -79,7 +79,17 @@ def status(
     run = _find_run(cfg, task_id, None)
     snapshot = runs.progress(run)
     record = _reconciled(cfg, task_id)
-    print_fields(_status_fields(task_id, record, snapshot), as_json=as_json)
+    fields = _status_fields(task_id, record, snapshot)
+    # Coverage: which enabled locations have complete data, from which run; the task's status follows.
+    table = runs.coverage(cfg, task_id)
+    state = runs.coverage_status(task_id, table)
+    fields.update(coverage_status=state.status, locations_complete=f"{state.locations_complete}/{state.locations_enabled}",
+                  missing_locations=", ".join(state.missing) or None)
+    if as_json:
+        print_json({**fields, "coverage": frame_records(table)})
+        return
+    print_fields(fields)
+    print_frame(table.drop(columns=["cause"]), title=f"coverage of task {task_id}")
 
 
 @app.command("history")
