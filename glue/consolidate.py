@@ -58,6 +58,7 @@ OPTIONAL_ARGS = ("parts_action", "partitions", "JOB_NAME")
 # (or JOB_ID) fails the run on Glue with "RuntimeError: Using reserved arguments --JOB_RUN_ID".
 GLUE_IMPLICIT_ARGS = ("JOB_RUN_ID",)
 FETCH_THREADS = 16
+UNREADABLE = "unreadable"  # the problem of a part S3 did not give
 PARQUET_BATCH = 50_000
 _KEY_PART = re.compile(r"^[A-Za-z0-9_.:@=+-]{1,255}$")
 _OFFSET = re.compile(r"^(0|[1-9][0-9]{0,17})\.json$")
@@ -296,7 +297,7 @@ def fetch_partition(bucket: str, task_id: str, keys: Iterable[str]) -> Iterator[
         try:
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except Exception as exc:  # noqa: BLE001 - an unreadable part is quarantined, not fatal
-            return _bad(key, f"unreadable ({exc.__class__.__name__})")
+            return _bad(key, f"{UNREADABLE} ({exc.__class__.__name__})")
         return parse_part(key, body, task_id)
 
     with ThreadPoolExecutor(FETCH_THREADS) as pool:
@@ -417,9 +418,12 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
     bad = [(key, problem) for key, problem, _ in verdicts if problem]
     expected = sum(n for _, _, n in verdicts)
     lap("fetch")
-    quarantined = [{"key": key, "quarantine_uri": f"s3://{args.work_bucket}/{quarantine_key(args, key)}",
-                    "reason": problem} for key, problem in sorted(bad)]
-    copy_all(s3, args.work_bucket, [(key, quarantine_key(args, key)) for key, _ in bad])
+    # A part coverage lists but S3 cannot give (expired, deleted) is reported; there is nothing to copy.
+    gone = {key for key, problem in bad if problem.startswith(UNREADABLE)}
+    quarantined = [{"key": key, "reason": problem,
+                    "quarantine_uri": None if key in gone else f"s3://{args.work_bucket}/{quarantine_key(args, key)}"}
+                   for key, problem in sorted(bad)]
+    copy_all(s3, args.work_bucket, [(key, quarantine_key(args, key)) for key, _ in bad if key not in gone])
 
     rows = results.filter(lambda r: not r[5]).flatMap(
         lambda r: [(*row, r[1], r[2], task_id, run_id, extracted_at[r[1]]) for row in r[4]])
@@ -487,7 +491,7 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
     latest["created_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
     s3.put_object(Bucket=args.output_bucket, Key=args.latest_key, ContentType="application/json",
                   Body=json.dumps(latest).encode("utf-8"))
-    remove_parts(s3, args, keys)
+    remove_parts(s3, args, [key for key in keys if key not in gone])
     lap("finish")
     return manifest
 

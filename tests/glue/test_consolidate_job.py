@@ -74,6 +74,7 @@ BAD_PARTS = {
     f"parts/{TASK}/{OLD}/loc-bad/failed/6.json": {"task_id": "other-task", "rows": []},
     f"parts/{TASK}/{OLD}/loc-bad/failed/8.json": {"rows": [{"discount_code": 5, "error_messages": [], "status": "x"}]},
 }
+GONE = [f"parts/{TASK}/{OLD}/loc-gone/failed/{offset}.json" for offset in (0, 2)]
 DECOY = [{"discount_code": "DECOY", "error_messages": [], "status": "failed"}]
 # Parts no coverage lists: another task's, a stale run's, another page size's, a disabled location's.
 DECOYS = {
@@ -104,6 +105,8 @@ def test_consolidates_exactly_the_covered_parts_quarantines_bad_ones_and_reruns_
     s3_place.put_location(TASK, "loc-bad")
     s3_place.put_coverage(TASK, "loc-bad", OLD, 2, {"failed": 5, "rejected": 0}, "2026-12-01T09:00:00.000Z")
     s3_place.put_location(TASK, "loc-never")          # enabled, never extracted completely
+    s3_place.put_location(TASK, "loc-gone")           # covered, but its parts have expired
+    s3_place.put_coverage(TASK, "loc-gone", OLD, 2, {"failed": 2})
     s3_place.put_location(TASK, "loc-off", enabled=False)
     s3_place.put_coverage(TASK, "loc-off", RUN, 2, {"failed": 1})
     s3_place.put_location(f"{TASK}0", "loc-000")
@@ -139,8 +142,8 @@ def test_consolidates_exactly_the_covered_parts_quarantines_bad_ones_and_reruns_
     assert "DECOY" not in set(frame.discount_code)
 
     assert manifest["total_rows"] == sum(truth.values())
-    assert manifest["part_files_read"] == len(parts) + len(BAD_PARTS)
-    assert (manifest["locations_enabled"], manifest["locations_complete"], manifest["locations_missing"]) == (7, 6, 1)
+    assert manifest["part_files_read"] == len(parts) + len(BAD_PARTS) + len(GONE)
+    assert (manifest["locations_enabled"], manifest["locations_complete"], manifest["locations_missing"]) == (8, 7, 1)
     assert manifest["missing_locations"] == [{"location_id": "loc-never", "reason": "no complete extraction"}]
     assert manifest["rows_by_location"]["loc-000"] == {"failed": 299, "rejected": 299}
     assert manifest["rows_by_data_type"] == {"failed": 1495, "rejected": 1495}
@@ -155,7 +158,9 @@ def test_consolidates_exactly_the_covered_parts_quarantines_bad_ones_and_reruns_
     assert latest["run_id"] == RUN and latest["total_rows"] == manifest["total_rows"]
     assert latest["parquet_uri"] == manifest["parquet_uri"] and pd.Timestamp(latest["created_at"]).tzname() == "UTC"
     reasons = {q["key"]: q["reason"] for q in manifest["quarantined"]}
-    assert set(reasons) == set(BAD_PARTS)
+    assert set(reasons) == set(BAD_PARTS) | set(GONE)
+    assert all(reasons[k] == "unreadable (NoSuchKey)" for k in GONE)
+    assert [q["quarantine_uri"] for q in manifest["quarantined"] if q["key"] in GONE] == [None, None]
     assert "not UTF-8 JSON" in reasons[f"parts/{TASK}/{OLD}/loc-bad/failed/0.json"]
     assert "error_messages: missing" in reasons[f"parts/{TASK}/{OLD}/loc-bad/failed/4.json"]
     assert "task_id 'other-task'" in reasons[f"parts/{TASK}/{OLD}/loc-bad/failed/6.json"]
