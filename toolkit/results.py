@@ -28,6 +28,7 @@ __all__ = [
     "latest_run_id",
     "load_manifest",
     "load_output",
+    "csv_frame",
     "summary",
     "diff_outputs",
     "expected_rows",
@@ -103,6 +104,11 @@ def load_output(
     for column in layout.LIST_COLUMNS:
         frame[column] = frame[column].map(json.loads if fmt == "csv" else list)
     return frame.fillna({c: "" for c in _DTYPES}).astype(_DTYPES)
+
+
+def csv_frame(output: pd.DataFrame) -> pd.DataFrame:
+    """Output rows as the CSV spells them: each list column (``error_messages``) as one JSON array."""
+    return output.assign(**{c: output[c].map(_messages_text) for c in layout.LIST_COLUMNS if c in output})
 
 
 def summary(output: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
