@@ -124,13 +124,13 @@ def failures(task_id: str = TaskArgument, execution_arn: Optional[str] = Executi
 def rerun(
     task_id: str = TaskArgument,
     location_ids: Optional[List[str]] = typer.Option(None, "--location", "-l",
-                                                     help="Rerun this location (repeatable; default: the failed ones)."),
+                                                     help="Rerun this location (repeatable; default: every enabled one without complete data)."),
     no_watch: bool = NoWatchOption,
     interval: float = IntervalOption,
     config: Optional[Path] = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Rerun some locations of a task (default: those its latest run lost), then re-consolidate."""
+    """Rerun some locations of a task (default: every enabled one without complete data), then re-consolidate."""
     from toolkit import runs
     from toolkit.locations import check_task_id
 
