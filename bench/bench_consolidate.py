@@ -1,8 +1,8 @@
 """Consolidation of one task's part files (10,000 by default) by glue/consolidate.py on local PySpark.
 
-The job runs as Glue runs it: a subprocess of the script with ``--task_id --work_bucket
---output_bucket``, against the embedded local stack's S3 (moto behind the stack's endpoint, in
-this process). Each part holds ``--rows`` rows with quotes, commas and newlines in the message.
+The job runs as Glue runs it: a subprocess of the script with ``--task_id --run_id --work_bucket
+--output_bucket --locations_table``, against the embedded local stack's S3 and DynamoDB (moto behind
+the stack's endpoint, in this process), with a coverage manifest per location listing its parts. Each part holds ``--rows`` rows with quotes, commas and newlines in the message.
 The job reports its own phase timings (Spark start-up, listing, parallel fetch and validation,
 writing and uploading the CSV and Parquet, manifest): Spark start-up is printed separately and
 rows/s is computed without it. Every run is checked: the manifest must count every row and part.
@@ -38,22 +38,41 @@ from toolkit.local.stack import LocalStack  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "consolidate.json"
 SCRIPT = ROOT / "glue" / "consolidate.py"
 TASK = "bench-task"
+RUN = "bench-run"
 LOCATIONS = 100
 
 
-def upload_parts(s3, bucket: str, parts: int, rows: int) -> float:
-    """Write the task's parts (LOCATIONS locations x 2 data types x pages); return the seconds taken."""
+def _place(i: int) -> tuple[str, str, int]:
+    """Part i's location, data type and page: pages of each location and type are contiguous from 0."""
+    location, rest = f"loc-{i % LOCATIONS:04d}", i // LOCATIONS
+    return location, ("failed", "rejected")[rest % 2], rest // 2
+
+
+def upload_parts(s3, dynamodb, bucket: str, table: str, parts: int, rows: int) -> float:
+    """Write the task's parts (LOCATIONS locations x 2 data types x pages), each location's coverage
+    manifest and locations table item; return the seconds taken."""
     def body(i: int) -> tuple[str, bytes]:
-        location, rest = f"loc-{i % LOCATIONS:04d}", i // LOCATIONS
-        data_type, page = ("failed", "rejected")[rest % 2], rest // 2
-        doc = {"task_id": TASK, "location_id": location, "data_type": data_type, "offset": page * rows,
-               "rows": [{"discount_code": f"D{i}-{r}", "error_message": f'code {r}: "bad", see\nline 2',
+        location, data_type, page = _place(i)
+        doc = {"task_id": TASK, "run_id": RUN, "location_id": location, "data_type": data_type, "offset": page * rows,
+               "rows": [{"discount_code": f"D{i}-{r}", "error_messages": [f'code {r}: "bad", see\nline 2', "more"],
                          "status": data_type} for r in range(rows)]}
-        return f"parts/{TASK}/{location}/{data_type}/{page * rows}.json", json.dumps(doc).encode()
+        return f"parts/{TASK}/{RUN}/{location}/{data_type}/{page * rows}.json", json.dumps(doc).encode()
+
+    pages: dict[str, dict[str, int]] = {}
+    for i in range(parts):
+        location, data_type, _ = _place(i)
+        pages.setdefault(location, {"failed": 0, "rejected": 0})[data_type] += 1
+
+    def cover(location: str) -> None:
+        doc = {"task_id": TASK, "location_id": location, "run_id": RUN, "extracted_at": "2026-12-02T12:00:00Z",
+               "page_limit": rows, "data_types": [{"data_type": t, "pages": n} for t, n in pages[location].items()]}
+        s3.put_object(Bucket=bucket, Key=f"coverage/{TASK}/complete/{location}.json", Body=json.dumps(doc).encode())
+        dynamodb.put_item(TableName=table, Item={"task_id": {"S": TASK}, "location_id": {"S": location}})
 
     started = time.perf_counter()
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda i: s3.put_object(Bucket=bucket, Key=body(i)[0], Body=body(i)[1]), range(parts)))
+        list(pool.map(cover, pages))
     return time.perf_counter() - started
 
 
@@ -80,9 +99,10 @@ def direct_fetch(stack: LocalStack, work: str, threads: int) -> tuple[float, flo
     return float(list_s), float(fetch_s)
 
 
-def run_job(stack: LocalStack, work: str, output: str) -> tuple[float, dict]:
+def run_job(stack: LocalStack, work: str, output: str, table: str) -> tuple[float, dict]:
     env = {**os.environ, **stack.env()}
-    cmd = [sys.executable, str(SCRIPT), "--task_id", TASK, "--work_bucket", work, "--output_bucket", output]
+    cmd = [sys.executable, str(SCRIPT), "--task_id", TASK, "--run_id", RUN, "--work_bucket", work,
+           "--output_bucket", output, "--locations_table", table]
     started = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
     wall = time.perf_counter() - started
@@ -104,11 +124,17 @@ def main() -> None:
         work, output = f"bench-work-{suffix}", f"bench-output-{suffix}"
         for bucket in (work, output):
             s3.create_bucket(Bucket=bucket)
-        upload_s = upload_parts(s3, work, args.parts, args.rows)
+        dynamodb, table = stack.client("dynamodb"), f"bench-locations-{suffix}"
+        dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                              KeySchema=[{"AttributeName": "task_id", "KeyType": "HASH"},
+                                         {"AttributeName": "location_id", "KeyType": "RANGE"}],
+                              AttributeDefinitions=[{"AttributeName": "task_id", "AttributeType": "S"},
+                                                    {"AttributeName": "location_id", "AttributeType": "S"}])
+        upload_s = upload_parts(s3, dynamodb, work, table, args.parts, args.rows)
         runs = []
         for _ in range(args.runs):
             direct_list_s, direct_fetch_s = direct_fetch(stack, work, threads=16 * (os.cpu_count() or 1))
-            wall, summary = run_job(stack, work, output)
+            wall, summary = run_job(stack, work, output, table)
             if summary["total_rows"] != args.parts * args.rows or summary["part_files_read"] != args.parts:
                 raise SystemExit(f"wrong counts in {summary}")
             phases = summary["seconds"]

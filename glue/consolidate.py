@@ -1,25 +1,30 @@
-"""Consolidate one task's part files into a single CSV, a Parquet copy and a JSON manifest.
+"""Consolidate the covered parts of one task into a CSV, a Parquet copy and a JSON manifest per run.
 
 Runs unchanged as an AWS Glue 5.0 Spark job and on local PySpark 3.5. S3 I/O goes through
-boto3 (present on Glue and locally), not the s3a connector: the driver lists every part of
-the task with pagination, the executors fetch and validate the parts in parallel, and the
-driver streams the sorted rows into one CSV and one Parquet file. Unreadable or invalid
-parts are copied under ``quarantine/{task_id}/`` and listed in the manifest. Parts are
-removed only after the outputs are written and verified, and only when asked
-(``--parts_action``, default ``keep``: the parts are what a rerun of failed locations builds
-on, and the work bucket's lifecycle rule expires them).
+boto3 (present on Glue and locally), not the s3a connector. The driver reads the task's enabled
+locations from the locations table and each one's coverage manifest (its last complete
+extraction: run, page size, pages per data type), from which the exact part keys follow; a
+location without one is missing, and nothing else under ``parts/`` is read (stale pages of
+another page size, partial pages of a failed rerun, disabled locations). The executors fetch and
+validate the parts in parallel and the driver streams the sorted rows into one CSV and one
+Parquet file under ``consolidated/task_id={task}/run_id={run}/``, then points
+``latest/{task}.json`` at them. Unreadable or invalid parts are copied under ``quarantine/`` and
+listed in the manifest. Parts are removed only after the outputs are written and verified, and
+only when asked (``--parts_action``, default ``keep``: coverage refers to them until a later
+extraction replaces them, and the work bucket's lifecycle rule expires them).
 
-Arguments: ``--task_id --work_bucket --output_bucket`` and optionally ``--parts_action
-keep|archive|delete``, ``--partitions N``. The endpoint comes from ``AWS_ENDPOINT_URL`` when
-set (botocore reads it). On failure the job prints one line ``ConsolidationError: ...`` on
-stderr (the form Glue and the local Glue runner report as the run's ErrorMessage) and exits
-non-zero; on Glue the exception itself fails the run.
+Arguments: ``--task_id --run_id --work_bucket --output_bucket --locations_table`` and optionally
+``--parts_action keep|archive|delete``, ``--partitions N``. The endpoint comes from
+``AWS_ENDPOINT_URL`` when set (botocore reads it). On failure the job prints one line
+``ConsolidationError: ...`` on stderr (the form Glue and the local Glue runner report as the
+run's ErrorMessage) and exits non-zero; on Glue the exception itself fails the run.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime
 import importlib.util
 import json
 import os
@@ -34,19 +39,26 @@ import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-COLUMNS = ("discount_code", "error_message", "status", "location_id", "data_type", "task_id")
-ROW_FIELDS = ("discount_code", "error_message", "status")
+COLUMNS = ("discount_code", "error_messages", "status", "location_id", "data_type", "task_id",
+           "run_id", "extracted_at")
+ROW_FIELDS = ("discount_code", "error_messages", "status")
+LIST_COLUMNS = ("error_messages",)
+CSV_NAME, PARQUET_NAME, MANIFEST_NAME = "data.csv", "data.parquet", "manifest.json"
 PARTS_ACTIONS = ("keep", "archive", "delete")
 #: What the aggregator reads back (summary.json): fixed-size fields of the manifest only.
 SUMMARY_NAME = "summary.json"
-SUMMARY_FIELDS = ("task_id", "job_run_id", "total_rows", "part_files_read", "part_files_quarantined",
+SUMMARY_FIELDS = ("task_id", "run_id", "job_run_id", "total_rows", "locations_enabled", "locations_complete",
+                  "locations_missing", "part_files_read", "part_files_quarantined",
                   "csv_uri", "parquet_uri", "manifest_uri")
-REQUIRED_ARGS = ("task_id", "work_bucket", "output_bucket")
+#: The pointer to a task's latest consolidation, outside the Hive tree (with its created_at).
+LATEST_FIELDS = ("task_id", "run_id", "total_rows", "locations_missing", "csv_uri", "parquet_uri", "manifest_uri")
+REQUIRED_ARGS = ("task_id", "run_id", "work_bucket", "output_bucket", "locations_table")
 OPTIONAL_ARGS = ("parts_action", "partitions", "JOB_NAME")
 # Glue passes --JOB_RUN_ID itself and its parser returns it without being asked; asking for it
 # (or JOB_ID) fails the run on Glue with "RuntimeError: Using reserved arguments --JOB_RUN_ID".
 GLUE_IMPLICIT_ARGS = ("JOB_RUN_ID",)
 FETCH_THREADS = 16
+UNREADABLE = "unreadable"  # the problem of a part S3 did not give
 PARQUET_BATCH = 50_000
 _KEY_PART = re.compile(r"^[A-Za-z0-9_.:@=+-]{1,255}$")
 _OFFSET = re.compile(r"^(0|[1-9][0-9]{0,17})\.json$")
@@ -61,8 +73,10 @@ class JobArgs:
     """The job's arguments, as Glue passes them (``--name value``)."""
 
     task_id: str
+    run_id: str
     work_bucket: str
     output_bucket: str
+    locations_table: str
     parts_action: str = "keep"
     partitions: int = 0
     job_name: str = "consolidate"
@@ -74,12 +88,21 @@ class JobArgs:
 
     @property
     def output_prefix(self) -> str:
-        return f"consolidated/{self.task_id}/"
+        return f"consolidated/task_id={self.task_id}/run_id={self.run_id}/"
+
+    @property
+    def coverage_prefix(self) -> str:
+        return f"coverage/{self.task_id}/complete/"
+
+    @property
+    def latest_key(self) -> str:
+        return f"latest/{self.task_id}.json"
 
 
-# What an executor made of one part file: (key, location_id, data_type, offset, rows, problem).
+# What an executor made of one part file: (key, location_id, data_type, offset, rows, problem), each
+# row (discount_code, error_messages, status).
 # A plain tuple, not a class: Spark's Python workers cannot import classes from a __main__ script.
-PartResult = tuple[str, str, str, int, tuple[tuple[str, "str | None", str], ...], str]
+PartResult = tuple[str, str, str, int, tuple[tuple[str, tuple[str, ...], str], ...], str]
 
 
 def _bad(key: str, problem: str) -> PartResult:
@@ -118,8 +141,9 @@ def _job_args(raw: dict[str, str]) -> JobArgs:
     for name in REQUIRED_ARGS:
         if not raw.get(name):
             raise ConsolidationError(f"--{name}: missing or empty")
-    if not _KEY_PART.match(raw["task_id"]):
-        raise ConsolidationError("--task_id: must be 1-255 characters of letters, digits and _ . : @ = + -")
+    for name in ("task_id", "run_id"):
+        if not _KEY_PART.match(raw[name]):
+            raise ConsolidationError(f"--{name}: must be 1-255 characters of letters, digits and _ . : @ = + -")
     action = raw.get("parts_action") or "keep"
     if action not in PARTS_ACTIONS:
         raise ConsolidationError(f"--parts_action: must be one of {', '.join(PARTS_ACTIONS)}, got {action!r}")
@@ -128,8 +152,10 @@ def _job_args(raw: dict[str, str]) -> JobArgs:
         raise ConsolidationError(f"--partitions: must be a whole number, got {partitions!r}")
     return JobArgs(
         task_id=raw["task_id"],
+        run_id=raw["run_id"],
         work_bucket=raw["work_bucket"],
         output_bucket=raw["output_bucket"],
+        locations_table=raw["locations_table"],
         parts_action=action,
         partitions=int(partitions),
         job_name=raw.get("JOB_NAME") or "consolidate",
@@ -139,27 +165,95 @@ def _job_args(raw: dict[str, str]) -> JobArgs:
 
 # ------------------------------------------------------------- part files
 
-def list_parts(s3, bucket: str, prefix: str) -> list[str]:
-    """Every key under the task's parts prefix, following continuation tokens."""
-    keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.extend(obj["Key"] for obj in page.get("Contents", ()) if not obj["Key"].endswith("/"))
-    return keys
+@dataclasses.dataclass(frozen=True)
+class Coverage:
+    """A location's last complete extraction (driver side only), and the part keys it wrote."""
+
+    location_id: str
+    run_id: str
+    extracted_at: str
+    keys: tuple[str, ...]
+
+
+def enabled_locations(dynamodb, table: str, task_id: str) -> list[str]:
+    """The task's enabled locations in the locations table now (a missing ``enabled`` means enabled)."""
+    from botocore.exceptions import ClientError
+
+    found: list[str] = []
+    try:
+        for page in dynamodb.get_paginator("query").paginate(
+                TableName=table, KeyConditionExpression="task_id = :task",
+                ExpressionAttributeValues={":task": {"S": task_id}},
+                ProjectionExpression="location_id, enabled", ConsistentRead=True):
+            found += [item["location_id"]["S"] for item in page.get("Items", ())
+                      if item.get("enabled", {}).get("BOOL", True) is not False]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise ConsolidationError(f"--locations_table: cannot query {table} ({code or 'error'})") from None
+    return sorted(found)
+
+
+def coverage_from(doc: object, task_id: str, location_id: str) -> Coverage:
+    """The coverage manifest's part keys (page i of a type at offset i * page_limit); ValueError names a bad field."""
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    for name, value in (("task_id", task_id), ("location_id", location_id)):
+        if doc.get(name) != value:
+            raise ValueError(f"{name}: {doc.get(name)!r} does not match ({value!r})")
+    run_id, extracted_at, limit = doc.get("run_id"), doc.get("extracted_at"), doc.get("page_limit")
+    if not isinstance(run_id, str) or not _KEY_PART.match(run_id):
+        raise ValueError(f"run_id: not a run id ({run_id!r})")
+    if not isinstance(extracted_at, str) or not extracted_at:
+        raise ValueError("extracted_at: missing")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValueError(f"page_limit: must be a positive whole number, got {limit!r}")
+    types = doc.get("data_types")
+    if not isinstance(types, list):
+        raise ValueError("data_types: missing or not a list")
+    keys = []
+    for entry in types:
+        data_type = entry.get("data_type") if isinstance(entry, dict) else None
+        pages = entry.get("pages") if isinstance(entry, dict) else None
+        if not isinstance(data_type, str) or not _KEY_PART.match(data_type):
+            raise ValueError(f"data_types: bad data_type {data_type!r}")
+        if not isinstance(pages, int) or isinstance(pages, bool) or pages < 0:
+            raise ValueError(f"data_types: pages of {data_type} must be a whole number, got {pages!r}")
+        keys += [f"parts/{task_id}/{run_id}/{location_id}/{data_type}/{i * limit}.json" for i in range(pages)]
+    return Coverage(location_id, run_id, extracted_at, tuple(keys))
+
+
+def read_coverage(s3, args: JobArgs, locations: list[str]) -> tuple[list[Coverage], list[dict]]:
+    """Each enabled location's coverage, and the locations without complete data (with the reason)."""
+    def read(location_id: str) -> Coverage | dict:
+        key = f"{args.coverage_prefix}{location_id}.json"
+        try:
+            body = s3.get_object(Bucket=args.work_bucket, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return {"location_id": location_id, "reason": "no complete extraction"}
+        try:
+            return coverage_from(json.loads(body.decode("utf-8")), args.task_id, location_id)
+        except (UnicodeDecodeError, ValueError) as exc:
+            return {"location_id": location_id, "reason": f"unreadable coverage s3://{args.work_bucket}/{key}: {exc}"}
+
+    with ThreadPoolExecutor(FETCH_THREADS) as pool:
+        found = list(pool.map(read, locations))
+    return ([c for c in found if isinstance(c, Coverage)], [m for m in found if isinstance(m, dict)])
 
 
 def parse_part(key: str, body: bytes, task_id: str) -> PartResult:
     """Validate one part file against its key and the row schema; never raises."""
-    rest = key.split("/")[2:]  # parts/{task_id}/{location_id}/{data_type}/{offset}.json
-    if len(rest) != 3 or not _KEY_PART.match(rest[0]) or not _KEY_PART.match(rest[1]) or not _OFFSET.match(rest[2]):
-        return _bad(key, "key is not parts/{task_id}/{location_id}/{data_type}/{offset}.json")
-    location_id, data_type, offset = rest[0], rest[1], int(rest[2][: -len(".json")])
+    rest = key.split("/")[2:]  # parts/{task_id}/{run_id}/{location_id}/{data_type}/{offset}.json
+    if len(rest) != 4 or not all(_KEY_PART.match(x) for x in rest[:3]) or not _OFFSET.match(rest[3]):
+        return _bad(key, "key is not parts/{task_id}/{run_id}/{location_id}/{data_type}/{offset}.json")
+    run_id, location_id, data_type, offset = rest[0], rest[1], rest[2], int(rest[3][: -len(".json")])
     try:
         doc = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         return _bad(key, f"not UTF-8 JSON ({exc.__class__.__name__})")
     if not isinstance(doc, dict):
         return _bad(key, "not a JSON object")
-    expected = {"task_id": task_id, "location_id": location_id, "data_type": data_type, "offset": offset}
+    expected = {"task_id": task_id, "run_id": run_id, "location_id": location_id, "data_type": data_type,
+                "offset": offset}
     for field, value in expected.items():
         if field in doc and doc[field] != value:
             return _bad(key, f"{field} {doc[field]!r} does not match the key ({value!r})")
@@ -171,7 +265,7 @@ def parse_part(key: str, body: bytes, task_id: str) -> PartResult:
         problem = _row_problem(row)
         if problem:
             return _bad(key, f"rows[{i}]: {problem}")
-        out.append((row["discount_code"], row["error_message"], row["status"]))
+        out.append((row["discount_code"], tuple(row["error_messages"]), row["status"]))
     return (key, location_id, data_type, offset, tuple(out), "")
 
 
@@ -184,9 +278,12 @@ def _row_problem(row: object) -> str:
     for field in ROW_FIELDS:
         if field not in row:
             return f"{field}: missing"
-        value = row[field]
-        if not (isinstance(value, str) or (value is None and field == "error_message")):
-            return f"{field}: must be a string, got {type(value).__name__}"
+    for field in ("discount_code", "status"):
+        if not isinstance(row[field], str):
+            return f"{field}: must be a string, got {type(row[field]).__name__}"
+    messages = row["error_messages"]
+    if not isinstance(messages, list) or not all(isinstance(m, str) for m in messages):
+        return "error_messages: must be a list of strings"
     if not row["discount_code"]:
         return "discount_code: empty"
     return ""
@@ -200,7 +297,7 @@ def fetch_partition(bucket: str, task_id: str, keys: Iterable[str]) -> Iterator[
         try:
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except Exception as exc:  # noqa: BLE001 - an unreadable part is quarantined, not fatal
-            return _bad(key, f"unreadable ({exc.__class__.__name__})")
+            return _bad(key, f"{UNREADABLE} ({exc.__class__.__name__})")
         return parse_part(key, body, task_id)
 
     with ThreadPoolExecutor(FETCH_THREADS) as pool:
@@ -215,7 +312,9 @@ def quarantine_key(args: JobArgs, key: str) -> str:
 
 def write_outputs(rows: Iterable[tuple], csv_path: str, parquet_path: str) -> int:
     """Stream rows into an RFC 4180 CSV (UTF-8, header, CRLF) and a Parquet file; return the count."""
-    schema = pa.schema([(name, pa.string()) for name in COLUMNS])
+    schema = pa.schema([(name, pa.list_(pa.string()) if name in LIST_COLUMNS else pa.string())
+                        for name in COLUMNS])
+    messages = COLUMNS.index("error_messages")
     count = 0
     batch: list[tuple] = []
     with open(csv_path, "w", encoding="utf-8", newline="") as out, pq.ParquetWriter(parquet_path, schema) as pw:
@@ -224,11 +323,13 @@ def write_outputs(rows: Iterable[tuple], csv_path: str, parquet_path: str) -> in
 
         def flush() -> None:
             columns = list(zip(*batch)) if batch else [[] for _ in COLUMNS]
-            pw.write_table(pa.table([pa.array(c, pa.string()) for c in columns], schema=schema))
+            pw.write_table(pa.table([pa.array(c, type=t) for c, t in zip(columns, schema.types)], schema=schema))
             batch.clear()
 
         for row in rows:
-            writer.writerow(row)
+            # CSV: the message list as one JSON array, so messages holding newlines or commas stay apart.
+            writer.writerow((*row[:messages], json.dumps(list(row[messages]), ensure_ascii=False),
+                             *row[messages + 1:]))
             batch.append(row)
             count += 1
             if len(batch) >= PARQUET_BATCH:
@@ -276,7 +377,7 @@ def remove_parts(s3, args: JobArgs, keys: list[str]) -> None:
 
 def part_order(key: str) -> tuple:
     """Sort parts by location, data type and numeric offset, so rows come out in page order."""
-    rest = key.split("/")[2:]
+    rest = key.split("/")[3:]  # parts/{task_id}/{run_id}/...
     if len(rest) == 3 and _OFFSET.match(rest[2]):
         return (0, rest[0], rest[1], int(rest[2][: -len(".json")]), key)
     return (1, "", "", 0, key)
@@ -295,7 +396,10 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
         clock[0] = now
 
     s3 = boto3.client("s3")
-    keys = sorted(list_parts(s3, args.work_bucket, args.parts_prefix), key=part_order)
+    enabled = enabled_locations(boto3.client("dynamodb"), args.locations_table, args.task_id)
+    covered, missing = read_coverage(s3, args, enabled)
+    keys = sorted((key for c in covered for key in c.keys), key=part_order)
+    extracted_at = {c.location_id: c.extracted_at for c in covered}
     lap("list")
 
     # Contiguous slices of the ordered keys: reading the partitions in order yields sorted rows,
@@ -304,7 +408,7 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
     # when the driver streams the rows back.
     sc = spark.sparkContext
     slices = args.partitions or max(1, min(len(keys), sc.defaultParallelism))
-    bucket, task_id = args.work_bucket, args.task_id
+    bucket, task_id, run_id = args.work_bucket, args.task_id, args.run_id
     results = sc.parallelize(keys, slices).mapPartitions(
         lambda part: fetch_partition(bucket, task_id, part)).persist(StorageLevel.MEMORY_AND_DISK)
 
@@ -314,11 +418,15 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
     bad = [(key, problem) for key, problem, _ in verdicts if problem]
     expected = sum(n for _, _, n in verdicts)
     lap("fetch")
-    quarantined = [{"key": key, "quarantine_uri": f"s3://{args.work_bucket}/{quarantine_key(args, key)}",
-                    "reason": problem} for key, problem in sorted(bad)]
-    copy_all(s3, args.work_bucket, [(key, quarantine_key(args, key)) for key, _ in bad])
+    # A part coverage lists but S3 cannot give (expired, deleted) is reported; there is nothing to copy.
+    gone = {key for key, problem in bad if problem.startswith(UNREADABLE)}
+    quarantined = [{"key": key, "reason": problem,
+                    "quarantine_uri": None if key in gone else f"s3://{args.work_bucket}/{quarantine_key(args, key)}"}
+                   for key, problem in sorted(bad)]
+    copy_all(s3, args.work_bucket, [(key, quarantine_key(args, key)) for key, _ in bad if key not in gone])
 
-    rows = results.filter(lambda r: not r[5]).flatMap(lambda r: [(*row, r[1], r[2], task_id) for row in r[4]])
+    rows = results.filter(lambda r: not r[5]).flatMap(
+        lambda r: [(*row, r[1], r[2], task_id, run_id, extracted_at[r[1]]) for row in r[4]])
     counts: dict[tuple[str, str], int] = {}
 
     def counted(stream: Iterable[tuple]) -> Iterator[tuple]:
@@ -326,9 +434,9 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
             counts[row[3], row[4]] = counts.get((row[3], row[4]), 0) + 1
             yield row
 
-    csv_key = f"{args.output_prefix}{task_id}.csv"
-    parquet_key = f"{args.output_prefix}{task_id}.parquet"
-    manifest_key = f"{args.output_prefix}manifest.json"
+    csv_key = f"{args.output_prefix}{CSV_NAME}"
+    parquet_key = f"{args.output_prefix}{PARQUET_NAME}"
+    manifest_key = f"{args.output_prefix}{MANIFEST_NAME}"
     with tempfile.TemporaryDirectory(prefix="consolidate-") as tmp:
         csv_path, parquet_path = os.path.join(tmp, "out.csv"), os.path.join(tmp, "out.parquet")
         total = write_outputs(counted(rows.toLocalIterator()), csv_path, parquet_path)
@@ -348,16 +456,23 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
     out = f"s3://{args.output_bucket}/"
     manifest = {
         "task_id": task_id,
+        "run_id": run_id,
         "job_run_id": args.job_run_id,
         "columns": list(COLUMNS),
         "total_rows": total,
+        "locations_enabled": len(enabled),
+        "locations_complete": len(covered),
+        "locations_missing": len(missing),
+        "missing_locations": missing,
+        "coverage": [{"location_id": c.location_id, "run_id": c.run_id, "extracted_at": c.extracted_at,
+                      "parts": len(c.keys)} for c in covered],
         "rows_by_location": by_location,
         "rows_by_data_type": by_type,
         "part_files_read": len(keys),
         "part_files_quarantined": len(quarantined),
         "quarantined": quarantined,
         "parts_action": args.parts_action,
-        "input_uri": f"s3://{args.work_bucket}/{args.parts_prefix}",
+        "input_uri": f"s3://{args.work_bucket}/{args.coverage_prefix}",
         "csv_uri": out + csv_key,
         "parquet_uri": out + parquet_key,
         "manifest_uri": out + manifest_key,
@@ -371,7 +486,12 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
     summary = {name: manifest[name] for name in SUMMARY_FIELDS}
     s3.put_object(Bucket=args.output_bucket, Key=f"{args.output_prefix}{SUMMARY_NAME}",
                   ContentType="application/json", Body=json.dumps(summary).encode("utf-8"))
-    remove_parts(s3, args, keys)
+    # Last, once the run's outputs are all written: the pointer to the task's latest consolidation.
+    latest = {name: manifest[name] for name in LATEST_FIELDS}
+    latest["created_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+    s3.put_object(Bucket=args.output_bucket, Key=args.latest_key, ContentType="application/json",
+                  Body=json.dumps(latest).encode("utf-8"))
+    remove_parts(s3, args, [key for key in keys if key not in gone])
     lap("finish")
     return manifest
 
@@ -433,7 +553,8 @@ def main(argv: list[str] | None = None) -> int:
         if on_glue:
             raise
         return 1
-    summary = {k: manifest[k] for k in ("task_id", "total_rows", "part_files_read", "part_files_quarantined",
+    summary = {k: manifest[k] for k in ("task_id", "run_id", "total_rows", "locations_missing", "part_files_read",
+                                        "part_files_quarantined",
                                         "csv_uri", "manifest_uri")}
     summary["seconds"] = seconds  # phases, for the logs and bench/; not in the manifest (idempotent)
     print(json.dumps(summary))

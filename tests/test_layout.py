@@ -19,7 +19,7 @@ from toolkit.layout import TaskRecord, TaskRecordError
 
 ROOT = Path(__file__).resolve().parent.parent
 ASL = ROOT / "asl"
-TASK, LOCATION, DATA_TYPE, OFFSET = "task-7", "loc-003", "failed", 200
+TASK, RUN, LOCATION, DATA_TYPE, OFFSET = "task-7", "task-7-20261202T120000", "loc-003", "failed", 200
 
 
 def _glue_script():
@@ -49,20 +49,43 @@ def _evaluate(template: str, bindings: dict) -> object:
 
 def test_the_glue_script_reads_and_writes_where_the_layout_says() -> None:
     glue = _glue_script()
-    args = glue.JobArgs(task_id=TASK, work_bucket="work", output_bucket="out")
-    part = layout.part_key(TASK, LOCATION, DATA_TYPE, OFFSET)
+    args = glue.JobArgs(task_id=TASK, run_id=RUN, work_bucket="work", output_bucket="out", locations_table="locs")
+    part = layout.part_key(TASK, RUN, LOCATION, DATA_TYPE, OFFSET)
     assert tuple(glue.COLUMNS) == layout.OUTPUT_COLUMNS
+    assert glue.LIST_COLUMNS == layout.LIST_COLUMNS
     assert args.parts_prefix == layout.parts_prefix(TASK)
-    assert args.output_prefix == layout.output_prefix(TASK)
+    assert args.output_prefix == layout.run_output_prefix(TASK, RUN)
+    assert f"{args.coverage_prefix}{LOCATION}.json" == layout.coverage_key(TASK, LOCATION)
+    assert args.latest_key == layout.latest_key(TASK)
     assert glue.quarantine_key(args, part) == layout.quarantine_key(part)
     key, location, data_type, offset, _, problem = glue.parse_part(part, b'{"rows": []}', TASK)
     assert (key, location, data_type, offset, problem) == (part, LOCATION, DATA_TYPE, OFFSET, "")
     source = (ROOT / "glue" / "consolidate.py").read_text()
     assert f'f"{layout.archive_key("{key}")}"' in source
-    assert f"{{args.output_prefix}}{layout.MANIFEST_NAME}" in source
-    assert glue.SUMMARY_NAME == layout.SUMMARY_NAME
-    assert layout.csv_key(TASK) == f"{args.output_prefix}{TASK}.csv"
-    assert layout.parquet_key(TASK) == f"{args.output_prefix}{TASK}.parquet"
+    assert (glue.CSV_NAME, glue.PARQUET_NAME, glue.MANIFEST_NAME, glue.SUMMARY_NAME) == (
+        layout.CSV_NAME, layout.PARQUET_NAME, layout.MANIFEST_NAME, layout.SUMMARY_NAME)
+    assert layout.csv_key(TASK, RUN) == f"{args.output_prefix}{glue.CSV_NAME}"
+    assert layout.parquet_key(TASK, RUN) == f"{args.output_prefix}{glue.PARQUET_NAME}"
+
+
+def test_the_glue_script_derives_the_part_keys_coverage_lists_as_the_layout_does() -> None:
+    glue = _glue_script()
+    doc = _coverage_doc()
+    derived = glue.coverage_from(doc, TASK, LOCATION)
+    assert list(derived.keys) == layout.coverage_part_keys(doc)
+    assert layout.coverage_part_keys(doc) == [layout.part_key(TASK, RUN, LOCATION, "failed", o) for o in (0, 250, 500)]
+    assert (derived.run_id, derived.extracted_at) == (RUN, doc["extracted_at"])
+    for change, message in [({"page_limit": 0}, "page_limit"), ({"run_id": "a/b"}, "run_id"),
+                            ({"location_id": "other"}, "location_id"), ({"data_types": [{"data_type": "x"}]}, "pages")]:
+        with pytest.raises(ValueError, match=message):
+            glue.coverage_from({**doc, **change}, TASK, LOCATION)
+
+
+def _coverage_doc() -> dict:
+    return {"task_id": TASK, "location_id": LOCATION, "run_id": RUN, "extracted_at": "2026-12-02T12:00:01.000Z",
+            "page_limit": 250, "pages": 3, "rows": 520,
+            "data_types": [{"data_type": "failed", "total": 520, "pages": 3, "rows": 520},
+                           {"data_type": "rejected", "total": 0, "pages": 0, "rows": 0}]}
 
 
 # ----------------------------------------------------------------------------- the workflows
@@ -77,14 +100,37 @@ def _page_states() -> dict:
 def test_page_fetch_writes_each_page_at_its_part_key_with_the_output_columns() -> None:
     page = _page_states()
     write = page["Write Part"]["Arguments"]
-    request = {"task_id": TASK, "location_id": LOCATION, "data_type": DATA_TYPE, "offset": OFFSET}
-    assert _evaluate(write["Key"], {"request": request}) == layout.part_key(TASK, LOCATION, DATA_TYPE, OFFSET)
+    request = {"task_id": TASK, "run_id": RUN, "location_id": LOCATION, "data_type": DATA_TYPE, "offset": OFFSET}
+    assert _evaluate(write["Key"], {"request": request}) == layout.part_key(TASK, RUN, LOCATION, DATA_TYPE, OFFSET)
     fetch = next(s for s in page.values() if "rows" in s.get("Assign", {}))
     response = {"result": {"ResponseBody": {"results": [
-        {"resourceKey": "K1", "errors": [{"message": "m"}], "state": DATA_TYPE}]}}}
+        {"resourceKey": "K1", "errors": [{"message": "a\nb"}, {"message": "c"}], "state": DATA_TYPE},
+        {"resourceKey": "K2", "errors": [], "state": DATA_TYPE}]}}}
     rows = _evaluate(fetch["Assign"]["rows"], {"states": response})
-    # The Glue job adds the part's location_id, data_type and task_id to each row.
-    assert set(rows[0]) | {"location_id", "data_type", "task_id"} == set(layout.OUTPUT_COLUMNS)
+    # The Glue job adds the part's location_id, data_type, task_id, the run and the extraction time.
+    assert set(rows[0]) | {"location_id", "data_type", "task_id", "run_id", "extracted_at"} == set(layout.OUTPUT_COLUMNS)
+    assert [r["error_messages"] for r in rows] == [["a\nb", "c"], []]
+    body = json.loads(_evaluate(write["Body"], {"request": request, "rows": rows}))
+    assert body["run_id"] == RUN and body["rows"] == rows
+    # The Glue script reads such a part back as the page wrote it.
+    parsed = _glue_script().parse_part(layout.part_key(TASK, RUN, LOCATION, DATA_TYPE, OFFSET),
+                                       json.dumps(body).encode(), TASK)
+    assert parsed[5] == "" and parsed[4][0] == ("K1", ("a\nb", "c"), DATA_TYPE)
+
+
+def test_the_extraction_records_coverage_the_glue_script_reads() -> None:
+    states = _states("extraction.asl.json")
+    record = states["Record Coverage"]["Arguments"]
+    bindings = {"taskId": TASK, "locationId": LOCATION, "runId": RUN, "extractedAt": "2026-12-02T12:00:01.000Z",
+                "pageLimit": 250, "summary": {"failed": 520, "rejected": 0},
+                "states": {"input": {"pages": 3, "rows": 520,
+                                     "data_types": [{"data_type": "failed", "pages": 3, "rows": 520}]}}}
+    assert _evaluate(record["Key"], bindings) == layout.coverage_key(TASK, LOCATION)
+    doc = json.loads(_evaluate(record["Body"], bindings))
+    assert layout.coverage_part_keys(doc) == [layout.part_key(TASK, RUN, LOCATION, "failed", o) for o in (0, 250, 500)]
+    assert _glue_script().coverage_from(doc, TASK, LOCATION).extracted_at == "2026-12-02T12:00:01.000Z"
+    failure = states["Record Failure"]["Arguments"]
+    assert _evaluate(failure["Key"], bindings) == layout.failure_key(TASK, LOCATION)
 
 
 def test_the_aggregator_uses_the_layouts_prefixes() -> None:
@@ -92,7 +138,12 @@ def test_the_aggregator_uses_the_layouts_prefixes() -> None:
     prefix = states["Extract Locations"]["ResultWriter"]["Arguments"]["Prefix"]
     assert _evaluate(prefix, {"taskId": TASK}) == layout.map_runs_prefix(TASK)
     summary = states["Read Output Summary"]["Arguments"]["Key"]
-    assert _evaluate(summary, {"taskId": TASK}) == layout.summary_key(TASK)
+    context = {"states": {"context": {"Execution": {"Name": RUN}}}, "taskId": TASK}
+    assert _evaluate(summary, context) == layout.summary_key(TASK, RUN)
+    assert _evaluate(states["Extract Locations"]["ItemSelector"]["run_id"], context) == RUN
+    arguments = states["Consolidate"]["Arguments"]["Arguments"]
+    assert _evaluate(arguments["--run_id"], context) == RUN
+    assert set(_glue_script().REQUIRED_ARGS) <= {name.removeprefix("--") for name in arguments}
 
 
 def test_the_aggregator_writes_only_task_record_fields() -> None:
@@ -109,7 +160,7 @@ def test_the_aggregator_writes_only_task_record_fields() -> None:
             names = arguments.get("ExpressionAttributeNames", {})
             for target in re.findall(r"([#\w]+) = ", arguments["UpdateExpression"].removeprefix("SET ")):
                 written.add(names.get(target, target))
-    assert {"task_id", "created_at", "status", "rows", "error", "map_run_results"} <= written
+    assert {"task_id", "created_at", "status", "rows", "error", "map_run_results", "locations_missing"} <= written
     assert written <= fields, written - fields
 
 

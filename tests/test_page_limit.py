@@ -27,9 +27,10 @@ def _payloads(rows: list[dict]) -> dict[str, int]:
     result = {"Headers": {"Content-Type": ["application/json; charset=utf-8"], "Date": ["Wed, 02 Dec 2026 12:00:00 GMT"],
                           "Server": ["Python/3.11 aiohttp/3.14"], "Content-Length": ["262144"]},
               "ResponseBody": body, "StatusCode": 200, "StatusText": "OK"}
-    normalised = [{"discount_code": r["resourceKey"], "error_message": "\n".join(e["message"] for e in r["errors"]),
+    normalised = [{"discount_code": r["resourceKey"], "error_messages": [e["message"] for e in r["errors"]],
                    "status": r["state"]} for r in rows]
-    part = {"task_id": "t" * 128, "location_id": "l" * 128, "data_type": "rejected", "offset": 10**9, "rows": normalised}
+    part = {"task_id": "t" * 128, "run_id": "r" * 80, "location_id": "l" * 128, "data_type": "rejected",
+            "offset": 10**9, "rows": normalised}
     arguments = {"Bucket": "b" * 63, "Key": "k" * 400, "ContentType": "application/json",
                  "Body": json.dumps(part, ensure_ascii=False, separators=(",", ":"))}
     size = lambda value: len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())  # noqa: E731

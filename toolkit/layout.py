@@ -1,11 +1,14 @@
 """The pipeline's contract in one place: where data lives in S3, the output's columns, the task record.
 
 Every part of the pipeline agrees on these names: the page-fetch workflow writes parts at
-:func:`part_key`, the Glue job reads them under :func:`parts_prefix` and writes the task's
-output under :func:`output_prefix`, the aggregator records each run as a :class:`TaskRecord` in
-the tasks table, and the toolkit reads all of it back. The ``asl/`` templates and the
-standalone Glue script (which runs on AWS Glue without this package) keep their own copies of
-the names; ``tests/test_layout.py`` holds them to this module. See docs/design.md.
+:func:`part_key` (under the run that fetched them), the extraction workflow records each
+location's last complete extraction at :func:`coverage_key` and its last failure at
+:func:`failure_key`, the Glue job reads exactly the parts coverage lists and writes each
+consolidation under :func:`run_output_prefix` with a pointer at :func:`latest_key`, the
+aggregator records each run as a :class:`TaskRecord` in the tasks table, and the toolkit reads
+all of it back. The ``asl/`` templates and the standalone Glue script (which runs on AWS Glue
+without this package) keep their own copies of the names; ``tests/test_layout.py`` holds them to
+this module. See docs/design.md.
 """
 
 from __future__ import annotations
@@ -18,57 +21,108 @@ from typing import Any
 from toolkit.errors import ToolkitError
 
 __all__ = [
-    "PARTS_PREFIX", "CONSOLIDATED_PREFIX", "QUARANTINE_PREFIX", "ARCHIVE_PREFIX", "MAP_RUNS_PREFIX",
-    "SCRIPTS_PREFIX", "SCRIPT_KEY", "MANIFEST_NAME", "SUMMARY_NAME",
-    "part_key", "parts_prefix", "output_prefix", "manifest_key", "summary_key", "csv_key", "parquet_key",
-    "quarantine_key", "archive_key", "map_runs_prefix",
-    "OUTPUT_COLUMNS", "KEY_COLUMNS",
+    "PARTS_PREFIX", "CONSOLIDATED_PREFIX", "LATEST_PREFIX", "COVERAGE_PREFIX", "QUARANTINE_PREFIX",
+    "ARCHIVE_PREFIX", "MAP_RUNS_PREFIX", "SCRIPTS_PREFIX", "SCRIPT_KEY",
+    "MANIFEST_NAME", "SUMMARY_NAME", "CSV_NAME", "PARQUET_NAME",
+    "part_key", "parts_prefix", "run_parts_prefix", "coverage_prefix", "coverage_key", "failure_key",
+    "coverage_part_keys", "output_prefix", "run_output_prefix", "manifest_key", "summary_key", "csv_key",
+    "parquet_key", "latest_key", "quarantine_key", "archive_key", "map_runs_prefix",
+    "OUTPUT_COLUMNS", "KEY_COLUMNS", "LIST_COLUMNS",
     "TASK_STATUSES", "ACTIVE_TASK_STATUSES", "TaskRecordError", "TaskRecord",
 ]
 
 # ----------------------------------------------------------------------------- S3 keys
 
-PARTS_PREFIX = "parts/"              # work bucket: one JSON file per fetched page
-CONSOLIDATED_PREFIX = "consolidated/"  # output bucket: CSV, Parquet and manifest per task
+PARTS_PREFIX = "parts/"              # work bucket: one JSON file per fetched page, per run
+COVERAGE_PREFIX = "coverage/"        # work bucket: each location's last complete extraction and last failure
+CONSOLIDATED_PREFIX = "consolidated/"  # output bucket: a Hive-style tree, one folder per task and run
+LATEST_PREFIX = "latest/"            # output bucket: a pointer to each task's latest consolidation
 QUARANTINE_PREFIX = "quarantine/"    # work bucket: copies of parts the Glue job could not read
 ARCHIVE_PREFIX = "archive/"          # work bucket: parts moved aside by --parts_action archive
 MAP_RUNS_PREFIX = "map-runs/"        # work bucket: the aggregator's Distributed Map ResultWriter
 SCRIPTS_PREFIX = "scripts/"          # work bucket: the Glue job's script
 SCRIPT_KEY = f"{SCRIPTS_PREFIX}consolidate.py"
+CSV_NAME = "data.csv"
+PARQUET_NAME = "data.parquet"
 MANIFEST_NAME = "manifest.json"
 # The manifest's fixed-size fields: all the aggregator reads back (the manifest grows with the task).
 SUMMARY_NAME = "summary.json"
 
 
 def parts_prefix(task_id: str) -> str:
-    """Where the parts of one task live in the work bucket."""
+    """Where the parts of one task live in the work bucket (every run's)."""
     return f"{PARTS_PREFIX}{task_id}/"
 
 
-def part_key(task_id: str, location_id: str, data_type: str, offset: int) -> str:
-    """The key of one page of one data type of one location: deterministic, so a rerun overwrites it."""
-    return f"{parts_prefix(task_id)}{location_id}/{data_type}/{offset}.json"
+def run_parts_prefix(task_id: str, run_id: str) -> str:
+    """Where the parts one run (and its redrives) fetched for a task live."""
+    return f"{parts_prefix(task_id)}{run_id}/"
+
+
+def part_key(task_id: str, run_id: str, location_id: str, data_type: str, offset: int) -> str:
+    """The key of one page of one data type of one location, as fetched by one run.
+
+    Deterministic within a run, so a redrive overwrites the pages it fetches again; a later run
+    writes beside it, so a rerun that fails never spoils the parts of a complete extraction.
+    """
+    return f"{run_parts_prefix(task_id, run_id)}{location_id}/{data_type}/{offset}.json"
+
+
+def coverage_prefix(task_id: str) -> str:
+    """Where the coverage of one task lives in the work bucket."""
+    return f"{COVERAGE_PREFIX}{task_id}/"
+
+
+def coverage_key(task_id: str, location_id: str) -> str:
+    """A location's last complete extraction: run, time, page size, pages and rows per data type."""
+    return f"{coverage_prefix(task_id)}complete/{location_id}.json"
+
+
+def failure_key(task_id: str, location_id: str) -> str:
+    """A location's last failed extraction: run, time, error and cause."""
+    return f"{coverage_prefix(task_id)}failed/{location_id}.json"
+
+
+def coverage_part_keys(coverage: dict[str, Any]) -> list[str]:
+    """The exact part keys a complete extraction wrote, derived from its coverage manifest.
+
+    Page ``i`` of a data type sits at offset ``i * page_limit``; the manifest holds the pages per
+    data type, so it stays the same size however many pages the location has.
+    """
+    limit = int(coverage["page_limit"])
+    return [part_key(coverage["task_id"], coverage["run_id"], coverage["location_id"], entry["data_type"], page * limit)
+            for entry in coverage["data_types"] for page in range(int(entry["pages"]))]
 
 
 def output_prefix(task_id: str) -> str:
-    """Where the consolidated output of one task lives in the output bucket."""
-    return f"{CONSOLIDATED_PREFIX}{task_id}/"
+    """Where every consolidation of one task lives in the output bucket (Hive style: ``task_id=``)."""
+    return f"{CONSOLIDATED_PREFIX}task_id={task_id}/"
 
 
-def manifest_key(task_id: str) -> str:
-    return f"{output_prefix(task_id)}{MANIFEST_NAME}"
+def run_output_prefix(task_id: str, run_id: str) -> str:
+    """Where one run's consolidation lives: its CSV, Parquet, manifest and summary."""
+    return f"{output_prefix(task_id)}run_id={run_id}/"
 
 
-def summary_key(task_id: str) -> str:
-    return f"{output_prefix(task_id)}{SUMMARY_NAME}"
+def manifest_key(task_id: str, run_id: str) -> str:
+    return f"{run_output_prefix(task_id, run_id)}{MANIFEST_NAME}"
 
 
-def csv_key(task_id: str) -> str:
-    return f"{output_prefix(task_id)}{task_id}.csv"
+def summary_key(task_id: str, run_id: str) -> str:
+    return f"{run_output_prefix(task_id, run_id)}{SUMMARY_NAME}"
 
 
-def parquet_key(task_id: str) -> str:
-    return f"{output_prefix(task_id)}{task_id}.parquet"
+def csv_key(task_id: str, run_id: str) -> str:
+    return f"{run_output_prefix(task_id, run_id)}{CSV_NAME}"
+
+
+def parquet_key(task_id: str, run_id: str) -> str:
+    return f"{run_output_prefix(task_id, run_id)}{PARQUET_NAME}"
+
+
+def latest_key(task_id: str) -> str:
+    """The pointer to a task's latest consolidation (run_id, created_at, rows, URIs), outside the tree."""
+    return f"{LATEST_PREFIX}{task_id}.json"
 
 
 def quarantine_key(part: str) -> str:
@@ -88,8 +142,12 @@ def map_runs_prefix(task_id: str) -> str:
 
 # ----------------------------------------------------------------------------- output rows
 
-OUTPUT_COLUMNS = ("discount_code", "error_message", "status", "location_id", "data_type", "task_id")
+# run_id: the consolidation that wrote the row; extracted_at: when its location's data was read
+# (ISO-8601, UTC). error_messages is a list of strings in Parquet and a JSON array in the CSV.
+OUTPUT_COLUMNS = ("discount_code", "error_messages", "status", "location_id", "data_type", "task_id",
+                  "run_id", "extracted_at")
 KEY_COLUMNS = ("location_id", "data_type", "discount_code")  # one output row per key
+LIST_COLUMNS = ("error_messages",)
 
 
 # ----------------------------------------------------------------------------- tasks table
@@ -108,7 +166,7 @@ class TaskRecord:
 
     The aggregator writes task_id, created_at, status, execution_arn and rerun_locations when it
     starts; locations_total and locations_failed before consolidating; rows, output_uri,
-    finished_at and map_run_results (where the Map Run's ResultWriter put its results: the lost
+    locations_missing, finished_at and map_run_results (where the Map Run's ResultWriter put its results: the lost
     locations are read from there, never carried through the workflow) at the end, or error on
     failure. A redrive adds
     redriven_locations, redrive_count and redriven_at (toolkit.runs.redrive).
@@ -120,6 +178,7 @@ class TaskRecord:
     execution_arn: str | None = None
     locations_total: int | None = None
     locations_failed: int | None = None
+    locations_missing: int | None = None  # enabled locations without complete data when consolidated
     rows: int | None = None
     output_uri: str | None = None
     finished_at: str | None = None
@@ -178,7 +237,7 @@ class TaskRecord:
         return item
 
 
-_INTEGERS = ("locations_total", "locations_failed", "rows", "redrive_count")
+_INTEGERS = ("locations_total", "locations_failed", "locations_missing", "rows", "redrive_count")
 _STRING_SETS = ("rerun_locations", "redriven_locations")
 
 

@@ -1,9 +1,10 @@
 """Consolidated output of a task, for analysts: awswrangler loaders, summaries, diffs, checks.
 
-The Glue job writes, under the output bucket's ``consolidated/{task_id}/`` (toolkit.layout), one
-CSV, a Parquet copy and ``manifest.json`` (rows per location and data type, part files read, quarantined
-files, URIs). These functions read them through awswrangler, pointed at AWS or the local stack
-by the same StackConfig.
+Each consolidation writes, under the output bucket's ``consolidated/task_id={task}/run_id={run}/``
+(toolkit.layout), one CSV, a Parquet copy and ``manifest.json`` (coverage, rows per location and
+data type, part files read, quarantined files, URIs); ``latest/{task}.json`` points at the task's
+latest one. These functions read them through awswrangler, pointed at AWS or the local stack by
+the same StackConfig.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ __all__ = [
     "ResultsError",
     "GroundTruthCheck",
     "output_prefix",
+    "latest_run_id",
     "load_manifest",
     "load_output",
+    "csv_frame",
     "summary",
     "diff_outputs",
     "expected_rows",
@@ -34,7 +37,7 @@ __all__ = [
 
 _COLUMNS = list(layout.OUTPUT_COLUMNS)
 _KEYS = list(layout.KEY_COLUMNS)
-_DTYPES = {column: "string" for column in _COLUMNS}
+_DTYPES = {column: "string" for column in _COLUMNS if column not in layout.LIST_COLUMNS}
 
 
 class ResultsError(ToolkitError):
@@ -42,18 +45,30 @@ class ResultsError(ToolkitError):
 
 
 def output_prefix(config: StackConfig, task_id: str) -> str:
-    """The S3 URI under which a task's consolidated output lives."""
+    """The S3 URI under which every consolidation of a task lives (one ``run_id=`` folder each)."""
     return f"s3://{config.output_bucket}/{layout.output_prefix(task_id)}"
 
 
-def load_manifest(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> dict:
-    """The consolidation manifest of a task, as a dict."""
+def latest_run_id(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> str:
+    """The run of the task's latest consolidation, from its pointer ``latest/{task}.json``."""
+    return _read_json(config, layout.latest_key(task_id), f"task_id: no consolidated output for task {task_id!r}",
+                      session)["run_id"]
+
+
+def load_manifest(config: StackConfig, task_id: str, run_id: str | None = None, *,
+                  session: boto3.Session | None = None) -> dict:
+    """The consolidation manifest of one run of a task (default: its latest consolidation), as a dict."""
+    run_id = run_id or latest_run_id(config, task_id, session=session)
+    return _read_json(config, layout.manifest_key(task_id, run_id),
+                      f"run_id: no consolidated output for run {run_id!r} of task {task_id!r}", session)
+
+
+def _read_json(config: StackConfig, key: str, missing: str, session: boto3.Session | None) -> dict:
     s3 = aws.client(config, "s3", session)
-    key = layout.manifest_key(task_id)
     try:
         body = s3.get_object(Bucket=config.output_bucket, Key=key)["Body"].read()
     except s3.exceptions.NoSuchKey:
-        raise ResultsError(f"task_id: no consolidated output for task {task_id!r} (s3://{config.output_bucket}/{key})") from None
+        raise ResultsError(f"{missing} (s3://{config.output_bucket}/{key})") from None
     return json.loads(body)
 
 
@@ -62,14 +77,19 @@ def load_output(
     task_id: str,
     *,
     fmt: Literal["parquet", "csv"] = "parquet",
+    run_id: str | None = None,
     session: boto3.Session | None = None,
 ) -> pd.DataFrame:
-    """A task's consolidated rows through awswrangler, every column as pandas ``string`` dtype."""
+    """A task's consolidated rows (default: its latest run) through awswrangler.
+
+    Every column is pandas ``string`` dtype except ``error_messages``, a list of strings per row
+    (the CSV holds it as a JSON array).
+    """
     import awswrangler as wr
 
     if fmt not in ("parquet", "csv"):
         raise ResultsError(f"fmt: must be 'parquet' or 'csv', got {fmt!r}")
-    manifest = load_manifest(config, task_id, session=session)
+    manifest = load_manifest(config, task_id, run_id, session=session)
     with aws.wrangler_endpoints(config) as default_session:
         boto_session = session or default_session
         if fmt == "parquet":
@@ -80,7 +100,15 @@ def load_output(
     missing = [c for c in _COLUMNS if c not in frame.columns]
     if missing:
         raise ResultsError(f"output: the {fmt} file lacks column(s) {', '.join(missing)}")
-    return frame[_COLUMNS].fillna("").astype(_DTYPES)
+    frame = frame[_COLUMNS].copy()
+    for column in layout.LIST_COLUMNS:
+        frame[column] = frame[column].map(json.loads if fmt == "csv" else list)
+    return frame.fillna({c: "" for c in _DTYPES}).astype(_DTYPES)
+
+
+def csv_frame(output: pd.DataFrame) -> pd.DataFrame:
+    """Output rows as the CSV spells them: each list column (``error_messages``) as one JSON array."""
+    return output.assign(**{c: output[c].map(_messages_text) for c in layout.LIST_COLUMNS if c in output})
 
 
 def summary(output: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
@@ -105,11 +133,12 @@ def expected_rows(ground_truth: pd.DataFrame) -> pd.DataFrame:
     """The output rows the pipeline must produce for the sample API's ground truth.
 
     One row per record: ``discount_code`` is ``resourceKey``, ``status`` the record's state (its
-    data type), and ``error_message`` the record's messages joined by newlines, unchanged.
+    data type), and ``error_messages`` the record's messages, unchanged, as a JSON array (so that
+    rows compare as text).
     """
     return pd.DataFrame({
         "discount_code": ground_truth["resourceKey"],
-        "error_message": ground_truth["messages"].map(lambda m: "\n".join(m)),
+        "error_messages": ground_truth["messages"].map(_messages_text),
         "status": ground_truth["data_type"],
         "location_id": ground_truth["location_id"],
         "data_type": ground_truth["data_type"],
@@ -141,15 +170,21 @@ class GroundTruthCheck:
 def compare_with_ground_truth(output: pd.DataFrame, ground_truth: pd.DataFrame) -> GroundTruthCheck:
     """Compare output rows with the ground truth as sets keyed by location, data type and code."""
     expected = expected_rows(ground_truth)
-    found = output[list(expected.columns)].astype("string")
+    found = output[list(expected.columns)].assign(error_messages=output["error_messages"].map(_messages_text))
+    found = found.astype("string")
     duplicated = int(found.duplicated(_KEYS).sum())
     merged = expected.merge(found.drop_duplicates(_KEYS), on=_KEYS, how="outer",
                             suffixes=("_expected", "_found"), indicator=True)
     missing = merged[merged["_merge"] == "left_only"][_KEYS]
     extra = merged[merged["_merge"] == "right_only"][_KEYS]
     both = merged[merged["_merge"] == "both"]
-    changed_mask = ((both["error_message_expected"] != both["error_message_found"])
+    changed_mask = ((both["error_messages_expected"] != both["error_messages_found"])
                     | (both["status_expected"] != both["status_found"]))
     return GroundTruthCheck(expected=len(expected), found=len(output), missing=missing.reset_index(drop=True),
                             extra=extra.reset_index(drop=True), duplicated=duplicated,
                             changed=both[changed_mask].reset_index(drop=True))
+
+
+def _messages_text(messages) -> str:
+    """A record's messages as one JSON array, the CSV's spelling of ``error_messages``."""
+    return json.dumps([str(m) for m in messages], ensure_ascii=False)

@@ -21,7 +21,7 @@ import boto3
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from toolkit import aws, run_lock
+from toolkit import aws, layout, run_lock
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 from toolkit.failure_causes import FAILURE_CLASSES, FAILURE_COLUMNS, classify_error, explain
@@ -47,6 +47,11 @@ __all__ = [
     "failures",
     "failure_counts",
     "lost_locations",
+    "COVERAGE_COLUMNS",
+    "coverage",
+    "TaskStatus",
+    "task_status",
+    "coverage_status",
     "rerun",
     "redrive",
 ]
@@ -390,20 +395,21 @@ def rerun(
     session: boto3.Session | None = None,
     **options: Any,
 ) -> Run:
-    """A targeted rerun of some of a task's locations (default: those its latest run lost).
+    """A targeted rerun of some of a task's locations (default: every enabled one without complete data).
 
-    The rerun overwrites only those locations' parts (their keys are deterministic) and
-    re-consolidates the whole task, so the output ends complete and without duplicates. The
-    new task record lists the rerun locations.
+    The rerun fetches those locations again under its own run, records their coverage when they
+    complete, and consolidates the whole task from coverage, so the output holds each enabled
+    location once, from its last complete extraction. The new task record lists the rerun
+    locations.
     """
     if locations is None:
-        latest = latest_task(config, task_id, session=session)
-        if latest is None:
-            raise RunError(f"task_id: task {task_id!r} has never run")
-        locations = [f["location_id"] for f in lost_locations(config, latest, session=session)]
+        state = task_status(config, task_id, session=session)
+        if not state.locations_enabled:
+            raise RunError(f"task_id: task {task_id!r} has no enabled location")
+        locations = state.missing
         if not locations:
-            raise RunError(f"task_id: the latest run of task {task_id!r} ({latest.status}) "
-                           "lost no location; name the locations to rerun")
+            raise RunError(f"task_id: every enabled location of task {task_id!r} has complete data; "
+                           "name the locations to rerun")
     return start_run(config, task_id, locations=locations, session=session, **options)
 
 
@@ -427,6 +433,80 @@ def lost_locations(config: StackConfig, task: TaskRecord, *,
             lost.append({"location_id": json.loads(child["Input"])["location_id"],
                          "error": child.get("Error", ""), "cause": child.get("Cause", "")})
     return lost
+
+
+COVERAGE_COLUMNS = ["location_id", "complete", "run_id", "extracted_at", "page_limit", "pages", "rows",
+                    "data_types", "failed_at", "failed_run_id", "error", "cause"]
+
+
+def coverage(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> pd.DataFrame:
+    """One row per enabled location of the task: its last complete extraction and its last failure.
+
+    ``complete`` says whether the location has complete data (a coverage manifest): from which
+    run, extracted when, with what page size, how many pages and rows, of which data types. The
+    last failure (``failed_at``, ``failed_run_id``, ``error``, ``cause``) is shown whenever there is
+    one, even when a later extraction completed. The same files are what consolidation reads, so
+    this table is what the next consolidation will hold. Reads only.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from toolkit.locations import read_locations
+
+    table = read_locations(config, task_id, session=session)
+    enabled = sorted(table.loc[table["enabled"].astype(bool), "location_id"]) if not table.empty else []
+    s3 = aws.client(config, "s3", session)
+
+    def read(key: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(s3.get_object(Bucket=config.work_bucket, Key=key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    def row(location_id: str) -> dict[str, Any]:
+        done = read(layout.coverage_key(task_id, location_id)) or {}
+        failed = read(layout.failure_key(task_id, location_id)) or {}
+        types = done.get("data_types") or []
+        return {
+            "location_id": location_id, "complete": bool(done), "run_id": done.get("run_id"),
+            "extracted_at": done.get("extracted_at"), "page_limit": done.get("page_limit"),
+            "pages": done.get("pages"), "rows": done.get("rows"),
+            "data_types": ", ".join(t["data_type"] for t in types if t.get("pages")) if done else None,
+            "failed_at": failed.get("failed_at"), "failed_run_id": failed.get("run_id"),
+            "error": failed.get("error"), "cause": failed.get("cause"),
+        }
+
+    with ThreadPoolExecutor(16) as pool:
+        rows = list(pool.map(row, enabled))
+    frame = pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
+    for column in ("page_limit", "pages", "rows"):
+        frame[column] = frame[column].astype("Int64")
+    frame["complete"] = frame["complete"].astype(bool)
+    return frame
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """A task's status from its coverage: SUCCEEDED when every enabled location has complete data,
+    PARTIAL when some lack it (``missing`` names them), FAILED when none has it (or none is enabled)."""
+
+    task_id: str
+    status: str
+    locations_enabled: int
+    locations_complete: int
+    missing: list[str]
+
+
+def task_status(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> TaskStatus:
+    """The task's status derived from :func:`coverage` over its enabled locations (reads only)."""
+    return coverage_status(task_id, coverage(config, task_id, session=session))
+
+
+def coverage_status(task_id: str, table: pd.DataFrame) -> TaskStatus:
+    """The status a coverage table (:func:`coverage`) gives its task."""
+    missing = sorted(table.loc[~table["complete"], "location_id"])
+    complete = len(table) - len(missing)
+    status = "SUCCEEDED" if complete and not missing else "PARTIAL" if complete else "FAILED"
+    return TaskStatus(task_id, status, len(table), complete, missing)
 
 
 def redrive(run: Run, *, session: boto3.Session | None = None) -> Run:

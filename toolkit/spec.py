@@ -295,6 +295,7 @@ def states_policy(cfg: StackConfig) -> dict[str, Any]:
             {"Sid": "Objects", "Effect": "Allow",
              "Action": ["s3:GetObject", "s3:PutObject"],
              "Resource": [f"arn:{cfg.partition}:s3:::{cfg.work_bucket}/{layout.PARTS_PREFIX}*",
+                          f"arn:{cfg.partition}:s3:::{cfg.work_bucket}/{layout.COVERAGE_PREFIX}*",
                           f"arn:{cfg.partition}:s3:::{cfg.output_bucket}/{layout.CONSOLIDATED_PREFIX}*"]},
             {"Sid": "MapRunResults", "Effect": "Allow",
              "Action": ["s3:GetObject", "s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
@@ -340,7 +341,7 @@ def states_policy(cfg: StackConfig) -> dict[str, Any]:
 
 
 def glue_policy(cfg: StackConfig) -> dict[str, Any]:
-    """What the consolidation job may do: the two buckets and its own log groups."""
+    """What the consolidation job may do: the two buckets, reading the locations table, its own log groups."""
     work, out = (f"arn:{cfg.partition}:s3:::{b}" for b in (cfg.work_bucket, cfg.output_bucket))
     return {
         "Version": "2012-10-17",
@@ -349,7 +350,10 @@ def glue_policy(cfg: StackConfig) -> dict[str, Any]:
             {"Sid": "ReadWork", "Effect": "Allow",
              "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], "Resource": [f"{work}/*"]},
             {"Sid": "WriteOutput", "Effect": "Allow",
-             "Action": ["s3:GetObject", "s3:PutObject"], "Resource": [f"{out}/{layout.CONSOLIDATED_PREFIX}*"]},
+             "Action": ["s3:GetObject", "s3:PutObject"],
+             "Resource": [f"{out}/{layout.CONSOLIDATED_PREFIX}*", f"{out}/{layout.LATEST_PREFIX}*"]},
+            {"Sid": "ReadLocations", "Effect": "Allow", "Action": ["dynamodb:Query"],
+             "Resource": [arn(cfg, "dynamodb", f"table/{cfg.locations_table}")]},
             {"Sid": "Logs", "Effect": "Allow",
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
              "Resource": [arn(cfg, "logs", "log-group:/aws-glue/*")]},

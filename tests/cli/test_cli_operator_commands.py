@@ -239,6 +239,10 @@ def test_run_start_refuses_bad_input(cli, deployed) -> None:
 def test_run_status_history_and_failures_name_the_failed_location(cli, partial_run, loaded) -> None:
     status = cli.json("run", "status", TASK)
     assert status["status"] == "PARTIAL" and status["locations_failed"] == 1 and status["locations_succeeded"] == 2
+    assert status["coverage_status"] == "PARTIAL" and status["missing_locations"] == [loaded[1]]
+    assert status["locations_complete"] == "2/3"
+    table = cli.json("run", "coverage", TASK)
+    assert [(r["location_id"], r["complete"]) for r in table] == [(i, i != loaded[1]) for i in sorted(loaded)]
     listing = cli.json("run", "status")
     mine = [r for r in listing if r["task_id"] == TASK]
     assert [list(r) for r in listing] == [list(status)] * len(listing)  # one schema for one task and the list
@@ -282,7 +286,7 @@ def test_run_rerun_completes_the_task_with_the_ground_truth(cli, rerun_result, s
 
 @pytest.mark.slow
 def test_run_rerun_refuses_a_task_that_lost_nothing(cli, rerun_result) -> None:
-    one_line_error(cli("run", "rerun", TASK), "lost no location")
+    one_line_error(cli("run", "rerun", TASK), "every enabled location", "has complete data")
 
 
 @pytest.mark.slow
@@ -314,9 +318,13 @@ def test_results_export_writes_csv_and_parquet(cli, rerun_result, deployed, tmp_
     csv = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
     parquet = pd.read_parquet(tmp_path / "out.parquet")
     key = ["location_id", "data_type", "discount_code"]
+    as_text = lambda messages: json.dumps(list(messages), ensure_ascii=False)  # noqa: E731
+    want = expected.assign(error_messages=expected["error_messages"].map(as_text)).astype("string")
+    csv["error_messages"] = csv["error_messages"].map(json.loads)  # the CSV holds each list as a JSON array
     for frame in (csv, parquet):
-        got = frame.astype("string").sort_values(key).reset_index(drop=True)
-        pd.testing.assert_frame_equal(got, expected.sort_values(key).reset_index(drop=True))
+        got = frame.assign(error_messages=frame["error_messages"].map(as_text)).astype("string")
+        pd.testing.assert_frame_equal(got.sort_values(key).reset_index(drop=True),
+                                      want.sort_values(key).reset_index(drop=True))
     one_line_error(cli("results", "export", TASK, str(tmp_path / "out.xlsx")), "--format", "'xlsx'")
     one_line_error(cli("results", "export", TASK, str(tmp_path / "no" / "out.csv")), "out", "does not exist")
     assert not (tmp_path / "out.xlsx").exists()

@@ -26,12 +26,26 @@ class JobRun:
 
 @dataclass
 class S3Place:
-    """A work bucket and an output bucket on a real S3 endpoint, and a client for them."""
+    """A work bucket, an output bucket and a locations table on a real endpoint, and clients for them."""
 
     endpoint: str
     s3: object
     work_bucket: str
     output_bucket: str
+    dynamodb: object = None
+    locations_table: str = ""
+
+    def put_location(self, task_id: str, location_id: str, enabled: bool = True) -> None:
+        self.dynamodb.put_item(TableName=self.locations_table, Item={
+            "task_id": {"S": task_id}, "location_id": {"S": location_id}, "enabled": {"BOOL": enabled}})
+
+    def put_coverage(self, task_id: str, location_id: str, run_id: str, page_limit: int,
+                     pages: dict[str, int], extracted_at: str = "2026-12-02T12:00:00.000Z") -> None:
+        """A location's coverage manifest, as the extraction workflow writes it."""
+        doc = {"task_id": task_id, "location_id": location_id, "run_id": run_id, "extracted_at": extracted_at,
+               "page_limit": page_limit, "data_types": [{"data_type": t, "pages": n} for t, n in pages.items()]}
+        self.s3.put_object(Bucket=self.work_bucket, Key=f"coverage/{task_id}/complete/{location_id}.json",
+                           Body=json.dumps(doc).encode())
 
     def put_parts(self, parts: dict[str, object]) -> None:
         """Write part files (key -> JSON-able document, or raw bytes) concurrently."""
@@ -64,4 +78,11 @@ def s3_place(local_stack) -> S3Place:
     work, output = f"work-{suffix}", f"output-{suffix}"
     s3.create_bucket(Bucket=work)
     s3.create_bucket(Bucket=output)
-    return S3Place(local_stack.endpoint_url, s3, work, output)
+    dynamodb = local_stack.client("dynamodb")
+    table = f"locations-{suffix}"
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "task_id", "KeyType": "HASH"},
+                                     {"AttributeName": "location_id", "KeyType": "RANGE"}],
+                          AttributeDefinitions=[{"AttributeName": "task_id", "AttributeType": "S"},
+                                                {"AttributeName": "location_id", "AttributeType": "S"}])
+    return S3Place(local_stack.endpoint_url, s3, work, output, dynamodb, table)

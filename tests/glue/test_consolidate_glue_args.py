@@ -28,6 +28,10 @@ def glue_parser(monkeypatch):
         del sys.modules[name]
 
 
+# What the aggregator passes besides the task id.
+RUN = {"--run_id": "t-1-20261202T120000", "--locations_table": "dsa-locations"}
+
+
 def _consolidate():
     spec = importlib.util.spec_from_file_location("consolidate_args_under_test", SCRIPT)
     module = importlib.util.module_from_spec(spec)
@@ -48,17 +52,18 @@ def _deployed_run_argv(arguments: dict[str, str]) -> tuple[list[str], JobRun]:
 
 
 def test_consolidate_reads_the_run_id_glue_passes_without_asking_for_it(glue_parser):
-    argv, run = _deployed_run_argv({"--task_id": "t-1", "--parts_action": "archive", "--partitions": "3"})
+    argv, run = _deployed_run_argv({**RUN, "--task_id": "t-1", "--parts_action": "archive", "--partitions": "3"})
     cfg = StackConfig.load()
     args = _consolidate().parse_args(argv)
     assert args.task_id == "t-1" and args.job_run_id == run.Id and args.job_name == cfg.glue_job
     assert (args.work_bucket, args.output_bucket) == (cfg.work_bucket, cfg.output_bucket)
+    assert (args.run_id, args.locations_table) == (RUN["--run_id"], RUN["--locations_table"])
     assert args.parts_action == "archive" and args.partitions == 3
 
 
 def test_name_equals_value_form_is_read_too(glue_parser):
     """By hand (or a wrapper) the same arguments may come as --name=value."""
-    argv, _ = _deployed_run_argv({"--task_id": "t-1", "--partitions": "2"})
+    argv, _ = _deployed_run_argv({**RUN, "--task_id": "t-1", "--partitions": "2"})
     at = argv.index("--partitions")
     argv[at:at + 2] = ["--partitions=5"]
     args = _consolidate().parse_args(argv)
@@ -83,6 +88,6 @@ def test_without_glue_the_same_argv_parses_the_same(monkeypatch):
     for name in [n for n in sys.modules if n == "awsglue" or n.startswith("awsglue.")]:
         monkeypatch.delitem(sys.modules, name)
     assert importlib.util.find_spec("awsglue") is None
-    argv, run = _deployed_run_argv({"--task_id": "t-1"})
+    argv, run = _deployed_run_argv({**RUN, "--task_id": "t-1"})
     args = _consolidate().parse_args(argv)
     assert args.task_id == "t-1" and args.job_run_id == run.Id and args.parts_action == "keep"

@@ -28,8 +28,12 @@ def test_default_dataset_output_equals_the_ground_truth(pipeline) -> None:
     assert task.status == "SUCCEEDED"
     assert task.locations_total == 25 and task.locations_failed == 0
     assert task.rows == check.expected
-    assert task.output_uri.endswith("/consolidated/full/full.csv")
-    assert task.execution_arn == run.execution_arn
+    run_id = run.execution_arn.rsplit(":", 1)[1]
+    assert task.output_uri.endswith(f"/consolidated/task_id=full/run_id={run_id}/data.csv")
+    assert task.execution_arn == run.execution_arn and task.locations_missing == 0
+    output = pipeline.output("full")
+    assert set(output["run_id"]) == {run_id} and output["extracted_at"].str.len().min() > 0
+    assert results.latest_run_id(pipeline.config, "full") == run_id
 
 
 def test_faults_within_the_retry_budget_lose_nothing(pipeline, faults) -> None:
@@ -58,7 +62,9 @@ def test_a_location_failing_beyond_retries_is_partial_and_a_rerun_completes_it(p
     assert final.status == "SUCCEEDED"  # the execution succeeds; the task is PARTIAL
     task = runs.latest_task(pipeline.config, "partial")
     assert task.status == "PARTIAL"
-    assert task.locations_failed == 1
+    assert task.locations_failed == 1 and task.locations_missing == 1
+    state = runs.task_status(pipeline.config, "partial")
+    assert (state.status, state.missing) == ("PARTIAL", [broken])
     failed = runs.lost_locations(pipeline.config, task)
     assert [f["location_id"] for f in failed] == [broken]
     assert failed[0]["error"] == "States.TaskFailed" or "500" in failed[0]["error"]
@@ -81,28 +87,30 @@ def test_a_location_failing_beyond_retries_is_partial_and_a_rerun_completes_it(p
     task = runs.latest_task(pipeline.config, "partial")
     assert task.status == "SUCCEEDED"
     assert task.rerun_locations == [broken]
-    assert task.locations_total == 1
+    assert task.locations_total == 1 and task.locations_missing == 0
+    assert runs.task_status(pipeline.config, "partial").status == "SUCCEEDED"
     check = pipeline.check("partial", ids)
     assert check.ok, check.summary()  # complete, and nothing duplicated
 
 
-def test_reruns_overwrite_parts_instead_of_adding_them(pipeline) -> None:
+def test_a_rerun_writes_its_parts_beside_the_last_runs_and_the_output_holds_each_row_once(pipeline) -> None:
     ids = pipeline.stack.sample_api.location_ids()[:3]
     pipeline.load("twice", ids)
     s3 = pipeline.stack.client("s3")
 
-    def part_keys() -> list[str]:
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=pipeline.config.work_bucket, Prefix="parts/twice/")
-        return sorted(o["Key"] for p in pages for o in p.get("Contents", []))
+    def part_keys(run: runs.Run) -> list[str]:
+        prefix = layout.run_parts_prefix("twice", run.execution_arn.rsplit(":", 1)[1])
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=pipeline.config.work_bucket, Prefix=prefix)
+        return sorted(o["Key"][len(prefix):] for p in pages for o in p.get("Contents", []))
 
-    _, first = pipeline.run("twice")
+    first_run, first = pipeline.run("twice")
     assert first.status == "SUCCEEDED"
-    keys = part_keys()
-    _, second = pipeline.run("twice")
+    second_run, second = pipeline.run("twice")
     assert second.status == "SUCCEEDED"
-    assert part_keys() == keys  # same deterministic keys, none added
-    assert all(k.split("/")[-1].removesuffix(".json").isdigit() for k in keys)
-    assert pipeline.check("twice", ids).ok
+    assert part_keys(second_run) == part_keys(first_run) != []  # same pages, each run under its own prefix
+    assert pipeline.check("twice", ids).ok  # read from the second run's parts only: nothing duplicated
+    coverage = runs.coverage(pipeline.config, "twice")
+    assert set(coverage["run_id"]) == {second_run.execution_arn.rsplit(":", 1)[1]}
 
 
 def test_a_map_run_beyond_its_tolerance_fails_the_execution_and_a_redrive_completes_it(pipeline, faults) -> None:
@@ -146,16 +154,22 @@ def test_a_map_run_beyond_its_tolerance_fails_the_execution_and_a_redrive_comple
 
 
 def test_a_quarantined_part_makes_the_task_partial_and_is_reported(pipeline) -> None:
-    ids = pipeline.stack.sample_api.location_ids()[:1]
+    ids = pipeline.stack.sample_api.location_ids()[:2]
     pipeline.load("corrupt", ids)
+    first_run, first = pipeline.run("corrupt")
+    assert first.status == "SUCCEEDED"
+    # Spoil one part the coverage of ids[0] lists, then rerun only ids[1]: ids[0] is read from coverage.
     s3 = pipeline.stack.client("s3")
-    bad_key = layout.part_key("corrupt", ids[0], "failed", 999900)
+    table = runs.coverage(pipeline.config, "corrupt").set_index("location_id")
+    data_type = table.loc[ids[0], "data_types"].split(", ")[0]
+    bad_key = layout.part_key("corrupt", table.loc[ids[0], "run_id"], ids[0], data_type, 0)
     s3.put_object(Bucket=pipeline.config.work_bucket, Key=bad_key, Body=b'{"rows": [truncated')
-    _, final = pipeline.run("corrupt")
+    _, final = pipeline.run("corrupt", locations=[ids[1]])
     assert final.status == "SUCCEEDED"
     task = runs.latest_task(pipeline.config, "corrupt")
     assert task.status == "PARTIAL"
     manifest = results.load_manifest(pipeline.config, "corrupt")
     assert manifest["part_files_quarantined"] == 1
     assert [q["key"] for q in manifest["quarantined"]] == [bad_key]
-    assert pipeline.check("corrupt", ids).ok  # the good parts are all there, the bad one is not
+    check = pipeline.check("corrupt", ids)
+    assert not check.ok and len(check.missing) > 0 and check.extra.empty and check.duplicated == 0

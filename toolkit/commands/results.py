@@ -64,7 +64,7 @@ def export(
     output = results.load_output(load_config(config), task_id)
     tmp = out.with_name(out.name + ".tmp")
     if fmt == "csv":
-        output.to_csv(tmp, index=False)
+        results.csv_frame(output).to_csv(tmp, index=False)
     else:
         output.to_parquet(tmp, index=False)
     tmp.replace(out)  # whole or not at all

@@ -26,7 +26,8 @@ app = typer.Typer(help="Start, watch and inspect task runs; rerun or redrive fai
 
 TASK_FIELDS = ["task_id", "created_at", "status", "execution_status", "locations_total", "locations_succeeded",
                "locations_failed", "locations_running", "locations_pending", "pages", "rows", "duration_seconds",
-               "output_uri", "error", "rerun_locations", "redriven_locations", "execution_arn"]
+               "output_uri", "error", "rerun_locations", "redriven_locations", "execution_arn",
+               "coverage_status", "locations_complete", "missing_locations"]
 """A task in every ``--json`` output of ``dsa run`` (one task or the list): docs/cli.md says what each means."""
 _LIST_COLUMNS = {"task_id": "task_id", "created_at": "created_at (UTC)", "status": "status",
                  "locations_total": "locations", "locations_failed": "failed", "rows": "rows",
@@ -80,7 +81,7 @@ def status(
     config: Optional[Path] = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """A task's latest run (record and live counts), or the recent runs of every task."""
+    """A task's latest run (record and live counts) and its coverage, or the recent runs of every task."""
     from toolkit import runs
 
     cfg = load_config(config)
@@ -98,7 +99,31 @@ def status(
     run = _find_run(cfg, task_id, None)
     snapshot = runs.progress(run)
     record = _reconciled(cfg, task_id)
-    print_fields(task_fields(task_id, record, snapshot), as_json=as_json)
+    fields = task_fields(task_id, record, snapshot)
+    # Coverage: which enabled locations have complete data, from which run; the task's status follows.
+    table = runs.coverage(cfg, task_id)
+    fields.update(coverage_fields(runs.coverage_status(task_id, table)))
+    if as_json:
+        print_json(fields)
+        return
+    print_fields(fields)
+    print_frame(table.drop(columns=["cause"]), title=f"coverage of task {task_id} (`dsa run coverage {task_id}`)")
+
+
+@app.command("coverage")
+def coverage(
+    task_id: str = TaskArgument,
+    config: Optional[Path] = ConfigOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Each enabled location of a task: complete or not, from which run, and its last failure."""
+    from toolkit import runs
+
+    table = runs.coverage(load_config(config), task_id)
+    if as_json:
+        print_json(frame_records(table))
+        return
+    print_frame(table, title=f"coverage of task {task_id}")
 
 
 @app.command("history")
@@ -133,13 +158,13 @@ def failures(task_id: str = TaskArgument, execution_arn: Optional[str] = Executi
 def rerun(
     task_id: str = TaskArgument,
     location_ids: Optional[List[str]] = typer.Option(None, "--location", "-l",
-                                                     help="Rerun this location (repeatable; default: the failed ones)."),
+                                                     help="Rerun this location (repeatable; default: every enabled one without complete data)."),
     no_watch: bool = NoWatchOption,
     interval: float = IntervalOption,
     config: Optional[Path] = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Rerun some locations of a task (default: those its latest run lost), then re-consolidate."""
+    """Rerun some locations of a task (default: every enabled one without complete data), then re-consolidate."""
     from toolkit import runs
     from toolkit.locations import check_task_id
 
@@ -234,5 +259,16 @@ def task_fields(task_id: str, record: TaskRecord | None, snapshot) -> dict:
         "redriven_locations": record.redriven_locations or None,
         "execution_arn": record.execution_arn,
     }
+    # Coverage is read per location from S3: `dsa run status TASK` fills it, the list leaves it null.
+    values.update(coverage_fields(None))
     return {name: values[name] for name in TASK_FIELDS}
+
+
+def coverage_fields(state) -> dict:
+    """The coverage fields of ``TASK_FIELDS`` from a ``runs.TaskStatus`` (None: not read)."""
+    if state is None:
+        return {"coverage_status": None, "locations_complete": None, "missing_locations": None}
+    return {"coverage_status": state.status,
+            "locations_complete": f"{state.locations_complete}/{state.locations_enabled}",
+            "missing_locations": list(state.missing) or None}
 
