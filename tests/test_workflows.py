@@ -107,3 +107,16 @@ def _task_states(tree):
     elif isinstance(tree, list):
         for value in tree:
             yield from _task_states(value)
+
+
+def test_the_failure_recording_states_runs_skips_are_the_extractions_own() -> None:
+    """runs.failures names the state that failed, skipping those that only record the failure:
+    they must be the extraction workflow's states, and reached only from its Catch blocks."""
+    from pathlib import Path
+
+    from toolkit.runs import _FAILURE_RECORDING_STATES
+
+    states = json.loads((Path(__file__).parents[1] / "asl" / "extraction.asl.json").read_text())["States"]
+    assert _FAILURE_RECORDING_STATES <= set(states)
+    catch_targets = {c["Next"] for s in states.values() for c in s.get("Catch", [])}
+    assert "Record Failure" in catch_targets and states["Record Failure"]["Next"] == "Extraction Failed"

@@ -587,9 +587,13 @@ def _failure_row(sfn: Any, child_arn: str) -> dict[str, Any]:
     }
 
 
+#: The extraction workflow's states that only record a failure already made (asl/extraction.asl.json).
+_FAILURE_RECORDING_STATES = frozenset({"Record Failure", "Extraction Failed"})
+
+
 def _failing_state(sfn: Any, execution_arn: str) -> tuple[str | None, int]:
-    """The last state entered before the execution failed, and the HTTP Tasks it scheduled
-    (each try of a retried call is scheduled again)."""
+    """The last state entered before the execution failed (the states that record the failure
+    aside), and the HTTP Tasks it scheduled (each try of a retried call is scheduled again)."""
     page = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=100)
     tries = 0
     for event in page["events"]:
@@ -597,7 +601,7 @@ def _failing_state(sfn: Any, execution_arn: str) -> tuple[str | None, int]:
         if scheduled and scheduled.get("resourceType") == "http":
             tries += 1
         details = event.get("stateEnteredEventDetails")
-        if details:
+        if details and details.get("name") not in _FAILURE_RECORDING_STATES:
             return details.get("name"), tries
     return None, tries
 
