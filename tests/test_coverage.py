@@ -3,6 +3,7 @@ coverage manifests of its enabled locations (as the extraction workflow writes t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 
@@ -33,8 +34,9 @@ def _put(local_stack, cfg, key: str, doc: dict) -> None:
     local_stack.client("s3").put_object(Bucket=cfg.work_bucket, Key=key, Body=json.dumps(doc).encode())
 
 
-def _complete(task_id: str, location_id: str, run_id: str) -> dict:
-    return {"task_id": task_id, "location_id": location_id, "run_id": run_id, "extracted_at": "2026-12-02T12:00:00Z",
+def _complete(task_id: str, location_id: str, run_id: str, extracted_at: str | None = None) -> dict:
+    extracted_at = extracted_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return {"task_id": task_id, "location_id": location_id, "run_id": run_id, "extracted_at": extracted_at,
             "page_limit": 100, "pages": 3, "rows": 250,
             "data_types": [{"data_type": "failed", "total": 250, "pages": 3, "rows": 250},
                            {"data_type": "rejected", "total": 0, "pages": 0, "rows": 0}]}
@@ -75,3 +77,20 @@ def test_a_task_with_nothing_complete_is_failed_and_one_without_locations_cannot
     assert runs.task_status(config, task) == runs.TaskStatus(task, "FAILED", 2, 0, ["a", "b"])
     with pytest.raises(runs.RunError, match="has no enabled location"):
         runs.rerun(config, f"t-{uuid.uuid4().hex[:6]}")
+
+
+def test_a_location_whose_parts_the_lifecycle_rule_may_have_expired_has_no_complete_data(local_stack, config) -> None:
+    """Consolidation reads a location's parts from its last complete extraction; once the parts/
+    lifecycle rule may have removed them, coverage says so, and the default rerun fetches it again."""
+    task = f"t-{uuid.uuid4().hex[:6]}"
+    _load(local_stack, config, task, {"fresh": True, "old": True})
+    now = dt.datetime.now(dt.timezone.utc)
+    old = (now - dt.timedelta(days=config.parts_expire_days)).isoformat(timespec="seconds")
+    _put(local_stack, config, layout.coverage_key(task, "fresh"), _complete(task, "fresh", "run-2"))
+    _put(local_stack, config, layout.coverage_key(task, "old"), _complete(task, "old", "run-1", extracted_at=old))
+
+    rows = runs.coverage(config, task).set_index("location_id")
+    assert rows.loc["fresh", "complete"] and not rows.loc["old", "complete"]
+    assert rows.loc["old", "run_id"] == "run-1"  # still shown: which run it was, and when its parts expire
+    assert dt.datetime.fromisoformat(rows.loc["old", "parts_expire_at"]) < now
+    assert runs.task_status(config, task).missing == ["old"]

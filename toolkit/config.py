@@ -115,7 +115,9 @@ class StackConfig:
 
     # Retention: days until S3 lifecycle rules expire what grows with every task in the work
     # bucket, and the page-fetch log group's retention (one of the values CloudWatch Logs takes).
-    # Parts and Map Run results are the input of reruns: they live as long as a task may be rerun.
+    # Parts and Map Run results are the input of reruns and of every later consolidation: a location
+    # whose parts may have expired counts as without complete data (runs.coverage), so the default
+    # rerun fetches it again.
     parts_expire_days: int = 14
     map_runs_expire_days: int = 14
     quarantine_expire_days: int = 30

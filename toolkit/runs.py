@@ -435,15 +435,16 @@ def lost_locations(config: StackConfig, task: TaskRecord, *,
     return lost
 
 
-COVERAGE_COLUMNS = ["location_id", "complete", "run_id", "extracted_at", "page_limit", "pages", "rows",
-                    "data_types", "failed_at", "failed_run_id", "error", "cause"]
+COVERAGE_COLUMNS = ["location_id", "complete", "run_id", "extracted_at", "parts_expire_at", "page_limit", "pages",
+                    "rows", "data_types", "failed_at", "failed_run_id", "error", "cause"]
 
 
 def coverage(config: StackConfig, task_id: str, *, session: boto3.Session | None = None) -> pd.DataFrame:
     """One row per enabled location of the task: its last complete extraction and its last failure.
 
-    ``complete`` says whether the location has complete data (a coverage manifest): from which
-    run, extracted when, with what page size, how many pages and rows, of which data types. The
+    ``complete`` says whether the location has complete data (a coverage manifest whose parts the
+    work bucket's lifecycle rule has not expired: ``parts_expire_at``, a day early to be safe): from
+    which run, extracted when, with what page size, how many pages and rows, of which data types. The
     last failure (``failed_at``, ``failed_run_id``, ``error``, ``cause``) is shown whenever there is
     one, even when a later extraction completed. The same files are what consolidation reads, so
     this table is what the next consolidation will hold. Reads only.
@@ -455,6 +456,7 @@ def coverage(config: StackConfig, task_id: str, *, session: boto3.Session | None
     table = read_locations(config, task_id, session=session)
     enabled = sorted(table.loc[table["enabled"].astype(bool), "location_id"]) if not table.empty else []
     s3 = aws.client(config, "s3", session)
+    now = dt.datetime.now(dt.timezone.utc)
 
     def read(key: str) -> dict[str, Any] | None:
         try:
@@ -466,9 +468,11 @@ def coverage(config: StackConfig, task_id: str, *, session: boto3.Session | None
         done = read(layout.coverage_key(task_id, location_id)) or {}
         failed = read(layout.failure_key(task_id, location_id)) or {}
         types = done.get("data_types") or []
+        expire_at = parts_expire_at(config, done["extracted_at"]) if done.get("extracted_at") else None
         return {
-            "location_id": location_id, "complete": bool(done), "run_id": done.get("run_id"),
-            "extracted_at": done.get("extracted_at"), "page_limit": done.get("page_limit"),
+            "location_id": location_id, "complete": bool(done) and (expire_at is None or expire_at > now),
+            "run_id": done.get("run_id"), "extracted_at": done.get("extracted_at"),
+            "parts_expire_at": expire_at and expire_at.isoformat(timespec="seconds"), "page_limit": done.get("page_limit"),
             "pages": done.get("pages"), "rows": done.get("rows"),
             "data_types": ", ".join(t["data_type"] for t in types if t.get("pages")) if done else None,
             "failed_at": failed.get("failed_at"), "failed_run_id": failed.get("run_id"),
@@ -482,6 +486,16 @@ def coverage(config: StackConfig, task_id: str, *, session: boto3.Session | None
         frame[column] = frame[column].astype("Int64")
     frame["complete"] = frame["complete"].astype(bool)
     return frame
+
+
+def parts_expire_at(config: StackConfig, extracted_at: str) -> dt.datetime:
+    """When the lifecycle rule on parts/ may have removed the parts of an extraction made at
+    ``extracted_at`` (ISO 8601): ``parts_expire_days`` later, less a day for S3's rounding to midnight.
+    A location whose parts may be gone has no complete data: the default rerun fetches it again."""
+    made = dt.datetime.fromisoformat(extracted_at.replace("Z", "+00:00"))
+    if made.tzinfo is None:
+        made = made.replace(tzinfo=dt.timezone.utc)
+    return made + dt.timedelta(days=config.parts_expire_days - 1)
 
 
 @dataclass(frozen=True)
