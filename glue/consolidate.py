@@ -6,8 +6,9 @@ locations from the locations table and each one's coverage manifest (its last co
 extraction: run, page size, pages per data type), from which the exact part keys follow; a
 location without one is missing, and nothing else under ``parts/`` is read (stale pages of
 another page size, partial pages of a failed rerun, disabled locations). The executors fetch and
-validate the parts in parallel and the driver streams the sorted rows into one CSV and one
-Parquet file under ``consolidated/task_id={task}/run_id={run}/``, then points
+validate the parts in parallel and the driver streams the sorted rows into one Parquet file under
+``consolidated/task_id={task}/run_id={run}/`` (the table's partition: Parquet only) and one CSV,
+the manifest and a summary under ``runs/task_id={task}/run_id={run}/``, then points
 ``latest/{task}.json`` at them. Unreadable or invalid parts are copied under ``quarantine/`` and
 listed in the manifest. Parts are removed only after the outputs are written and verified, and
 only when asked (``--parts_action``, default ``keep``: coverage refers to them until a later
@@ -88,6 +89,11 @@ class JobArgs:
     @property
     def output_prefix(self) -> str:
         return f"consolidated/task_id={self.task_id}/run_id={self.run_id}/"
+
+    @property
+    def files_prefix(self) -> str:
+        """The run's CSV, manifest and summary: outside the Parquet table, whose partitions hold Parquet only."""
+        return f"runs/task_id={self.task_id}/run_id={self.run_id}/"
 
     @property
     def coverage_prefix(self) -> str:
@@ -430,9 +436,9 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
             counts[row[3], row[4]] = counts.get((row[3], row[4]), 0) + 1
             yield row
 
-    csv_key = f"{args.output_prefix}{CSV_NAME}"
+    csv_key = f"{args.files_prefix}{CSV_NAME}"
     parquet_key = f"{args.output_prefix}{PARQUET_NAME}"
-    manifest_key = f"{args.output_prefix}{MANIFEST_NAME}"
+    manifest_key = f"{args.files_prefix}{MANIFEST_NAME}"
     with tempfile.TemporaryDirectory(prefix="consolidate-") as tmp:
         csv_path, parquet_path = os.path.join(tmp, "out.csv"), os.path.join(tmp, "out.parquet")
         total = write_outputs(counted(rows.toLocalIterator()), csv_path, parquet_path)
@@ -480,7 +486,7 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
     # The workflow reads only this fixed-size summary: the manifest grows with the locations and
     # quarantined parts, and a state's payload is capped at 256 KiB.
     summary = {name: manifest[name] for name in SUMMARY_FIELDS}
-    s3.put_object(Bucket=args.output_bucket, Key=f"{args.output_prefix}{SUMMARY_NAME}",
+    s3.put_object(Bucket=args.output_bucket, Key=f"{args.files_prefix}{SUMMARY_NAME}",
                   ContentType="application/json", Body=json.dumps(summary).encode("utf-8"))
     # Last, once the run's outputs are all written: the pointer to the task's latest consolidation.
     latest = {name: manifest[name] for name in LATEST_FIELDS}

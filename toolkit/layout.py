@@ -21,11 +21,11 @@ from typing import Any
 from toolkit.errors import ToolkitError
 
 __all__ = [
-    "PARTS_PREFIX", "CONSOLIDATED_PREFIX", "LATEST_PREFIX", "COVERAGE_PREFIX", "QUARANTINE_PREFIX",
+    "PARTS_PREFIX", "CONSOLIDATED_PREFIX", "RUN_FILES_PREFIX", "LATEST_PREFIX", "COVERAGE_PREFIX", "QUARANTINE_PREFIX",
     "ARCHIVE_PREFIX", "MAP_RUNS_PREFIX", "SCRIPTS_PREFIX", "SCRIPT_KEY",
     "MANIFEST_NAME", "SUMMARY_NAME", "CSV_NAME", "PARQUET_NAME",
     "part_key", "parts_prefix", "run_parts_prefix", "coverage_prefix", "coverage_key", "failure_key",
-    "coverage_part_keys", "output_prefix", "run_output_prefix", "manifest_key", "summary_key", "csv_key",
+    "coverage_part_keys", "output_prefix", "run_output_prefix", "run_files_prefix", "manifest_key", "summary_key", "csv_key",
     "parquet_key", "latest_key", "quarantine_key", "archive_key", "map_runs_prefix",
     "OUTPUT_COLUMNS", "KEY_COLUMNS", "LIST_COLUMNS",
     "TASK_STATUSES", "ACTIVE_TASK_STATUSES", "TaskRecordError", "TaskRecord",
@@ -35,7 +35,8 @@ __all__ = [
 
 PARTS_PREFIX = "parts/"              # work bucket: one JSON file per fetched page, per run
 COVERAGE_PREFIX = "coverage/"        # work bucket: each location's last complete extraction and last failure
-CONSOLIDATED_PREFIX = "consolidated/"  # output bucket: a Hive-style tree, one folder per task and run
+CONSOLIDATED_PREFIX = "consolidated/"  # output bucket: the Parquet table (Hive style, task_id= / run_id=), Parquet only
+RUN_FILES_PREFIX = "runs/"           # output bucket: each run's CSV, manifest and summary, beside the table
 LATEST_PREFIX = "latest/"            # output bucket: a pointer to each task's latest consolidation
 QUARANTINE_PREFIX = "quarantine/"    # work bucket: copies of parts the Glue job could not read
 ARCHIVE_PREFIX = "archive/"          # work bucket: parts moved aside by --parts_action archive
@@ -100,20 +101,29 @@ def output_prefix(task_id: str) -> str:
 
 
 def run_output_prefix(task_id: str, run_id: str) -> str:
-    """Where one run's consolidation lives: its CSV, Parquet, manifest and summary."""
+    """One run's partition of the Parquet table: its Parquet file and nothing else.
+
+    Athena and the Data Catalog's readers read every object under a partition's location, so the
+    run's CSV, manifest and summary live under :func:`run_files_prefix` instead.
+    """
     return f"{output_prefix(task_id)}run_id={run_id}/"
 
 
+def run_files_prefix(task_id: str, run_id: str) -> str:
+    """Where one run's CSV, manifest and summary live, outside the Parquet table."""
+    return f"{RUN_FILES_PREFIX}task_id={task_id}/run_id={run_id}/"
+
+
 def manifest_key(task_id: str, run_id: str) -> str:
-    return f"{run_output_prefix(task_id, run_id)}{MANIFEST_NAME}"
+    return f"{run_files_prefix(task_id, run_id)}{MANIFEST_NAME}"
 
 
 def summary_key(task_id: str, run_id: str) -> str:
-    return f"{run_output_prefix(task_id, run_id)}{SUMMARY_NAME}"
+    return f"{run_files_prefix(task_id, run_id)}{SUMMARY_NAME}"
 
 
 def csv_key(task_id: str, run_id: str) -> str:
-    return f"{run_output_prefix(task_id, run_id)}{CSV_NAME}"
+    return f"{run_files_prefix(task_id, run_id)}{CSV_NAME}"
 
 
 def parquet_key(task_id: str, run_id: str) -> str:
