@@ -27,7 +27,7 @@ __all__ = [
     "part_key", "parts_prefix", "run_parts_prefix", "coverage_prefix", "coverage_key", "failure_key",
     "coverage_part_keys", "output_prefix", "run_output_prefix", "run_files_prefix", "manifest_key", "summary_key", "csv_key",
     "parquet_key", "latest_key", "quarantine_key", "archive_key", "map_runs_prefix",
-    "OUTPUT_COLUMNS", "KEY_COLUMNS", "LIST_COLUMNS",
+    "OUTPUT_COLUMNS", "KEY_COLUMNS", "LIST_COLUMNS", "PARTITION_COLUMNS", "OutputColumn", "DATA_DICTIONARY",
     "TASK_STATUSES", "ACTIVE_TASK_STATUSES", "TaskRecordError", "TaskRecord",
 ]
 
@@ -158,6 +158,33 @@ OUTPUT_COLUMNS = ("discount_code", "error_messages", "status", "location_id", "d
                   "run_id", "extracted_at")
 KEY_COLUMNS = ("location_id", "data_type", "discount_code")  # one output row per key
 LIST_COLUMNS = ("error_messages",)
+PARTITION_COLUMNS = ("task_id", "run_id")  # the catalog table's partition keys (Hive folders of the table)
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """One column of the output, as the data dictionary states it (README, catalog column comments)."""
+
+    name: str
+    type: str      # as the Parquet file and the Glue Data Catalog hold it (Hive type names)
+    meaning: str
+
+
+# The data dictionary: the output's columns in OUTPUT_COLUMNS' order (tests/test_layout.py holds
+# it to them and the README's table to it).
+DATA_DICTIONARY = (
+    OutputColumn("discount_code", "string", "The record's key at the third-party API (its resourceKey)."),
+    OutputColumn("error_messages", "array<string>",
+                 "The record's error messages as the API returned them, in order; a message may hold "
+                 "newlines. The CSV holds them as one JSON array."),
+    OutputColumn("status", "string", "The record's state at the API (failed or rejected)."),
+    OutputColumn("location_id", "string", "The location the record was read from."),
+    OutputColumn("data_type", "string", "The data type queried at the API (failed or rejected)."),
+    OutputColumn("task_id", "string", "The task the output belongs to (a partition key in the catalog)."),
+    OutputColumn("run_id", "string", "The run whose consolidation wrote the row (a partition key in the catalog)."),
+    OutputColumn("extracted_at", "string",
+                 "When the location's data was read: its last complete extraction (ISO-8601, UTC)."),
+)
 
 
 # ----------------------------------------------------------------------------- tasks table

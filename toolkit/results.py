@@ -1,25 +1,31 @@
 """Consolidated output of a task, for analysts: awswrangler loaders, summaries, diffs, checks.
 
-Each consolidation writes, under the output bucket's ``consolidated/task_id={task}/run_id={run}/``
-(toolkit.layout), one CSV, a Parquet copy and ``manifest.json`` (coverage, rows per location and
-data type, part files read, quarantined files, URIs); ``latest/{task}.json`` points at the task's
-latest one. These functions read them through awswrangler, pointed at AWS or the local stack by
-the same StackConfig.
+Each consolidation writes one Parquet file under the output bucket's
+``consolidated/task_id={task}/run_id={run}/`` (the catalog table's partition) and, under
+``runs/task_id={task}/run_id={run}/``, a CSV copy and ``manifest.json`` (coverage, rows per
+location and data type, part files read, quarantined files, URIs); ``latest/{task}.json`` points
+at the task's latest one (toolkit.layout). These functions read them from AWS or the local stack,
+with the stack found as the rest of the toolkit finds it.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import boto3
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from toolkit import aws
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
 from toolkit import layout
+from toolkit.local.state import default_run_dir, read_state
 
 __all__ = [
     "ResultsError",
@@ -28,6 +34,7 @@ __all__ = [
     "latest_run_id",
     "load_manifest",
     "load_output",
+    "discovered_config",
     "summary",
     "diff_outputs",
     "expected_rows",
@@ -36,7 +43,10 @@ __all__ = [
 
 _COLUMNS = list(layout.OUTPUT_COLUMNS)
 _KEYS = list(layout.KEY_COLUMNS)
-_DTYPES = {column: "string" for column in _COLUMNS if column not in layout.LIST_COLUMNS}
+_CATEGORIES = ("status", "data_type", "location_id", "task_id", "run_id")  # few values, many rows
+_TIMESTAMPS = ("extracted_at",)
+# pyarrow's filters: [(column, op, value), ...] (AND), or a list of such lists (OR of ANDs).
+Filters = list[tuple[str, str, Any]] | list[list[tuple[str, str, Any]]]
 
 
 class ResultsError(ToolkitError):
@@ -63,46 +73,116 @@ def load_manifest(config: StackConfig, task_id: str, run_id: str | None = None, 
 
 
 def _read_json(config: StackConfig, key: str, missing: str, session: boto3.Session | None) -> dict:
-    s3 = aws.client(config, "s3", session)
-    try:
-        body = s3.get_object(Bucket=config.output_bucket, Key=key)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        raise ResultsError(f"{missing} (s3://{config.output_bucket}/{key})") from None
-    return json.loads(body)
+    return json.loads(_read_bytes(config, key, missing, session))
 
 
 def load_output(
-    config: StackConfig,
-    task_id: str,
+    task: "str | StackConfig",
+    run: str | None = None,
+    columns: list[str] | None = None,
+    filters: Filters | None = None,
     *,
     fmt: Literal["parquet", "csv"] = "parquet",
-    run_id: str | None = None,
+    config: StackConfig | None = None,
     session: boto3.Session | None = None,
 ) -> pd.DataFrame:
-    """A task's consolidated rows (default: its latest run) through awswrangler.
+    """A task's consolidated rows (default: its latest run), read like ``awswrangler.s3.read_parquet``.
 
-    Every column is pandas ``string`` dtype except ``error_messages``, a list of strings per row
-    (the CSV holds it as a JSON array).
+    ``columns`` projects (only those are decoded); ``filters`` are pyarrow/pandas row filters
+    (``[("status", "==", "failed")]``, or a list of such lists for OR) given to the Parquet
+    reader, which skips row groups by their statistics. ``config`` defaults to the one the
+    environment names (:func:`discovered_config`). Dtypes: categoricals for status, data_type,
+    location_id, task_id and run_id; ``extracted_at`` a UTC timestamp; ``discount_code`` an Arrow
+    string; ``error_messages`` a list of strings per row (an Arrow list column). The older call
+    ``load_output(config, task_id)`` still works.
     """
-    import awswrangler as wr
-
+    if isinstance(task, StackConfig):  # the older form: load_output(config, task_id, ...)
+        config, task, run = task, run, None
+    if not isinstance(task, str) or not task:
+        raise ResultsError(f"task: must be a task id, got {task!r}")
     if fmt not in ("parquet", "csv"):
         raise ResultsError(f"fmt: must be 'parquet' or 'csv', got {fmt!r}")
-    manifest = load_manifest(config, task_id, run_id, session=session)
-    with aws.wrangler_endpoints(config) as default_session:
-        boto_session = session or default_session
+    wanted = _wanted_columns(columns)
+    config = config or discovered_config()
+    run = run or latest_run_id(config, task, session=session)
+    key = layout.parquet_key(task, run) if fmt == "parquet" else layout.csv_key(task, run)
+    body = _read_bytes(config, key, f"run: no consolidated output for run {run!r} of task {task!r}", session)
+    try:
+        expression = pq.filters_to_expression(filters) if filters else None
+    except (TypeError, ValueError) as exc:
+        raise ResultsError(f"filters: {exc}") from None
+    try:
         if fmt == "parquet":
-            frame = wr.s3.read_parquet(manifest["parquet_uri"], boto3_session=boto_session)
+            table = pq.read_table(io.BytesIO(body), columns=wanted, filters=expression)
         else:
-            frame = wr.s3.read_csv(manifest["csv_uri"], boto3_session=boto_session, dtype=str,
-                                   keep_default_na=False, encoding="utf-8")
-    missing = [c for c in _COLUMNS if c not in frame.columns]
+            table = _csv_table(body)
+            table = (table.filter(expression) if expression is not None else table).select(wanted)
+    except pa.ArrowInvalid as exc:
+        raise ResultsError(f"filters: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in wanted if c not in table.column_names]
     if missing:
         raise ResultsError(f"output: the {fmt} file lacks column(s) {', '.join(missing)}")
-    frame = frame[_COLUMNS].copy()
-    for column in layout.LIST_COLUMNS:
-        frame[column] = frame[column].map(json.loads if fmt == "csv" else list)
-    return frame.fillna({c: "" for c in _DTYPES}).astype(_DTYPES)
+    return _frame(table.select(wanted))
+
+
+def discovered_config() -> StackConfig:
+    """The stack the environment names: ``DSA_*`` variables and ``DSA_CONFIG``, else locally the
+    stack ``dsa local up`` recorded, else the defaults (an explicit ``config=`` always wins)."""
+    config = StackConfig.load()
+    if config.is_local and "DSA_ENDPOINT_URL" not in os.environ:
+        state = read_state(default_run_dir())
+        if state is not None:
+            config = config.replace(endpoint_url=state.endpoint_url)
+    return config
+
+
+def _wanted_columns(columns: list[str] | None) -> list[str]:
+    if columns is None:
+        return list(_COLUMNS)
+    if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+        raise ResultsError(f"columns: must be a list of column names, got {columns!r}")
+    unknown = [c for c in columns if c not in _COLUMNS]
+    if unknown:
+        raise ResultsError(f"columns: unknown column(s) {', '.join(unknown)} (known: {', '.join(_COLUMNS)})")
+    return list(columns)
+
+
+def _read_bytes(config: StackConfig, key: str, missing: str, session: boto3.Session | None) -> bytes:
+    s3 = aws.client(config, "s3", session)
+    try:
+        return s3.get_object(Bucket=config.output_bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        raise ResultsError(f"{missing} (s3://{config.output_bucket}/{key})") from None
+
+
+def _csv_table(body: bytes) -> pa.Table:
+    """The CSV as the Parquet file's Arrow schema: every column text, ``error_messages`` parsed from its JSON array."""
+    frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, encoding="utf-8")
+    missing = [c for c in _COLUMNS if c not in frame.columns]
+    if missing:
+        raise ResultsError(f"output: the csv file lacks column(s) {', '.join(missing)}")
+    arrays = [pa.array([json.loads(v) for v in frame[c]], type=pa.list_(pa.string())) if c in layout.LIST_COLUMNS
+              else pa.array(frame[c].tolist(), type=pa.string()) for c in _COLUMNS]
+    return pa.table(arrays, names=_COLUMNS)
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """The Arrow table as analysts want it: categories, timestamps, Arrow strings and lists."""
+    frame = table.to_pandas(types_mapper=_arrow_dtype)
+    for column in frame.columns:
+        if column in _CATEGORIES:
+            frame[column] = frame[column].astype("category")
+        elif column in _TIMESTAMPS:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    return frame
+
+
+def _arrow_dtype(arrow_type: pa.DataType):
+    if pa.types.is_list(arrow_type):
+        return pd.ArrowDtype(arrow_type)
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return pd.StringDtype("pyarrow")
+    return None
 
 
 def summary(output: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
@@ -113,8 +193,8 @@ def summary(output: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
 
 def diff_outputs(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     """Per location: discount codes new in ``after``, resolved (gone), and persisting."""
-    old = before.groupby("location_id")["discount_code"].agg(set)
-    new = after.groupby("location_id")["discount_code"].agg(set)
+    old = before.groupby("location_id", observed=True)["discount_code"].agg(set)
+    new = after.groupby("location_id", observed=True)["discount_code"].agg(set)
     rows = []
     for location_id in sorted(set(old.index) | set(new.index)):
         a, b = old.get(location_id, set()), new.get(location_id, set())
