@@ -87,6 +87,8 @@ class StackConfig:
     page_fetch_state_machine: str = ""
     states_role: str = ""
     glue_role: str = ""
+    catalog_database: str = ""  # the Glue Data Catalog database and table of the consolidated output
+    catalog_table: str = ""
 
     # Run defaults.
     max_concurrency: int = 10  # locations extracted at once
@@ -192,6 +194,9 @@ def _derived_names(cfg: StackConfig) -> dict[str, str]:
         "page_fetch_state_machine": f"{prefix}-page-fetch",
         "states_role": f"{prefix}-states-role",
         "glue_role": f"{prefix}-glue-role",
+        # Athena reads lowercase letters, digits and underscores only.
+        "catalog_database": f"{str(prefix).replace('-', '_')}_output",
+        "catalog_table": "consolidated",
     }
 
 
@@ -378,6 +383,9 @@ def _validate(cfg: StackConfig) -> None:
     for name in ("states_role", "glue_role"):
         if not _ROLE.match(getattr(cfg, name)):
             raise ConfigError(name, "IAM role names are 1-64 characters of letters, digits and +=,.@_-")
+    for name in ("catalog_database", "catalog_table"):
+        if not re.match(r"^[a-z0-9_]{1,255}$", getattr(cfg, name)):
+            raise ConfigError(name, "Glue Data Catalog names for Athena are 1-255 lowercase letters, digits or _")
     if not 1 <= cfg.max_concurrency <= 10_000:
         raise ConfigError("max_concurrency", "must be between 1 and 10000")
     if not 1 <= cfg.api_concurrency <= 10_000:

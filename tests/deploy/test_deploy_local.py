@@ -31,7 +31,7 @@ def test_deploy_creates_everything_then_changes_nothing(cfg, clients):
     env = {cfg.api_key_env: KEY}
     before = deploy.plan(cfg, clients=clients)
     assert {c.action for c in before} == {"create"}
-    assert len(before) == 12
+    assert len(before) == 13
     created = deploy.deploy(cfg, clients=clients, environ=env)
     assert [c.resource for c in created] == [c.resource for c in before]
     assert {c.action for c in created} == {"create"}
@@ -124,7 +124,7 @@ def test_teardown_refuses_non_empty_output_bucket_unless_forced(cfg, clients):
 
     removed = deploy.teardown(cfg, clients=clients, force=True)
     assert {c.action for c in removed} == {"delete"}
-    assert len(removed) == 11  # the script goes with the work bucket
+    assert len(removed) == 12  # the script goes with the work bucket
     assert {c.action for c in deploy.plan(cfg, clients=clients)} == {"create"}
     assert {c.action for c in deploy.teardown(cfg, clients=clients)} == {"absent"}
 
