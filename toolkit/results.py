@@ -10,6 +10,7 @@ with the stack found as the rest of the toolkit finds it.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -35,6 +36,8 @@ __all__ = [
     "load_manifest",
     "load_output",
     "discovered_config",
+    "data_dictionary",
+    "data_dictionary_markdown",
     "summary",
     "diff_outputs",
     "expected_rows",
@@ -183,6 +186,18 @@ def _arrow_dtype(arrow_type: pa.DataType):
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return pd.StringDtype("pyarrow")
     return None
+
+
+def data_dictionary() -> pd.DataFrame:
+    """The output's columns: name, type (as Parquet and the catalog hold it) and meaning."""
+    return pd.DataFrame([dataclasses.asdict(c) for c in layout.DATA_DICTIONARY], columns=["name", "type", "meaning"])
+
+
+def data_dictionary_markdown() -> str:
+    """The data dictionary as the README's Markdown table (a test holds the README to it)."""
+    lines = ["| column | type | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{c.name}` | `{c.type}` | {c.meaning} |" for c in layout.DATA_DICTIONARY]
+    return "\n".join(lines)
 
 
 def summary(output: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
