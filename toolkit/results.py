@@ -15,6 +15,7 @@ import io
 import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import boto3
@@ -37,6 +38,8 @@ __all__ = [
     "load_output",
     "discovered_config",
     "data_dictionary",
+    "export_output",
+    "EXPORT_FORMATS",
     "data_dictionary_markdown",
     "summary",
     "diff_outputs",
@@ -186,6 +189,77 @@ def _arrow_dtype(arrow_type: pa.DataType):
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return pd.StringDtype("pyarrow")
     return None
+
+
+EXPORT_FORMATS = ("parquet", "csv", "xlsx")
+EXCEL_MAX_ROWS = 1_048_576 - 1  # a worksheet's rows, less the header
+
+
+def export_output(output: pd.DataFrame, path: str | os.PathLike[str], fmt: str | None = None) -> Path:
+    """Write rows as ``load_output`` returns them to a local Parquet, CSV or Excel file (``fmt``
+    defaults to the suffix); the file appears whole or not at all. Return its path.
+
+    CSV and Excel spell ``error_messages`` as the Glue job's CSV does, one JSON array, and
+    timestamps in ISO-8601 UTC. Excel: text is written as text (a message starting with ``=`` is
+    not a formula), timestamps as UTC dates without a zone (Excel has none), a second sheet holds
+    the data dictionary; control characters Excel cannot store become U+FFFD (in the messages'
+    JSON they are escaped, so no message loses any), and more rows than a sheet holds are refused.
+    """
+    target = Path(path)
+    fmt = (fmt or target.suffix.lstrip(".")).lower()
+    if fmt not in EXPORT_FORMATS:
+        raise ResultsError(f"fmt: must be one of {', '.join(EXPORT_FORMATS)} (or a path ending in one), got {fmt!r}")
+    if not target.parent.is_dir():
+        raise ResultsError(f"path: directory {target.parent} does not exist")
+    if fmt == "xlsx" and len(output) > EXCEL_MAX_ROWS:
+        raise ResultsError(f"fmt: {len(output)} rows exceed an Excel sheet's {EXCEL_MAX_ROWS}; export csv or parquet")
+    tmp = target.with_name(target.name + ".tmp")
+    if fmt == "parquet":
+        # Without pandas' metadata: pandas 2.2 cannot rebuild an Arrow list dtype from it, and the
+        # Arrow types (dictionary for categories, list<string>) say all that is needed.
+        pq.write_table(pa.Table.from_pandas(output, preserve_index=False).replace_schema_metadata(None), tmp)
+    elif fmt == "csv":
+        _as_text(output).to_csv(tmp, index=False, lineterminator="\r\n", encoding="utf-8")
+    else:
+        _write_excel(output, tmp)
+    tmp.replace(target)
+    return target
+
+
+def _as_text(output: pd.DataFrame, *, for_excel: bool = False) -> pd.DataFrame:
+    """List columns as JSON arrays; timestamps as ISO-8601 UTC text (or, for Excel, zone-less UTC)."""
+    text = output.copy()
+    for column in text.columns:
+        if column in layout.LIST_COLUMNS:
+            text[column] = text[column].map(_messages_text).astype(object)
+        elif isinstance(text[column].dtype, pd.DatetimeTZDtype):
+            utc = text[column].dt.tz_convert("UTC")
+            text[column] = (utc.dt.tz_localize(None) if for_excel
+                            else utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z")
+    return text
+
+
+def _write_excel(output: pd.DataFrame, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    book = Workbook(write_only=True)
+    for title, frame in (("output", _as_text(output, for_excel=True)), ("data dictionary", data_dictionary())):
+        sheet = book.create_sheet(title)
+        sheet.append(list(frame.columns))
+        for row in frame.itertuples(index=False):
+            cells = []
+            for value in row:
+                if isinstance(value, str):
+                    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
+                    cell.data_type = "s"  # text stays text: "=..." is not a formula
+                else:
+                    cell = WriteOnlyCell(sheet, value=None if pd.isna(value) else
+                                         value.to_pydatetime() if isinstance(value, pd.Timestamp) else value)
+                cells.append(cell)
+            sheet.append(cells)
+    book.save(path)
 
 
 def data_dictionary() -> pd.DataFrame:
