@@ -46,7 +46,8 @@ class Output:
         return self.stack.sample_api.ground_truth_frame(ids)
 
 
-def write_run(stack: LocalStack, config: StackConfig, task: str, run: str, truth: pd.DataFrame) -> None:
+def write_run(stack: LocalStack, config: StackConfig, task: str, run: str, truth: pd.DataFrame,
+              complete: list[str]) -> None:
     """One consolidation of ``truth``'s records as the Glue job writes it (Parquet, CSV, manifest, pointer)."""
     glue = glue_script()
     rows = [(r.resourceKey, tuple(r.messages), r.data_type, r.location_id, r.data_type, task, run, STAMPS.get(run, STAMPS[FIRST]))
@@ -58,7 +59,9 @@ def write_run(stack: LocalStack, config: StackConfig, task: str, run: str, truth
         s3.upload_file(parquet_path, config.output_bucket, layout.parquet_key(task, run))
         s3.upload_file(csv_path, config.output_bucket, layout.csv_key(task, run))
     out = f"s3://{config.output_bucket}/"
-    manifest = {"task_id": task, "run_id": run, "total_rows": len(rows),
+    manifest = {"task_id": task, "run_id": run, "total_rows": len(rows), "locations_complete": len(complete),
+                "locations_missing": 0, "part_files_quarantined": 0,
+                "coverage": [{"location_id": location_id} for location_id in complete],
                 "parquet_uri": out + layout.parquet_key(task, run), "csv_uri": out + layout.csv_key(task, run)}
     s3.put_object(Bucket=config.output_bucket, Key=layout.manifest_key(task, run), Body=json.dumps(manifest).encode())
     s3.put_object(Bucket=config.output_bucket, Key=layout.latest_key(task), Body=json.dumps(manifest).encode())
@@ -71,6 +74,6 @@ def output(local_stack: LocalStack) -> Output:
     ids = local_stack.sample_api.location_ids()
     first_ids, second_ids = ids[:4], ids[1:5]
     found = Output(config, local_stack, first_ids, second_ids)
-    write_run(local_stack, config, TASK, FIRST, found.truth(first_ids))
-    write_run(local_stack, config, TASK, SECOND, found.truth(second_ids))
+    write_run(local_stack, config, TASK, FIRST, found.truth(first_ids), first_ids)
+    write_run(local_stack, config, TASK, SECOND, found.truth(second_ids), second_ids)
     return found
