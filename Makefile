@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lab bench clean venv browser
+.PHONY: demo test test-fast lab bench clean venv browser fonts
 
 venv: $(STAMP)
 
@@ -20,21 +20,25 @@ demo: $(STAMP)
 	$(BIN)/python -m toolkit.demo
 
 ## test: the whole test suite (what CI runs), slow cases included
-test: $(STAMP) browser
+test: $(STAMP) browser fonts
 	$(BIN)/python -m pytest -q
 
 ## browser: Debian's Chromium for the dashboard's browser test (installed once, if missing)
 browser:
 	bash scripts/install-browser.sh
 
+## fonts: Debian's CJK and emoji fonts for the notebooks' plots (installed once, if missing)
+fonts:
+	bash scripts/install-fonts.sh
+
 ## test-fast: skip the slow end-to-end cases while developing
-test-fast: $(STAMP)
+test-fast: $(STAMP) fonts
 	$(BIN)/python -m pytest -q -m "not slow"
 
 ## lab: JupyterLab on the project's kernel with the local stack running (stopped when Lab exits,
 ## unless it was already running); the notebooks in notebooks/ find the stack by themselves.
 ## Extra JupyterLab options go in LAB_ARGS (e.g. make lab LAB_ARGS=--no-browser).
-lab: $(STAMP)
+lab: $(STAMP) fonts
 	@export DSA_API_KEY="$${DSA_API_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
 	if $(BIN)/python -m toolkit.cli local status >/dev/null 2>&1; then started=; \
 	else $(BIN)/python -m toolkit.cli local up --detach || exit 1; started=1; fi; \

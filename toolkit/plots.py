@@ -1,0 +1,39 @@
+"""matplotlib set up for the output's text: third-party messages hold CJK, accents and emoji.
+
+The fonts are Debian packages (scripts/install-fonts.sh, run by ``make test`` and ``make lab``):
+DejaVu Sans first, Noto Sans CJK JP for Chinese and Japanese, Symbola for emoji (an outline
+font: matplotlib cannot draw colour bitmap emoji). matplotlib falls back from family to family
+glyph by glyph, so one label may mix all three.
+"""
+
+from __future__ import annotations
+
+from toolkit.errors import ToolkitError
+
+__all__ = ["FONT_FAMILIES", "FontsMissing", "use_fonts"]
+
+FONT_FAMILIES = ("DejaVu Sans", "Noto Sans CJK JP", "Symbola")
+_FILES = {"Noto Sans CJK JP": "NotoSansCJK-Regular", "Symbola": "Symbola"}
+
+
+class FontsMissing(ToolkitError):
+    """A font family the plots need is not installed."""
+
+
+def use_fonts() -> tuple[str, ...]:
+    """Make matplotlib draw with FONT_FAMILIES (fonts installed after its cache was built are added)."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    for family, stem in _FILES.items():
+        if family not in known:
+            for path in font_manager.findSystemFonts():
+                if stem in path:
+                    font_manager.fontManager.addfont(path)
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    missing = [family for family in FONT_FAMILIES if family not in known]
+    if missing:
+        raise FontsMissing(f"fonts: {', '.join(missing)} not installed; run `bash scripts/install-fonts.sh`")
+    matplotlib.rcParams["font.family"] = list(FONT_FAMILIES)
+    return FONT_FAMILIES
