@@ -28,7 +28,8 @@ def test_default_dataset_output_equals_the_ground_truth(pipeline) -> None:
     assert task.status == "SUCCEEDED"
     assert task.locations_total == 25 and task.locations_failed == 0
     assert task.rows == check.expected
-    assert task.output_uri.endswith("/consolidated/full/full.csv")
+    assert task.output_uri == results.load_manifest(pipeline.config, "full")["csv_uri"]
+    assert "/runs/task_id=full/run_id=" in task.output_uri
     assert task.execution_arn == run.execution_arn
 
 
