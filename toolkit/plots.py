@@ -10,10 +10,22 @@ from __future__ import annotations
 
 from toolkit.errors import ToolkitError
 
-__all__ = ["FONT_FAMILIES", "FontsMissing", "use_fonts"]
+import re
+
+__all__ = ["FONT_FAMILIES", "FontsMissing", "use_fonts", "label"]
 
 FONT_FAMILIES = ("DejaVu Sans", "Noto Sans CJK JP", "Symbola")
 _FILES = {"Noto Sans CJK JP": "NotoSansCJK-Regular", "Symbola": "Symbola"}
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def label(text: str) -> str:
+    """A message as a one-line plot label: line breaks drawn as ↵, tabs as spaces, other control
+    characters (no font has a glyph for them) as U+FFFD. The data keeps the message unchanged."""
+    one_line = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", " ↵ ").replace("\t", " ")
+    return _CONTROL.sub("\ufffd", one_line)
 
 
 class FontsMissing(ToolkitError):

@@ -42,5 +42,8 @@ def test_messages_with_cjk_and_emoji_draw_without_missing_glyphs(messages) -> No
         assert any("missing from font" in w for w in _draw(messages))  # the check sees the problem
         assert plots.use_fonts() == plots.FONT_FAMILIES
         assert not [w for w in _draw(messages) if "missing from font" in w]
+        assert any("missing from font" in w for w in _draw(["tab\there"]))  # no font draws a tab
+        assert not [w for w in _draw([plots.label("tab\there\r\nnext\x01 已 🚫")]) if "missing from font" in w]
+        assert plots.label("a\nb\tc\x01") == "a ↵ b c\ufffd"
     finally:
         matplotlib.rcParams["font.family"] = default
