@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lab bench clean venv browser graphviz
+.PHONY: demo test test-fast lab bench clean venv browser graphviz fonts
 
 venv: $(STAMP)
 
@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/python -m toolkit.cli demo
 
 ## test: the whole test suite (what CI runs), slow cases included
-test: $(STAMP) browser graphviz
+test: $(STAMP) browser graphviz fonts
 	$(BIN)/python -m pytest -q
 
 ## browser: Debian's Chromium for the dashboard's browser test (installed once, if missing)
@@ -31,14 +31,18 @@ browser:
 graphviz:
 	bash scripts/install-system-packages.sh graphviz
 
+## fonts: Debian's CJK and emoji fonts for the notebooks' plots (installed once, if missing)
+fonts:
+	bash scripts/install-system-packages.sh fonts
+
 ## test-fast: skip the slow end-to-end cases while developing
-test-fast: $(STAMP) graphviz
+test-fast: $(STAMP) graphviz fonts
 	$(BIN)/python -m pytest -q -m "not slow"
 
 ## lab: JupyterLab on the project's kernel with the local stack running (stopped when Lab exits,
 ## unless it was already running); the notebooks in notebooks/ find the stack by themselves.
 ## Extra JupyterLab options go in LAB_ARGS (e.g. make lab LAB_ARGS=--no-browser).
-lab: $(STAMP) graphviz
+lab: $(STAMP) graphviz fonts
 	@if $(BIN)/python -m toolkit.cli local status >/dev/null 2>&1; then started=; \
 	else $(BIN)/python -m toolkit.cli local up --detach || exit 1; started=1; fi; \
 	trap 'test -z "$$started" || $(BIN)/python -m toolkit.cli local down' EXIT; trap 'exit 130' INT TERM; \

@@ -6,8 +6,9 @@ locations from the locations table and each one's coverage manifest (its last co
 extraction: run, page size, pages per data type), from which the exact part keys follow; a
 location without one is missing, and nothing else under ``parts/`` is read (stale pages of
 another page size, partial pages of a failed rerun, disabled locations). The executors fetch and
-validate the parts in parallel and the driver streams the sorted rows into one CSV and one
-Parquet file under ``consolidated/task_id={task}/run_id={run}/``, then points
+validate the parts in parallel and the driver streams the sorted rows into one Parquet file under
+``consolidated/task_id={task}/run_id={run}/`` (the table's partition: Parquet only) and one CSV,
+the manifest and a summary under ``runs/task_id={task}/run_id={run}/``, then points
 ``latest/{task}.json`` at them. Unreadable or invalid parts are copied under ``quarantine/`` and
 listed in the manifest. Parts are removed only after the outputs are written and verified, and
 only when asked (``--parts_action``, default ``keep``: coverage refers to them until a later
@@ -53,7 +54,7 @@ SUMMARY_FIELDS = ("task_id", "run_id", "job_run_id", "total_rows", "locations_en
 #: The pointer to a task's latest consolidation, outside the Hive tree (with its created_at).
 LATEST_FIELDS = ("task_id", "run_id", "total_rows", "locations_missing", "csv_uri", "parquet_uri", "manifest_uri")
 REQUIRED_ARGS = ("task_id", "run_id", "work_bucket", "output_bucket", "locations_table")
-OPTIONAL_ARGS = ("parts_action", "partitions", "JOB_NAME")
+OPTIONAL_ARGS = ("parts_action", "partitions", "JOB_NAME", "catalog_database", "catalog_table")
 # Glue passes --JOB_RUN_ID itself and its parser returns it without being asked; asking for it
 # (or JOB_ID) fails the run on Glue with "RuntimeError: Using reserved arguments --JOB_RUN_ID".
 GLUE_IMPLICIT_ARGS = ("JOB_RUN_ID",)
@@ -81,6 +82,8 @@ class JobArgs:
     partitions: int = 0
     job_name: str = "consolidate"
     job_run_id: str = "local"
+    catalog_database: str = ""  # with catalog_table: the Data Catalog table the run's partition is added to
+    catalog_table: str = ""
 
     @property
     def parts_prefix(self) -> str:
@@ -89,6 +92,11 @@ class JobArgs:
     @property
     def output_prefix(self) -> str:
         return f"consolidated/task_id={self.task_id}/run_id={self.run_id}/"
+
+    @property
+    def files_prefix(self) -> str:
+        """The run's CSV, manifest and summary: outside the Parquet table, whose partitions hold Parquet only."""
+        return f"runs/task_id={self.task_id}/run_id={self.run_id}/"
 
     @property
     def coverage_prefix(self) -> str:
@@ -147,6 +155,9 @@ def _job_args(raw: dict[str, str]) -> JobArgs:
     action = raw.get("parts_action") or "keep"
     if action not in PARTS_ACTIONS:
         raise ConsolidationError(f"--parts_action: must be one of {', '.join(PARTS_ACTIONS)}, got {action!r}")
+    if bool(raw.get("catalog_database")) != bool(raw.get("catalog_table")):
+        missing = "catalog_table" if raw.get("catalog_database") else "catalog_database"
+        raise ConsolidationError(f"--{missing}: needed with --catalog_database and --catalog_table together")
     partitions = raw.get("partitions") or "0"
     if not partitions.isdigit():
         raise ConsolidationError(f"--partitions: must be a whole number, got {partitions!r}")
@@ -160,6 +171,8 @@ def _job_args(raw: dict[str, str]) -> JobArgs:
         partitions=int(partitions),
         job_name=raw.get("JOB_NAME") or "consolidate",
         job_run_id=raw.get("JOB_RUN_ID") or "local",
+        catalog_database=raw.get("catalog_database") or "",
+        catalog_table=raw.get("catalog_table") or "",
     )
 
 
@@ -349,6 +362,34 @@ def upload_verified(s3, path: str, bucket: str, key: str, content_type: str) -> 
     return size
 
 
+def register_partition(glue, args: JobArgs, location: str) -> str:
+    """Add (or point again) the run's partition of the output table at ``location``; return its name.
+
+    The partition takes the table's storage descriptor (columns, Parquet SerDe) with its own
+    location, so Athena and the catalog's readers find the run as ``task_id=.../run_id=...``.
+    """
+    from botocore.exceptions import ClientError
+
+    where = f"{args.catalog_database}.{args.catalog_table}"
+    try:
+        table = glue.get_table(DatabaseName=args.catalog_database, Name=args.catalog_table)["Table"]
+        descriptor = {**table["StorageDescriptor"], "Location": location}
+        partition = {"Values": [args.task_id, args.run_id], "StorageDescriptor": descriptor}
+        try:
+            glue.create_partition(DatabaseName=args.catalog_database, TableName=args.catalog_table,
+                                  PartitionInput=partition)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "AlreadyExistsException":
+                raise
+            glue.update_partition(DatabaseName=args.catalog_database, TableName=args.catalog_table,
+                                  PartitionValueList=partition["Values"], PartitionInput=partition)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise ConsolidationError(f"--catalog_table: cannot add the run's partition to {where} "
+                                 f"({error.get('Code', 'error')}: {error.get('Message', '')})") from None
+    return f"{where}/task_id={args.task_id}/run_id={args.run_id}"
+
+
 def copy_all(s3, bucket: str, pairs: list[tuple[str, str]]) -> None:
     """Server-side copies (source key, destination key) within one bucket, a few at a time."""
     def copy(pair: tuple[str, str]) -> None:
@@ -434,9 +475,9 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
             counts[row[3], row[4]] = counts.get((row[3], row[4]), 0) + 1
             yield row
 
-    csv_key = f"{args.output_prefix}{CSV_NAME}"
+    csv_key = f"{args.files_prefix}{CSV_NAME}"
     parquet_key = f"{args.output_prefix}{PARQUET_NAME}"
-    manifest_key = f"{args.output_prefix}{MANIFEST_NAME}"
+    manifest_key = f"{args.files_prefix}{MANIFEST_NAME}"
     with tempfile.TemporaryDirectory(prefix="consolidate-") as tmp:
         csv_path, parquet_path = os.path.join(tmp, "out.csv"), os.path.join(tmp, "out.parquet")
         total = write_outputs(counted(rows.toLocalIterator()), csv_path, parquet_path)
@@ -454,6 +495,9 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
         by_location.setdefault(location_id, {})[data_type] = n
         by_type[data_type] = by_type.get(data_type, 0) + n
     out = f"s3://{args.output_bucket}/"
+    # The Parquet file is in place: the run's partition of the catalog table may point at it.
+    catalog_partition = (register_partition(boto3.client("glue"), args, f"{out}{args.output_prefix}")
+                         if args.catalog_database else None)
     manifest = {
         "task_id": task_id,
         "run_id": run_id,
@@ -478,13 +522,14 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
         "manifest_uri": out + manifest_key,
         "csv_bytes": csv_bytes,
         "parquet_bytes": parquet_bytes,
+        "catalog_partition": catalog_partition,
     }
     s3.put_object(Bucket=args.output_bucket, Key=manifest_key, ContentType="application/json",
                   Body=json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
     # The workflow reads only this fixed-size summary: the manifest grows with the locations and
     # quarantined parts, and a state's payload is capped at 256 KiB.
     summary = {name: manifest[name] for name in SUMMARY_FIELDS}
-    s3.put_object(Bucket=args.output_bucket, Key=f"{args.output_prefix}{SUMMARY_NAME}",
+    s3.put_object(Bucket=args.output_bucket, Key=f"{args.files_prefix}{SUMMARY_NAME}",
                   ContentType="application/json", Body=json.dumps(summary).encode("utf-8"))
     # Last, once the run's outputs are all written: the pointer to the task's latest consolidation.
     latest = {name: manifest[name] for name in LATEST_FIELDS}

@@ -64,8 +64,13 @@ def test_the_glue_script_reads_and_writes_where_the_layout_says() -> None:
     assert f'f"{layout.archive_key("{key}")}"' in source
     assert (glue.CSV_NAME, glue.PARQUET_NAME, glue.MANIFEST_NAME, glue.SUMMARY_NAME) == (
         layout.CSV_NAME, layout.PARQUET_NAME, layout.MANIFEST_NAME, layout.SUMMARY_NAME)
-    assert layout.csv_key(TASK, RUN) == f"{args.output_prefix}{glue.CSV_NAME}"
+    assert args.files_prefix == layout.run_files_prefix(TASK, RUN)
+    assert layout.csv_key(TASK, RUN) == f"{args.files_prefix}{glue.CSV_NAME}"
     assert layout.parquet_key(TASK, RUN) == f"{args.output_prefix}{glue.PARQUET_NAME}"
+    assert layout.manifest_key(TASK, RUN) == f"{args.files_prefix}{glue.MANIFEST_NAME}"
+    # The table's partition holds the Parquet file only (catalog readers read all it holds).
+    assert not any(key(TASK, RUN).startswith(args.output_prefix)
+                   for key in (layout.csv_key, layout.manifest_key, layout.summary_key))
 
 
 def test_the_glue_script_derives_the_part_keys_coverage_lists_as_the_layout_does() -> None:

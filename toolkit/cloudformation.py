@@ -92,6 +92,15 @@ def template(cfg: StackConfig, api_key_secret_arn: str = "") -> dict[str, Any]:
         "ExecutionProperty": job["ExecutionProperty"],
         "Tags": dict(spec.tags),
     }}
+    resources["OutputDatabase"] = {"Type": "AWS::Glue::Database", "Properties": {
+        "CatalogId": {"Ref": "AWS::AccountId"},
+        "DatabaseInput": {"Name": spec.catalog.database, "Description": f"Output of the {cfg.stack_name} stack"},
+    }}
+    resources["OutputTable"] = {"Type": "AWS::Glue::Table", "Properties": {
+        "CatalogId": {"Ref": "AWS::AccountId"},
+        "DatabaseName": {"Ref": "OutputDatabase"},
+        "TableInput": spec.catalog.table_input,
+    }}
     key_value = (f"{{{{resolve:secretsmanager:{api_key_secret_arn}}}}}" if api_key_secret_arn
                  else {"Ref": "ApiKey"})
     resources["ApiConnection"] = {"Type": "AWS::Events::Connection", "Properties": {

@@ -91,6 +91,8 @@ class StackConfig:
     glue_role: str = ""
     # The EXPRESS page-fetch machine's history exists only here (level ERROR, no execution data).
     page_fetch_log_group: str = ""
+    catalog_database: str = ""  # the Glue Data Catalog database and table of the consolidated output
+    catalog_table: str = ""
 
     # Run defaults.
     max_concurrency: int = 10  # locations extracted at once
@@ -234,6 +236,9 @@ def _derived_names(cfg: StackConfig) -> dict[str, str]:
         "glue_role": f"{prefix}-glue-role",
         # /aws/vendedlogs/: AWS's advice for Step Functions log groups (a short resource policy).
         "page_fetch_log_group": f"/aws/vendedlogs/states/{prefix}-page-fetch",
+        # Athena reads lowercase letters, digits and underscores only.
+        "catalog_database": f"{str(prefix).replace('-', '_')}_output",
+        "catalog_table": "consolidated",
     }
 
 
@@ -440,6 +445,9 @@ def _validate(cfg: StackConfig) -> None:
     for name in ("states_role", "glue_role"):
         if not _ROLE.match(getattr(cfg, name)):
             raise ConfigError(name, "IAM role names are 1-64 characters of letters, digits and +=,.@_-")
+    for name in ("catalog_database", "catalog_table"):
+        if not re.match(r"^[a-z0-9_]{1,255}$", getattr(cfg, name)):
+            raise ConfigError(name, "Glue Data Catalog names for Athena are 1-255 lowercase letters, digits or _")
     if not 1 <= cfg.max_concurrency <= 10_000:
         raise ConfigError("max_concurrency", "must be between 1 and 10000")
     if not 1 <= cfg.api_concurrency <= 10_000:

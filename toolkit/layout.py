@@ -21,13 +21,13 @@ from typing import Any
 from toolkit.errors import ToolkitError
 
 __all__ = [
-    "PARTS_PREFIX", "CONSOLIDATED_PREFIX", "LATEST_PREFIX", "COVERAGE_PREFIX", "QUARANTINE_PREFIX",
+    "PARTS_PREFIX", "CONSOLIDATED_PREFIX", "RUN_FILES_PREFIX", "LATEST_PREFIX", "COVERAGE_PREFIX", "QUARANTINE_PREFIX",
     "ARCHIVE_PREFIX", "MAP_RUNS_PREFIX", "SCRIPTS_PREFIX", "SCRIPT_KEY",
     "MANIFEST_NAME", "SUMMARY_NAME", "CSV_NAME", "PARQUET_NAME",
     "part_key", "parts_prefix", "run_parts_prefix", "coverage_prefix", "coverage_key", "failure_key",
-    "coverage_part_keys", "output_prefix", "run_output_prefix", "manifest_key", "summary_key", "csv_key",
+    "coverage_part_keys", "output_prefix", "run_output_prefix", "run_files_prefix", "manifest_key", "summary_key", "csv_key",
     "parquet_key", "latest_key", "quarantine_key", "archive_key", "map_runs_prefix",
-    "OUTPUT_COLUMNS", "KEY_COLUMNS", "LIST_COLUMNS",
+    "OUTPUT_COLUMNS", "KEY_COLUMNS", "LIST_COLUMNS", "PARTITION_COLUMNS", "OutputColumn", "DATA_DICTIONARY",
     "TASK_STATUSES", "ACTIVE_TASK_STATUSES", "TaskRecordError", "TaskRecord",
 ]
 
@@ -35,7 +35,8 @@ __all__ = [
 
 PARTS_PREFIX = "parts/"              # work bucket: one JSON file per fetched page, per run
 COVERAGE_PREFIX = "coverage/"        # work bucket: each location's last complete extraction and last failure
-CONSOLIDATED_PREFIX = "consolidated/"  # output bucket: a Hive-style tree, one folder per task and run
+CONSOLIDATED_PREFIX = "consolidated/"  # output bucket: the Parquet table (Hive style, task_id= / run_id=), Parquet only
+RUN_FILES_PREFIX = "runs/"           # output bucket: each run's CSV, manifest and summary, beside the table
 LATEST_PREFIX = "latest/"            # output bucket: a pointer to each task's latest consolidation
 QUARANTINE_PREFIX = "quarantine/"    # work bucket: copies of parts the Glue job could not read
 ARCHIVE_PREFIX = "archive/"          # work bucket: parts moved aside by --parts_action archive
@@ -100,20 +101,29 @@ def output_prefix(task_id: str) -> str:
 
 
 def run_output_prefix(task_id: str, run_id: str) -> str:
-    """Where one run's consolidation lives: its CSV, Parquet, manifest and summary."""
+    """One run's partition of the Parquet table: its Parquet file and nothing else.
+
+    Athena and the Data Catalog's readers read every object under a partition's location, so the
+    run's CSV, manifest and summary live under :func:`run_files_prefix` instead.
+    """
     return f"{output_prefix(task_id)}run_id={run_id}/"
 
 
+def run_files_prefix(task_id: str, run_id: str) -> str:
+    """Where one run's CSV, manifest and summary live, outside the Parquet table."""
+    return f"{RUN_FILES_PREFIX}task_id={task_id}/run_id={run_id}/"
+
+
 def manifest_key(task_id: str, run_id: str) -> str:
-    return f"{run_output_prefix(task_id, run_id)}{MANIFEST_NAME}"
+    return f"{run_files_prefix(task_id, run_id)}{MANIFEST_NAME}"
 
 
 def summary_key(task_id: str, run_id: str) -> str:
-    return f"{run_output_prefix(task_id, run_id)}{SUMMARY_NAME}"
+    return f"{run_files_prefix(task_id, run_id)}{SUMMARY_NAME}"
 
 
 def csv_key(task_id: str, run_id: str) -> str:
-    return f"{run_output_prefix(task_id, run_id)}{CSV_NAME}"
+    return f"{run_files_prefix(task_id, run_id)}{CSV_NAME}"
 
 
 def parquet_key(task_id: str, run_id: str) -> str:
@@ -148,6 +158,33 @@ OUTPUT_COLUMNS = ("discount_code", "error_messages", "status", "location_id", "d
                   "run_id", "extracted_at")
 KEY_COLUMNS = ("location_id", "data_type", "discount_code")  # one output row per key
 LIST_COLUMNS = ("error_messages",)
+PARTITION_COLUMNS = ("task_id", "run_id")  # the catalog table's partition keys (Hive folders of the table)
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """One column of the output, as the data dictionary states it (README, catalog column comments)."""
+
+    name: str
+    type: str      # as the Parquet file and the Glue Data Catalog hold it (Hive type names)
+    meaning: str
+
+
+# The data dictionary: the output's columns in OUTPUT_COLUMNS' order (tests/test_layout.py holds
+# it to them and the README's table to it).
+DATA_DICTIONARY = (
+    OutputColumn("discount_code", "string", "The record's key at the third-party API (its resourceKey)."),
+    OutputColumn("error_messages", "array<string>",
+                 "The record's error messages as the API returned them, in order; a message may hold "
+                 "newlines. The CSV holds them as one JSON array."),
+    OutputColumn("status", "string", "The record's state at the API (failed or rejected)."),
+    OutputColumn("location_id", "string", "The location the record was read from."),
+    OutputColumn("data_type", "string", "The data type queried at the API (failed or rejected)."),
+    OutputColumn("task_id", "string", "The task the output belongs to (a partition key in the catalog)."),
+    OutputColumn("run_id", "string", "The run whose consolidation wrote the row (a partition key in the catalog)."),
+    OutputColumn("extracted_at", "string",
+                 "When the location's data was read: its last complete extraction (ISO-8601, UTC)."),
+)
 
 
 # ----------------------------------------------------------------------------- tasks table

@@ -22,8 +22,8 @@ from botocore.exceptions import ClientError
 from toolkit import aws, workflows
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
-from toolkit.spec import (BucketSpec, ConnectionSpec, GlueJobSpec, LogGroupSpec, RoleSpec, ScriptSpec, StackSpec,
-                          StateMachineSpec, TableSpec, arn)
+from toolkit.spec import (BucketSpec, CatalogSpec, ConnectionSpec, GlueJobSpec, LogGroupSpec, RoleSpec, ScriptSpec,
+                          StackSpec, StateMachineSpec, TableSpec, arn)
 
 __all__ = ["DeployError", "Clients", "Resource", "Role", "Table", "Bucket", "Script", "GlueJob", "Connection",
            "LogGroup", "StateMachine", "WorkflowDefinitions", "resources", "error_code", "policy_document"]
@@ -356,6 +356,53 @@ class GlueJob(Resource):
         c.glue.delete_job(JobName=self.name)
 
 
+class CatalogTable(Resource):
+    """The output's table in the Glue Data Catalog, and its database (created with it, deleted after it)."""
+
+    kind = "glue-table"
+
+    def __init__(self, cfg: StackConfig, spec: CatalogSpec, tags: dict[str, str]):
+        super().__init__(cfg, f"{spec.database}.{spec.table}", tags)
+        self.spec = spec
+
+    def current(self, c: Clients) -> Any:
+        try:
+            return c.glue.get_table(DatabaseName=self.spec.database, Name=self.spec.table)["Table"]
+        except ClientError as exc:
+            if _missing(exc, "EntityNotFoundException"):
+                return None
+            raise
+
+    def differences(self, c: Clients, current: Any) -> list[str]:
+        wanted, found = self.spec.table_input, current.get("StorageDescriptor", {})
+        changed = [key for key in ("Columns", "Location", "InputFormat", "SerdeInfo")
+                   if _canonical(found.get(key)) != _canonical(wanted["StorageDescriptor"][key])]
+        return changed + (["PartitionKeys"] if _canonical(current.get("PartitionKeys"))
+                          != _canonical(wanted["PartitionKeys"]) else [])
+
+    def create(self, c: Clients) -> None:
+        try:
+            c.glue.create_database(DatabaseInput={"Name": self.spec.database,
+                                                  "Description": f"Output of the {self.cfg.stack_name} stack"},
+                                   Tags=self.tags)
+        except ClientError as exc:
+            if error_code(exc) != "AlreadyExistsException":
+                raise
+        c.glue.create_table(DatabaseName=self.spec.database, TableInput=self.spec.table_input)
+
+    def update(self, c: Clients, current: Any) -> None:
+        c.glue.update_table(DatabaseName=self.spec.database, TableInput=self.spec.table_input)
+
+    def delete(self, c: Clients) -> None:
+        for call in (lambda: c.glue.delete_table(DatabaseName=self.spec.database, Name=self.spec.table),
+                     lambda: c.glue.delete_database(Name=self.spec.database)):
+            try:
+                call()
+            except ClientError as exc:
+                if not _missing(exc, "EntityNotFoundException"):
+                    raise
+
+
 def _describe_connection(c: Clients, name: str) -> dict[str, Any] | None:
     try:
         return c.events.describe_connection(Name=name)
@@ -527,6 +574,7 @@ def resources(spec: StackSpec) -> list[Resource]:
         *(Bucket(cfg, bucket, tags) for bucket in spec.buckets),
         Script(cfg, spec.script, tags),
         GlueJob(cfg, spec.job, tags),
+        CatalogTable(cfg, spec.catalog, tags),
         Connection(cfg, spec.connection, tags),
         LogGroup(cfg, spec.log_group, tags),
         *(StateMachine(cfg, machine, tags, definitions) for machine in spec.state_machines),

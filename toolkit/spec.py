@@ -19,10 +19,10 @@ from toolkit.config import StackConfig
 
 __all__ = [
     "STACK_TAG", "GLUE_TIMEOUT_MINUTES", "SCRIPT_PATH", "LOG_DELIVERY_ACTIONS",
-    "RoleSpec", "TableSpec", "BucketSpec", "ScriptSpec", "GlueJobSpec", "ConnectionSpec", "LogGroupSpec",
+    "RoleSpec", "TableSpec", "BucketSpec", "ScriptSpec", "GlueJobSpec", "CatalogSpec", "ConnectionSpec", "LogGroupSpec",
     "StateMachineSpec", "StackSpec", "stack_spec",
-    "table_definitions", "bucket_settings", "glue_job_definition", "trust_policy", "states_policy", "glue_policy",
-    "logging_configuration",
+    "table_definitions", "bucket_settings", "glue_job_definition", "catalog_table_input", "trust_policy",
+    "states_policy", "glue_policy", "logging_configuration",
 ]
 
 STACK_TAG = "dsa:stack"
@@ -99,6 +99,18 @@ class GlueJobSpec:
 
 
 @dataclass(frozen=True)
+class CatalogSpec:
+    """The Glue Data Catalog database and the consolidated output's table (the job adds each run's partition)."""
+
+    database: str
+    table_input: dict[str, Any]  # what CreateTable/UpdateTable take as TableInput
+
+    @property
+    def table(self) -> str:
+        return self.table_input["Name"]
+
+
+@dataclass(frozen=True)
 class ConnectionSpec:
     """The EventBridge connection holding the third-party API key (API_KEY authorization).
 
@@ -154,6 +166,7 @@ class StackSpec:
     connection: ConnectionSpec
     log_group: LogGroupSpec
     state_machines: tuple[StateMachineSpec, ...]
+    catalog: CatalogSpec
 
 
 def stack_spec(cfg: StackConfig) -> StackSpec:
@@ -174,6 +187,7 @@ def stack_spec(cfg: StackConfig) -> StackSpec:
         state_machines=tuple(StateMachineSpec(w, w.name(cfg), w.arn(cfg), cfg.role_arn(cfg.states_role),
                                               logging_configuration(cfg, w))
                              for w in workflows.WORKFLOWS),
+        catalog=CatalogSpec(cfg.catalog_database, catalog_table_input(cfg)),
     )
 
 
@@ -247,6 +261,8 @@ def glue_job_definition(cfg: StackConfig) -> dict[str, Any]:
             "--work_bucket": cfg.work_bucket,
             "--output_bucket": cfg.output_bucket,
             "--parts_action": "keep",
+            "--catalog_database": cfg.catalog_database,
+            "--catalog_table": cfg.catalog_table,
             "--job-language": "python",
         },
         "GlueVersion": "5.0",
@@ -255,6 +271,33 @@ def glue_job_definition(cfg: StackConfig) -> dict[str, Any]:
         "Timeout": GLUE_TIMEOUT_MINUTES,
         "MaxRetries": 0,
         "ExecutionProperty": {"MaxConcurrentRuns": 10},
+    }
+
+
+_PARQUET_HIVE = "org.apache.hadoop.hive.ql.io.parquet"
+
+
+def catalog_table_input(cfg: StackConfig) -> dict[str, Any]:
+    """The consolidated output as a Parquet table partitioned by task_id and run_id, its columns
+    and comments from the data dictionary (partition keys are not also table columns: Athena
+    rejects a column repeated in the partitioning columns)."""
+    def column(spec: layout.OutputColumn) -> dict[str, str]:
+        return {"Name": spec.name, "Type": spec.type, "Comment": spec.meaning}
+
+    return {
+        "Name": cfg.catalog_table,
+        "Description": f"Consolidated output of the {cfg.stack_name} stack: one partition per task and run",
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": "parquet", "EXTERNAL": "TRUE"},
+        "PartitionKeys": [column(c) for c in layout.DATA_DICTIONARY if c.name in layout.PARTITION_COLUMNS],
+        "StorageDescriptor": {
+            "Columns": [column(c) for c in layout.DATA_DICTIONARY if c.name not in layout.PARTITION_COLUMNS],
+            "Location": f"s3://{cfg.output_bucket}/{layout.CONSOLIDATED_PREFIX}",
+            "InputFormat": f"{_PARQUET_HIVE}.MapredParquetInputFormat",
+            "OutputFormat": f"{_PARQUET_HIVE}.MapredParquetOutputFormat",
+            "SerdeInfo": {"SerializationLibrary": f"{_PARQUET_HIVE}.serde.ParquetHiveSerDe",
+                          "Parameters": {"serialization.format": "1"}},
+        },
     }
 
 
@@ -296,7 +339,8 @@ def states_policy(cfg: StackConfig) -> dict[str, Any]:
              "Action": ["s3:GetObject", "s3:PutObject"],
              "Resource": [f"arn:{cfg.partition}:s3:::{cfg.work_bucket}/{layout.PARTS_PREFIX}*",
                           f"arn:{cfg.partition}:s3:::{cfg.work_bucket}/{layout.COVERAGE_PREFIX}*",
-                          f"arn:{cfg.partition}:s3:::{cfg.output_bucket}/{layout.CONSOLIDATED_PREFIX}*"]},
+                          f"arn:{cfg.partition}:s3:::{cfg.output_bucket}/{layout.CONSOLIDATED_PREFIX}*",
+                          f"arn:{cfg.partition}:s3:::{cfg.output_bucket}/{layout.RUN_FILES_PREFIX}*"]},
             {"Sid": "MapRunResults", "Effect": "Allow",
              "Action": ["s3:GetObject", "s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
              "Resource": [f"arn:{cfg.partition}:s3:::{cfg.work_bucket}/{layout.MAP_RUNS_PREFIX}*"]},
@@ -351,7 +395,14 @@ def glue_policy(cfg: StackConfig) -> dict[str, Any]:
              "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], "Resource": [f"{work}/*"]},
             {"Sid": "WriteOutput", "Effect": "Allow",
              "Action": ["s3:GetObject", "s3:PutObject"],
-             "Resource": [f"{out}/{layout.CONSOLIDATED_PREFIX}*", f"{out}/{layout.LATEST_PREFIX}*"]},
+             "Resource": [f"{out}/{layout.CONSOLIDATED_PREFIX}*", f"{out}/{layout.RUN_FILES_PREFIX}*",
+                          f"{out}/{layout.LATEST_PREFIX}*"]},
+            # Each run's partition of the output table (AWS: "Specifying AWS Glue resource ARNs":
+            # partition actions are authorised on the catalog, the database and the table).
+            {"Sid": "CatalogPartitions", "Effect": "Allow",
+             "Action": ["glue:GetTable", "glue:GetPartition", "glue:CreatePartition", "glue:UpdatePartition"],
+             "Resource": [arn(cfg, "glue", "catalog"), arn(cfg, "glue", f"database/{cfg.catalog_database}"),
+                          arn(cfg, "glue", f"table/{cfg.catalog_database}/{cfg.catalog_table}")]},
             {"Sid": "ReadLocations", "Effect": "Allow", "Action": ["dynamodb:Query"],
              "Resource": [arn(cfg, "dynamodb", f"table/{cfg.locations_table}")]},
             {"Sid": "Logs", "Effect": "Allow",

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import pandas as pd
+from openpyxl import load_workbook
 import pytest
 
 from toolkit import deploy, results, runs
@@ -310,24 +311,23 @@ def test_results_show_counts_rows_by_location(cli, rerun_result, stack, loaded) 
 
 
 @pytest.mark.slow
-def test_results_export_writes_csv_and_parquet(cli, rerun_result, deployed, tmp_path) -> None:
+def test_results_export_writes_csv_parquet_and_excel(cli, rerun_result, deployed, tmp_path) -> None:
     expected = results.load_output(deployed, TASK)
-    for name in ("out.csv", "out.parquet"):
+    for name in ("out.csv", "out.parquet", "out.xlsx"):
         summary = cli.json("results", "export", TASK, str(tmp_path / name))
         assert summary["rows"] == len(expected)
     csv = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
     parquet = pd.read_parquet(tmp_path / "out.parquet")
     key = ["location_id", "data_type", "discount_code"]
-    as_text = lambda messages: json.dumps(list(messages), ensure_ascii=False)  # noqa: E731
-    want = expected.assign(error_messages=expected["error_messages"].map(as_text)).astype("string")
-    csv["error_messages"] = csv["error_messages"].map(json.loads)  # the CSV holds each list as a JSON array
-    for frame in (csv, parquet):
-        got = frame.assign(error_messages=frame["error_messages"].map(as_text)).astype("string")
-        pd.testing.assert_frame_equal(got.sort_values(key).reset_index(drop=True),
-                                      want.sort_values(key).reset_index(drop=True))
-    one_line_error(cli("results", "export", TASK, str(tmp_path / "out.xlsx")), "--format", "'xlsx'")
+    want = expected.astype({k: str for k in key}).sort_values(key)
+    for frame, messages in ((csv, csv["error_messages"].map(json.loads)), (parquet, parquet["error_messages"].map(list))):
+        got = frame.assign(error_messages=messages).astype({k: str for k in key}).sort_values(key)
+        assert list(got["discount_code"]) == list(want["discount_code"])
+        assert list(got["error_messages"]) == [list(m) for m in want["error_messages"]]
+    assert load_workbook(tmp_path / "out.xlsx")["output"].max_row == len(expected) + 1
+    one_line_error(cli("results", "export", TASK, str(tmp_path / "out.json")), "--format", "'json'")
     one_line_error(cli("results", "export", TASK, str(tmp_path / "no" / "out.csv")), "out", "does not exist")
-    assert not (tmp_path / "out.xlsx").exists()
+    assert not (tmp_path / "out.json").exists()
 
 
 @pytest.mark.slow

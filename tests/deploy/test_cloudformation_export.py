@@ -69,6 +69,7 @@ def test_template_holds_the_same_resources_as_deploy(cfg):
         res["WorkBucket"]["Properties"]["BucketName"], res["OutputBucket"]["Properties"]["BucketName"],
         res["ConsolidateJob"]["Properties"]["Name"], res["ApiConnection"]["Properties"]["Name"],
         res["PageFetchLogGroup"]["Properties"]["LogGroupName"],
+        f'{res["OutputDatabase"]["Properties"]["DatabaseInput"]["Name"]}.{res["OutputTable"]["Properties"]["TableInput"]["Name"]}',
         *(r["Properties"]["StateMachineName"] for r in res.values() if r["Type"] == "AWS::StepFunctions::StateMachine"),
     }
     expected = {r.name for r in resources.resources(spec.stack_spec(cfg)) if not isinstance(r, resources.Script)}

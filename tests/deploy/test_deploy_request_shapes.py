@@ -60,6 +60,8 @@ def test_fresh_account_deploy_sends_valid_requests(cfg, clients):
     stub["s3"].add_client_error("get_object", "NoSuchBucket", http_status_code=404,
                                 expected_params={"Bucket": cfg.work_bucket, "Key": layout.SCRIPT_KEY})
     stub["glue"].add_client_error("get_job", "EntityNotFoundException", expected_params={"JobName": cfg.glue_job})
+    stub["glue"].add_client_error("get_table", "EntityNotFoundException",
+                                  expected_params={"DatabaseName": cfg.catalog_database, "Name": cfg.catalog_table})
     stub["events"].add_client_error("describe_connection", "ResourceNotFoundException",
                                     expected_params={"Name": cfg.connection_name})
     stub["logs"].add_response("describe_log_groups", {"logGroups": []},
@@ -96,6 +98,10 @@ def test_fresh_account_deploy_sends_valid_requests(cfg, clients):
         "ContentType": "text/x-python", "Metadata": ANY})
     stub["glue"].add_response("create_job", {"Name": cfg.glue_job}, {
         "Name": cfg.glue_job, "Tags": {spec.STACK_TAG: cfg.stack_name}, **spec.glue_job_definition(cfg)})
+    stub["glue"].add_response("create_database", {}, {
+        "DatabaseInput": {"Name": cfg.catalog_database, "Description": ANY}, "Tags": {spec.STACK_TAG: cfg.stack_name}})
+    stub["glue"].add_response("create_table", {}, {
+        "DatabaseName": cfg.catalog_database, "TableInput": spec.catalog_table_input(cfg)})
     stub["events"].add_response("create_connection", {"ConnectionArn": conn_arn}, {
         "Name": cfg.connection_name, "AuthorizationType": "API_KEY", "Description": ANY,
         "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": cfg.api_key_header, "ApiKeyValue": KEY}}})
@@ -144,7 +150,8 @@ def test_policies_name_only_this_stacks_resources(cfg):
                 assert resource != "*"
                 assert cfg.account_id in resource or resource.startswith("arn:aws:s3:::")
                 assert cfg.stack_name in resource or "StepFunctionsGetEvents" in resource \
-                    or resource.endswith(":log-group:/aws-glue/*")
+                    or resource.endswith(":log-group:/aws-glue/*") \
+                    or resource == f"arn:aws:glue:{cfg.region}:{cfg.account_id}:catalog"  # partitions need it
 
 
 def test_rotating_the_key_sends_update_connection_with_it(cfg, clients):

@@ -116,10 +116,11 @@ def test_consolidates_exactly_the_covered_parts_quarantines_bad_ones_and_reruns_
 
     first = s3_place.run_job(*common, run_id="jr_first")
     assert first.returncode == 0, first.stderr
-    out, prefix = s3_place.output_bucket, f"consolidated/task_id={TASK}/run_id={RUN}/"
-    csv_raw = s3_place.get(out, f"{prefix}data.csv")
+    out, prefix, files = s3_place.output_bucket, f"consolidated/task_id={TASK}/run_id={RUN}/", f"runs/task_id={TASK}/run_id={RUN}/"
+    csv_raw = s3_place.get(out, f"{files}data.csv")
     parquet_raw = s3_place.get(out, f"{prefix}data.parquet")
-    manifest = json.loads(s3_place.get(out, f"{prefix}manifest.json"))
+    manifest = json.loads(s3_place.get(out, f"{files}manifest.json"))
+    assert s3_place.keys(out, prefix) == [f"{prefix}data.parquet"]  # the table's partition: Parquet only
 
     # Rows in == rows out, with no duplicates, through pandas (CSV) and pyarrow (Parquet).
     frame = _read_csv(csv_raw)
@@ -148,9 +149,9 @@ def test_consolidates_exactly_the_covered_parts_quarantines_bad_ones_and_reruns_
     assert manifest["rows_by_location"]["loc-000"] == {"failed": 299, "rejected": 299}
     assert manifest["rows_by_data_type"] == {"failed": 1495, "rejected": 1495}
     assert manifest["job_run_id"] == "jr_first" and manifest["run_id"] == RUN
-    assert manifest["csv_uri"] == f"s3://{out}/{prefix}data.csv"
+    assert manifest["csv_uri"] == f"s3://{out}/{files}data.csv"
     # The workflow reads only the summary: the manifest's fixed-size fields, nothing that grows.
-    summary = json.loads(s3_place.get(out, f"{prefix}summary.json"))
+    summary = json.loads(s3_place.get(out, f"{files}summary.json"))
     assert summary == {k: manifest[k] for k in (
         "task_id", "run_id", "job_run_id", "total_rows", "locations_enabled", "locations_complete",
         "locations_missing", "part_files_read", "part_files_quarantined", "csv_uri", "parquet_uri", "manifest_uri")}
@@ -172,9 +173,9 @@ def test_consolidates_exactly_the_covered_parts_quarantines_bad_ones_and_reruns_
     # The same run consolidated again, archiving the parts: byte-identical outputs, parts moved only afterwards.
     second = s3_place.run_job(*common, "--parts_action", "archive", run_id="jr_second")
     assert second.returncode == 0, second.stderr
-    assert s3_place.get(out, f"{prefix}data.csv") == csv_raw
+    assert s3_place.get(out, f"{files}data.csv") == csv_raw
     assert s3_place.get(out, f"{prefix}data.parquet") == parquet_raw
-    again = json.loads(s3_place.get(out, f"{prefix}manifest.json"))
+    again = json.loads(s3_place.get(out, f"{files}manifest.json"))
     differs = {k for k in manifest if manifest[k] != again[k]}
     assert differs == {"job_run_id", "parts_action"}
     assert s3_place.keys(s3_place.work_bucket, f"parts/{TASK}/") == sorted(
@@ -191,13 +192,13 @@ def test_a_task_without_coverage_gives_header_only_csv_and_zero_manifest(s3_plac
                            "--output_bucket", s3_place.output_bucket, "--locations_table", s3_place.locations_table,
                            "--parts_action", "delete")
     assert run.returncode == 0, run.stderr
-    prefix = "consolidated/task_id=empty-task/run_id=r1/"
-    raw = s3_place.get(s3_place.output_bucket, f"{prefix}data.csv")
+    prefix, files = "consolidated/task_id=empty-task/run_id=r1/", "runs/task_id=empty-task/run_id=r1/"
+    raw = s3_place.get(s3_place.output_bucket, f"{files}data.csv")
     assert raw == b"discount_code,error_messages,status,location_id,data_type,task_id,run_id,extracted_at\r\n"
     assert _read_csv(raw).empty
     table = pq.read_table(io.BytesIO(s3_place.get(s3_place.output_bucket, f"{prefix}data.parquet")))
     assert table.num_rows == 0 and table.column_names == COLUMNS
-    manifest = json.loads(s3_place.get(s3_place.output_bucket, f"{prefix}manifest.json"))
+    manifest = json.loads(s3_place.get(s3_place.output_bucket, f"{files}manifest.json"))
     assert manifest["total_rows"] == 0 and manifest["part_files_read"] == 0 and manifest["quarantined"] == []
     assert (manifest["locations_enabled"], manifest["locations_complete"], manifest["locations_missing"]) == (1, 0, 1)
     summary = json.loads(run.stdout.strip().splitlines()[-1])

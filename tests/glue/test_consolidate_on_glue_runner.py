@@ -41,7 +41,7 @@ def test_deployed_job_consolidates_and_reports_failures(local_stack):
         run = _wait(clients.glue, cfg.glue_job, run_id)
         assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
         manifest = json.loads(clients.s3.get_object(Bucket=cfg.output_bucket,
-                                                    Key="consolidated/task_id=t1/run_id=r1/manifest.json")["Body"].read())
+                                                    Key="runs/task_id=t1/run_id=r1/manifest.json")["Body"].read())
         assert manifest["total_rows"] == 3 and manifest["job_run_id"] == run_id
         assert manifest["rows_by_location"] == {"loc-1": {"failed": 3}}
 

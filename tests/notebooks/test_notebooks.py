@@ -94,3 +94,8 @@ def test_notebook_runs_top_to_bottom(name: str, stack_env, timings, tmp_path) ->
         nbformat.write(nb, tmp_path / f"{name}.ipynb")  # the executed copy, for reading a failure
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    stderr = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stderr")
+    assert "missing from font" not in stderr, stderr  # plots draw every glyph of their labels
+    if name == "05-explore-results":  # its plots were drawn (its last cell checks the messages are whole)
+        assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4

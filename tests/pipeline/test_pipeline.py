@@ -29,10 +29,11 @@ def test_default_dataset_output_equals_the_ground_truth(pipeline) -> None:
     assert task.locations_total == 25 and task.locations_failed == 0
     assert task.rows == check.expected
     run_id = run.execution_arn.rsplit(":", 1)[1]
-    assert task.output_uri.endswith(f"/consolidated/task_id=full/run_id={run_id}/data.csv")
+    assert task.output_uri == results.load_manifest(pipeline.config, "full")["csv_uri"]
+    assert task.output_uri.endswith(f"/runs/task_id=full/run_id={run_id}/data.csv")
     assert task.execution_arn == run.execution_arn and task.locations_missing == 0
     output = pipeline.output("full")
-    assert set(output["run_id"]) == {run_id} and output["extracted_at"].str.len().min() > 0
+    assert set(output["run_id"]) == {run_id} and output["extracted_at"].notna().all()
     assert results.latest_run_id(pipeline.config, "full") == run_id
 
 

@@ -14,7 +14,7 @@ from toolkit.commands.common import ConfigOption, JsonOption, frame_records, loa
 
 app = typer.Typer(help="Show, export and compare tasks' consolidated output.", no_args_is_help=True)
 
-FORMATS = ("parquet", "csv")
+FORMATS = ("parquet", "csv", "xlsx")  # toolkit.results.EXPORT_FORMATS
 
 
 @app.command("show")
@@ -47,12 +47,12 @@ def show(
 @app.command("export")
 def export(
     task_id: str = typer.Argument(..., help="The task whose output to export."),
-    out: Path = typer.Argument(..., help="File to write (.csv or .parquet)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="csv or parquet (default: from the suffix)."),
+    out: Path = typer.Argument(..., help="File to write (.csv, .parquet or .xlsx)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="csv, parquet or xlsx (default: from the suffix)."),
     config: Optional[Path] = ConfigOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Write a task's consolidated output to a local CSV or Parquet file."""
+    """Write a task's consolidated output to a local CSV, Parquet or Excel file."""
     from toolkit import results
 
     fmt = fmt or out.suffix.lstrip(".").lower()
@@ -62,12 +62,7 @@ def export(
     if not out.parent.is_dir():
         raise results.ResultsError(f"out: directory {out.parent} does not exist")
     output = results.load_output(load_config(config), task_id)
-    tmp = out.with_name(out.name + ".tmp")
-    if fmt == "csv":
-        results.csv_frame(output).to_csv(tmp, index=False)
-    else:
-        output.to_parquet(tmp, index=False)
-    tmp.replace(out)  # whole or not at all
+    results.export_output(output, out, fmt)  # whole or not at all
     summary = {"task_id": task_id, "rows": len(output), "format": fmt, "path": str(out)}
     if as_json:
         print_json(summary)
