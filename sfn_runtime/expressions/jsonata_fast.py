@@ -12,11 +12,17 @@ time (an unbound variable, mixed types, an undefined operand, a possible error..
 match the engine's, except where jsonata-python departs from JSONata itself: ``%`` on fractions
 (it truncates) and null items reached through arrays (it drops them); there the fast path does
 what JSONata does.
+
+Without map steps every compiled node runs once per evaluation and each does work linear in the
+values it is given, so such an expression costs one pass over its data (bounded by the payload
+quotas): ``compile_fast(ast, map_steps=False)`` compiles only those, which the engine may
+evaluate on its event loop (see ``jsonata_eval``).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any, Callable, Mapping
 
 UNDEFINED: Any = object()
@@ -38,12 +44,19 @@ class Fallback(Exception):
     """The fast path cannot reproduce this evaluation; use the full engine."""
 
 
-def compile_fast(ast: Any) -> Node | None:
-    """Closures for ``ast``, or None when it uses anything outside the fast path's subset."""
+_compiling = threading.local()  # .map_steps: whether the compilation in this thread accepts them
+
+
+def compile_fast(ast: Any, *, map_steps: bool = True) -> Node | None:
+    """Closures for ``ast``, or None when it uses anything outside the fast path's subset
+    (which excludes map steps ``.{...}`` when ``map_steps`` is False)."""
+    _compiling.map_steps = map_steps
     try:
         closure = _node(ast)
     except _Unsupported:
         return None
+    finally:
+        _compiling.map_steps = True
     return lambda states, variables: closure(states, variables, UNDEFINED)  # no context at the top
 
 
@@ -125,6 +138,8 @@ def _path(ast: Any) -> _Closure:
         raise _Unsupported
     names = tuple(step.value for step in steps)
     if construct is not None:
+        if not _compiling.map_steps:
+            raise _Unsupported  # one object per item: cost grows with items x object
         return _map_step(start, names, construct)
     if len(names) == 1:
         return _field(start, names[0])
