@@ -299,7 +299,7 @@ class JsonataExpression:
         self._parsed = parsed
         self._fast = compile_fast(parsed.ast)
         # Whether the event loop may evaluate it: the fast path covers it in one pass over the data.
-        self.on_loop = compile_fast(parsed.ast, map_steps=False) is not None
+        self.on_loop = compile_fast(parsed.ast, one_pass=True) is not None
         self._local = threading.local()
 
     def __repr__(self) -> str:

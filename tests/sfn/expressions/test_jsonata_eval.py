@@ -270,10 +270,13 @@ def test_regular_expressions_keep_jsonata_behaviour():
 
 def test_only_one_pass_expressions_are_evaluated_on_the_event_loop():
     assert compile_jsonata("$states.input.a.b & '-' & $join($states.input.names, ',')").on_loop
-    # A map step builds one object per item, each of which may walk the whole input again.
+    # A map step whose object reads only its item is one pass; one that reads $states or a
+    # variable may walk the whole input again for every item.
+    assert compile_jsonata("$states.input.items.{'n': $count(errors), 'k': key}").on_loop
     assert not compile_jsonata("$states.input.items.{'n': $count($states.input.items)}").on_loop
+    assert not compile_jsonata("$states.input.items.{'n': $limit}").on_loop
     assert not compile_jsonata("$match($states.input.text, /a+/)").on_loop  # the full engine
-    template = compile_template({"a": "{% $states.input.a %}", "b": ["{% $sum($states.input.n) %}"]})
+    template = compile_template({"a": "{% $states.input.a %}", "b": ["{% $average($states.input.n) %}"]})
     assert not template.on_loop
     assert compile_template({"a": "{% $states.input.a %}", "fixed": 1}).on_loop
 
