@@ -5,6 +5,9 @@ expressions through ``JsonataExpression.evaluate`` (compiled fast path where it 
 through the full jsonata-python engine alone (the fast path's fallback), JSONata templates,
 compiling, JSONPath reads and writes, payload templates and intrinsic functions. The ratio column
 compares each JSONata case with the full engine on the same expression, within this one run.
+The "event loop" rows measure what the engine awaits (``Template.render_async``): the same
+template evaluated on the loop, and handed to a worker thread and back (the thread hop that
+expressions the loop may not evaluate pay).
 
     .venv/bin/python bench/bench_expressions.py [--repeats 7] [--seconds 0.2]
 
@@ -15,6 +18,7 @@ in tens of microseconds or less (the runtime needs >= 10,000 JSONata state trans
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -30,7 +34,7 @@ RESULTS = ROOT / "bench" / "results" / "expressions.json"
 TARGET_SIMPLE_US = 20.0
 
 from sfn_runtime.expressions.intrinsics import compile_intrinsic  # noqa: E402
-from sfn_runtime.expressions.jsonata_eval import compile_jsonata, compile_template  # noqa: E402
+from sfn_runtime.expressions.jsonata_eval import _off_loop, compile_jsonata, compile_template  # noqa: E402
 from sfn_runtime.expressions.jsonpath import compile_path  # noqa: E402
 from sfn_runtime.expressions.payload import compile_payload  # noqa: E402
 
@@ -70,6 +74,17 @@ def per_call_us(function: Callable[[], Any], repeats: int, seconds: float) -> fl
     return statistics.median(samples)
 
 
+def awaited(make: Callable[[], Any]) -> Callable[[], Any]:
+    """A call that awaits ``make()`` 100 times in a running event loop (per_call_us divides by 100 after)."""
+    loop = asyncio.new_event_loop()
+
+    async def hundred() -> None:
+        for _ in range(100):
+            await make()
+
+    return lambda: loop.run_until_complete(hundred())
+
+
 def cases() -> list[tuple[str, str, Callable[[], Any], Callable[[], Any] | None]]:
     """(group, name, measured call, same work on the full jsonata-python engine or None)."""
     rows: list = []
@@ -80,6 +95,9 @@ def cases() -> list[tuple[str, str, Callable[[], Any], Callable[[], Any] | None]
     template = compile_template({"id": "{% $states.input.order.id %}", "x": "{% $states.input.x %}",
                                  "fixed": {"a": 1}, "ok": "{% $states.input.value > 1 %}"})
     rows.append(("jsonata", "template, 3 expressions", lambda: template.render(STATES, VARIABLES), None))
+    render = lambda: template.render(STATES, VARIABLES)  # noqa: E731
+    rows.append(("event loop", "template, on the loop", awaited(lambda: template.render_async(STATES, VARIABLES)), None))
+    rows.append(("event loop", "template, one thread hop", awaited(lambda: _off_loop(render, RuntimeError)), None))
     rows.append(("jsonata", "compile (parse once)", lambda: compile_jsonata(JSONATA_CASES["Choice condition"]), None))
     data = STATES["input"]
     context = STATES["context"]
@@ -103,7 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for group, name, call, engine in cases():
-        us = per_call_us(call, args.repeats, args.seconds)
+        us = per_call_us(call, args.repeats, args.seconds) / (100 if group == "event loop" else 1)
         engine_us = per_call_us(engine, args.repeats, args.seconds) if engine is not None else None
         rows.append({"group": group, "case": name, "median_us": us, "engine_median_us": engine_us,
                      "engine_vs_layer": engine_us / us if engine_us else None})

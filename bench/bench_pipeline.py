@@ -6,8 +6,11 @@ start to the end of its Map Run, from the history) and consolidation (the Glue r
 Spark start-up included) are timed apart. The same pages are then fetched by a plain aiohttp
 client that knows every page from the summaries and keeps as many requests in flight as the
 pipeline may (the stack's ``api_concurrency``): the best a direct client can do under the same
-politeness limit. The ratio pipeline/direct compares the extraction phase with it. Rows/s counts
-consolidated rows over the whole run.
+politeness limit. The ratio pipeline/direct compares the extraction phase with the direct fetch
+that follows it in the same repeat; the ratio column is the median of those per-repeat ratios
+(each listed after it), and the run fails unless every repeat wrote the direct client's row
+count. Rows/s counts consolidated rows over the whole run. The machine's load average is kept
+with each size (the pipeline and the direct client share the machine with whatever else runs).
 
 The cost table prices each run on AWS from what the run did, counted from its histories: state
 transitions of the STANDARD executions (every ``...StateEntered`` event, retries included), page-
@@ -88,7 +91,8 @@ def pipeline_run(config, stack, api_url: str, location_ids: list[str], concurren
     frame = pd.DataFrame({"task_id": task_id, "location_id": location_ids, "api_url": api_url})
     locations.load_locations(config, frame, session=stack.session())
     run = runs.start_run(config, task_id, max_concurrency=concurrency, session=stack.session())
-    final = runs.watch(run, interval=1.0, session=stack.session())
+    # The run's times come from its history; polling rarely keeps this process's CPU for the stack.
+    final = runs.watch(run, interval=5.0, session=stack.session())
     if final.status != "SUCCEEDED":
         raise SystemExit(f"run for {len(location_ids)} locations ended {final.status}: {final.error} {final.cause}")
     events = runs.history(config, run.execution_arn, session=stack.session())
@@ -189,8 +193,9 @@ def main() -> None:
             deploy.deploy(config, stack.session())
             for size in args.sizes:
                 ids = api.location_ids()[:size]
-                runs_, directs = [], []
+                runs_, directs, loads = [], [], []
                 for _ in range(args.repeats):
+                    loads.append(os.getloadavg()[0])
                     measured = pipeline_run(config, stack, api.url, ids, args.concurrency)
                     direct_seconds, direct_pages, direct_rows = direct_fetch(api.url, key, ids, in_flight)
                     if direct_rows != measured["rows"]:
@@ -201,19 +206,21 @@ def main() -> None:
                 median = {k: statistics.median(r[k] for r in runs_) for k in runs_[0]}
                 ratios = [r["extraction_seconds"] / d for r, d in zip(runs_, directs)]
                 rows.append({"locations": size, **median, "direct_seconds": statistics.median(directs),
+                             "load_average_at_start": loads,
                              "ratio_extraction_to_direct": statistics.median(ratios), "ratios": ratios,
                              "cost_per_1000_pages": aws_cost(median, args.page_seconds, config.glue_workers)})
     finally:
         api.stop()
 
     print(f"\n{args.concurrency} locations in flight, {in_flight} requests in flight, page limit {PAGE_LIMIT}, "
-          f"median of {args.repeats}")
+          f"median of {args.repeats}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")
     print(f"{'locations':>9} {'rows':>8} {'pages':>6} {'extract s':>9} {'direct s':>8} {'ratio':>6} "
-          f"{'glue s':>7} {'total s':>8} {'rows/s':>8}")
+          f"{'glue s':>7} {'total s':>8} {'rows/s':>8}  ratios of the runs")
     for r in rows:
         print(f"{r['locations']:>9} {r['rows']:>8.0f} {r['pages']:>6.0f} {r['extraction_seconds']:>9.1f} "
               f"{r['direct_seconds']:>8.2f} {r['ratio_extraction_to_direct']:>6.1f} "
-              f"{r['consolidation_seconds']:>7.1f} {r['total_seconds']:>8.1f} {r['rows_per_second']:>8.0f}")
+              f"{r['consolidation_seconds']:>7.1f} {r['total_seconds']:>8.1f} {r['rows_per_second']:>8.0f}  "
+              + " ".join(f"{x:.1f}" for x in r["ratios"]))
     print(f"\nAWS cost per 1,000 pages, USD (us-east-1 prices; EXPRESS billed {args.page_seconds} s per page)")
     print(f"{'locations':>9} {'transitions/page':>16} {'express/page':>12} {'standard':>9} {'express':>8} "
           f"{'s3':>7} {'glue':>7} {'total':>7}")

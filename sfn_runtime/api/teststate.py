@@ -65,18 +65,18 @@ async def run_test_state(runtime: Runtime, arns: ArnBuilder, params: dict) -> di
         status = "RETRIABLE" if first_match(retriers, err.error) >= 0 else "FAILED"
         out: dict[str, Any] = {"error": err.error, "cause": err.cause, "status": status}
         if debug:
-            out["inspectionData"] = _inspection(state, frame, execution, value, variables)
+            out["inspectionData"] = await _inspection(state, frame, execution, value, variables)
         return out
     caught = any(event.type in _FAILURE_EVENTS for event in execution.history.events)
     out = {"output": _dumps(output), "status": "CAUGHT_ERROR" if caught else "SUCCEEDED"}
     if next_state is not None:
         out["nextState"] = next_state
     if debug:
-        out["inspectionData"] = _inspection(state, frame, execution, value, variables)
+        out["inspectionData"] = await _inspection(state, frame, execution, value, variables)
     return out
 
 
-def _inspection(state: State, frame: Frame, execution: Execution, raw: Any, variables: dict) -> dict:
+async def _inspection(state: State, frame: Frame, execution: Execution, raw: Any, variables: dict) -> dict:
     """The data after each processing step, recomputed from the state's compiled fields and its history."""
     data: dict[str, Any] = {"input": _dumps(raw), "variables": _dumps(dict(frame.scope))}
     context = frame.context(state)
@@ -85,14 +85,14 @@ def _inspection(state: State, frame: Frame, execution: Execution, raw: Any, vari
         if isinstance(flow, JsonPathFlow):
             data["afterInputPath"] = _dumps(flow.effective_input(raw, context, variables))
             if flow.parameters is not None:
-                data["afterParameters"] = _dumps(flow.arguments(raw, context, variables))
+                data["afterParameters"] = _dumps(await flow.arguments(raw, context, variables))
         elif flow.arguments_template is not None:
-            data["afterArguments"] = _dumps(flow.arguments(raw, context, variables))
-        result = _result(state, execution, raw, context, variables)
+            data["afterArguments"] = _dumps(await flow.arguments(raw, context, variables))
+        result = await _result(state, execution, raw, context, variables)
         if result is not None:
             data["result"] = _dumps(result)
             if isinstance(flow, JsonPathFlow):
-                selected = flow.select(result, context, variables)
+                selected = await flow.select(result, context, variables)
                 data["afterResultSelector"] = _dumps(selected)
                 data["afterResultPath"] = _dumps(_after_result_path(flow, raw, selected))
     except StatesError:
@@ -100,12 +100,12 @@ def _inspection(state: State, frame: Frame, execution: Execution, raw: Any, vari
     return data
 
 
-def _result(state: State, execution: Execution, raw: Any, context: dict, variables: dict) -> Any:
+async def _result(state: State, execution: Execution, raw: Any, context: dict, variables: dict) -> Any:
     for event in execution.history.events:
         if event.type == "TaskSucceeded":
             return event.details["output"]
     if isinstance(state, Pass) and isinstance(state.flow, JsonPathFlow):
-        return state.result if state.result is not NO_RESULT else state.flow.arguments(raw, context, variables)
+        return state.result if state.result is not NO_RESULT else await state.flow.arguments(raw, context, variables)
     return None
 
 

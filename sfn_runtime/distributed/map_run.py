@@ -287,18 +287,18 @@ class _Fields:
     def __init__(self, state: Any, raw: Any, data: Any, context: dict, variables: Any):
         self.state, self.raw, self.data, self.context, self.variables = state, raw, data, context, variables
 
-    def value(self, value: Any, where: str) -> Any:
+    async def value(self, value: Any, where: str) -> Any:
         if self.state.jsonata:
-            rendered = compile_template(value, where=where).render({"input": self.raw, "context": self.context}, self.variables)
+            rendered = await compile_template(value, where=where).render_async({"input": self.raw, "context": self.context}, self.variables)
             return None if rendered is NOTHING else rendered
         return compile_payload(value, where=where).render(self.data, self.context, self.variables)
 
-    def number(self, block: dict, name: str, where: str) -> Any:
+    async def number(self, block: dict, name: str, where: str) -> Any:
         """A field given literally, as ``namePath`` (JSONPath) or as a JSONata template."""
         if name + "Path" in block and not self.state.jsonata:
             value = compile_path(block[name + "Path"], where=f"{where}/{name}Path").read(self.data, self.context, self.variables)
         elif name in block:
-            value = self.value(block[name], f"{where}/{name}")
+            value = await self.value(block[name], f"{where}/{name}")
         else:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -335,16 +335,16 @@ class DistributedMapRunner:
         if previous is not None:
             return await self._redrive(previous, spec, fields, frame)
         items = await self._read_items(state, spec, fields, raw, data, context, variables, execution=frame.execution)
-        inputs = [state.item_input(raw, data, context, variables, i, item) for i, item in enumerate(items)]
+        inputs = [await state.item_input(raw, data, context, variables, i, item) for i, item in enumerate(items)]
         batcher = spec.get("ItemBatcher")
         quotas = self._runtime.quotas
         if batcher is not None:
-            max_items = fields.number(batcher, "MaxItemsPerBatch", "/ItemBatcher")
-            max_bytes = fields.number(batcher, "MaxInputBytesPerBatch", "/ItemBatcher")
+            max_items = await fields.number(batcher, "MaxItemsPerBatch", "/ItemBatcher")
+            max_bytes = await fields.number(batcher, "MaxInputBytesPerBatch", "/ItemBatcher")
             if max_bytes is not None and max_bytes > quotas.max_batch_bytes:
                 raise StatesError("States.Runtime",
                                   f"ItemBatcher.MaxInputBytesPerBatch must be at most {quotas.max_batch_bytes}, got {max_bytes}")
-            batch_input = fields.value(batcher["BatchInput"], "/ItemBatcher/BatchInput") if "BatchInput" in batcher else None
+            batch_input = await fields.value(batcher["BatchInput"], "/ItemBatcher/BatchInput") if "BatchInput" in batcher else None
             batches = batch_items(inputs, max_items, max_bytes or quotas.max_batch_bytes, batch_input)
             records = [ChildRecord(i, b, len(b["Items"])) for i, b in enumerate(batches)]
         else:
@@ -352,7 +352,7 @@ class DistributedMapRunner:
                 frame.check_payload(value, state.name, f"made a child execution input for item {index}")
             records = [ChildRecord(i, value, 1) for i, value in enumerate(inputs)]
         self._authorize(frame.execution, "states:StartExecution", iam_machine_arn(frame.execution.machine.arn))
-        run = self._new_run(state, frame, context, data, raw, variables, len(inputs))
+        run = await self._new_run(state, frame, context, data, raw, variables, len(inputs))
         run.children = records
         frame.record("MapRunStarted", {"mapRunArn": run.arn})
         run_context = MapRunContext(run, frame, self._child_machine(run, state, frame))
@@ -416,7 +416,7 @@ class DistributedMapRunner:
     def _label(self, state: Any) -> str:
         return state.label or state.name
 
-    def _new_run(self, state: Any, frame: Any, context: dict, data: Any, raw: Any, variables: Any, total: int) -> MapRun:
+    async def _new_run(self, state: Any, frame: Any, context: dict, data: Any, raw: Any, variables: Any, total: int) -> MapRun:
         execution = frame.execution
         machine_arn = execution.machine.arn
         machine_name = machine_arn.rpartition(":")[2]
@@ -424,11 +424,11 @@ class DistributedMapRunner:
         run_id = str(uuid.uuid4())
         partition = machine_arn.split(":")[1] if machine_arn.startswith("arn:") else "aws"
         prefix = f"arn:{partition}:states:{self._region}:{self._account_id}"
-        limit = state.max_concurrency.resolve(data, raw, context, variables) if state.max_concurrency else 0
+        limit = await state.max_concurrency.resolve(data, raw, context, variables) if state.max_concurrency else 0
         cap = self._runtime.quotas.max_map_run_concurrency  # AWS: 10,000 children at once at most
-        count = state.tolerated_failure_count.resolve(data, raw, context, variables) if state.tolerated_failure_count else None
+        count = await state.tolerated_failure_count.resolve(data, raw, context, variables) if state.tolerated_failure_count else None
         percentage = (
-            state.tolerated_failure_percentage.resolve(data, raw, context, variables)
+            await state.tolerated_failure_percentage.resolve(data, raw, context, variables)
             if state.tolerated_failure_percentage
             else None
         )
@@ -576,12 +576,12 @@ class DistributedMapRunner:
                           variables: Any, *, execution: Any = None) -> list:
         reader = spec.get("ItemReader")
         if reader is None:
-            return state.read_items(raw, data, context, variables)
+            return await state.read_items(raw, data, context, variables)
         resource = reader.get("Resource", "")
         arguments_key = "Arguments" if state.jsonata else "Parameters"
-        arguments = fields.value(reader.get(arguments_key) or {}, f"/ItemReader/{arguments_key}") or {}
+        arguments = await fields.value(reader.get(arguments_key) or {}, f"/ItemReader/{arguments_key}") or {}
         config_spec = dict(reader.get("ReaderConfig") or {})
-        max_items = fields.number(config_spec, "MaxItems", "/ItemReader/ReaderConfig")
+        max_items = await fields.number(config_spec, "MaxItems", "/ItemReader/ReaderConfig")
         config_spec.pop("MaxItemsPath", None)
         if max_items is not None:
             config_spec["MaxItems"] = max_items
@@ -667,7 +667,7 @@ class DistributedMapRunner:
         if writer.get("Resource") != "arn:aws:states:::s3:putObject":
             raise StatesError("States.ResultWriterFailed", "ResultWriter.Resource must be arn:aws:states:::s3:putObject")
         key = "Arguments" if fields.state.jsonata else "Parameters"
-        target = fields.value(writer.get(key) or {}, f"/ResultWriter/{key}") or {}
+        target = await fields.value(writer.get(key) or {}, f"/ResultWriter/{key}") or {}
         bucket = target.get("Bucket")
         if not isinstance(bucket, str) or not bucket:
             raise StatesError("States.ResultWriterFailed", f"ResultWriter.{key}.Bucket is required")

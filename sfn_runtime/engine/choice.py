@@ -142,8 +142,8 @@ class Condition(Rule):
 
     expression: Any
 
-    def evaluate(self, states: dict, variables: Mapping[str, Any]) -> bool:
-        value = self.expression.evaluate(states, variables)
+    async def evaluate(self, states: dict, variables: Mapping[str, Any]) -> bool:
+        value = await self.expression.evaluate_async(states, variables)
         if not isinstance(value, bool):
             shown = "nothing" if value is NOTHING else type(value).__name__
             raise StatesError(

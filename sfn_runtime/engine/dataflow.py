@@ -41,26 +41,26 @@ class JsonPathFlow:
             return raw
         return self.input_path.read(raw, context, variables)
 
-    def arguments(self, raw: Any, context: dict, variables: Mapping[str, Any]) -> Any:
+    async def arguments(self, raw: Any, context: dict, variables: Mapping[str, Any]) -> Any:
         """InputPath then Parameters: what a Task/Parallel/Map/Pass works on."""
         value = self.effective_input(raw, context, variables)
         if self.parameters is not None:
             value = self.parameters.render(value, context, variables)
         return value
 
-    def select(self, result: Any, context: dict, variables: Mapping[str, Any]) -> Any:
+    async def select(self, result: Any, context: dict, variables: Mapping[str, Any]) -> Any:
         """ResultSelector applied to a Task/Parallel/Map result."""
         if self.result_selector is None:
             return result
         return self.result_selector.render(result, context, variables)
 
-    def assignments(self, raw: Any, result: Any, context: dict, variables: Mapping[str, Any]) -> dict | None:
+    async def assignments(self, raw: Any, result: Any, context: dict, variables: Mapping[str, Any]) -> dict | None:
         """The values of Assign (``$`` is the state's result)."""
         if self.assign is None:
             return None
         return self.assign.render(result, context, variables)
 
-    def output(self, raw: Any, result: Any, context: dict, variables: Mapping[str, Any]) -> Any:
+    async def output(self, raw: Any, result: Any, context: dict, variables: Mapping[str, Any]) -> Any:
         """ResultPath then OutputPath."""
         if self.result_null:
             value = raw
@@ -85,26 +85,26 @@ class JsonataFlow:
 
     language = "JSONata"
 
-    def arguments(self, raw: Any, context: dict, variables: Mapping[str, Any]) -> Any:
+    async def arguments(self, raw: Any, context: dict, variables: Mapping[str, Any]) -> Any:
         """Arguments rendered with ``$states.input`` and ``$states.context``; default: the raw input."""
         if self.arguments_template is None:
             return raw
-        value = self.arguments_template.render({"input": raw, "context": context}, variables)
+        value = await self.arguments_template.render_async({"input": raw, "context": context}, variables)
         return None if value is NOTHING else value
 
-    def select(self, result: Any, context: dict, variables: Mapping[str, Any]) -> Any:
+    async def select(self, result: Any, context: dict, variables: Mapping[str, Any]) -> Any:
         return result
 
-    def assignments(self, raw: Any, result: Any, context: dict, variables: Mapping[str, Any]) -> dict | None:
+    async def assignments(self, raw: Any, result: Any, context: dict, variables: Mapping[str, Any]) -> dict | None:
         if self.assign is None:
             return None
-        value = self.assign.render(states_of(raw, result, context), variables)
+        value = await self.assign.render_async(states_of(raw, result, context), variables)
         return {} if value is NOTHING else value
 
-    def output(self, raw: Any, result: Any, context: dict, variables: Mapping[str, Any]) -> Any:
+    async def output(self, raw: Any, result: Any, context: dict, variables: Mapping[str, Any]) -> Any:
         if self.output_template is None:
             return raw if result is NO_RESULT else result
-        value = self.output_template.render(states_of(raw, result, context), variables)
+        value = await self.output_template.render_async(states_of(raw, result, context), variables)
         return None if value is NOTHING else value
 
 

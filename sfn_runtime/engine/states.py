@@ -92,7 +92,7 @@ class DynamicNumber:
     template: Any = None  # JSONata Template
     minimum: int = 0
 
-    def resolve(self, data: Any, raw: Any, context: dict, variables: Any) -> Any:
+    async def resolve(self, data: Any, raw: Any, context: dict, variables: Any) -> Any:
         if self.path is not None:
             value = self.path.read(data, context, variables)
             if self.field == "Seconds":
@@ -102,7 +102,7 @@ class DynamicNumber:
                 return _map_number(self.field, self.path.source, value)
             error = "States.Runtime"
         elif self.template is not None:
-            value = self.template.render({"input": raw, "context": context}, variables)
+            value = await self.template.render_async({"input": raw, "context": context}, variables)
             error = "States.QueryEvaluationError"
         else:
             return self.literal
@@ -140,11 +140,11 @@ class State:
         frame.exited(self, output, assigned)
         return output
 
-    def finish(self, frame: "Frame", raw: Any, result: Any, context: dict) -> Any:
+    async def finish(self, frame: "Frame", raw: Any, result: Any, context: dict) -> Any:
         """Assign and Output (both see pre-state variables), then record the Exited event."""
         variables = frame.variables
-        assigned = self.flow.assignments(raw, result, context, variables)
-        output = self.flow.output(raw, result, context, variables)
+        assigned = await self.flow.assignments(raw, result, context, variables)
+        output = await self.flow.output(raw, result, context, variables)
         return self._exit(frame, output, assigned)
 
 
@@ -159,8 +159,8 @@ class Pass(State):
         elif self.result is not NO_RESULT:
             result = self.result
         else:
-            result = self.flow.arguments(raw, context, frame.variables)
-        return self.finish(frame, raw, result, context), self.next
+            result = await self.flow.arguments(raw, context, frame.variables)
+        return await self.finish(frame, raw, result, context), self.next
 
 
 @dataclass
@@ -168,7 +168,7 @@ class Succeed(State):
     async def run(self, frame: "Frame", raw: Any) -> tuple[Any, str | None]:
         context = frame.context(self)
         result = NO_RESULT if self.jsonata else self.flow.effective_input(raw, context, frame.variables)
-        return self.finish(frame, raw, result, context), None
+        return await self.finish(frame, raw, result, context), None
 
 
 @dataclass
@@ -178,15 +178,15 @@ class Fail(State):
 
     async def run(self, frame: "Frame", raw: Any) -> tuple[Any, str | None]:
         context = frame.context(self)
-        error = self._resolve(self.error, raw, context, frame, "Error")
-        cause = self._resolve(self.cause, raw, context, frame, "Cause")
+        error = await self._resolve(self.error, raw, context, frame, "Error")
+        cause = await self._resolve(self.cause, raw, context, frame, "Cause")
         raise StatesError(error or "", cause or "", located=True)  # a Fail state's words pass through as written
 
-    def _resolve(self, spec: Any, raw: Any, context: dict, frame: "Frame", name: str) -> Any:
+    async def _resolve(self, spec: Any, raw: Any, context: dict, frame: "Frame", name: str) -> Any:
         if spec is None or isinstance(spec, str):
             return spec
         if self.jsonata:
-            value = spec.render({"input": raw, "context": context}, frame.variables)
+            value = await spec.render_async({"input": raw, "context": context}, frame.variables)
             kind = "States.QueryEvaluationError"
         elif hasattr(spec, "read"):
             value = spec.read(raw, context, frame.variables)
@@ -225,23 +225,23 @@ class Choice(State):
             data = self.flow.effective_input(raw, context, variables)
         for entry in self.choices:
             if isinstance(entry.rule, Condition):
-                matched = entry.rule.evaluate(states, variables)
+                matched = await entry.rule.evaluate(states, variables)
             else:
                 matched = entry.rule.matches(data, context, variables)
             if matched:
-                return self._leave(frame, raw, data, context, entry.flow), entry.next
+                return await self._leave(frame, raw, data, context, entry.flow), entry.next
         if self.default is None:
             raise StatesError("States.NoChoiceMatched", f"No Choice Rule matched and no Default in state '{self.name}'")
-        return self._leave(frame, raw, data, context, None), self.default
+        return await self._leave(frame, raw, data, context, None), self.default
 
-    def _leave(self, frame: "Frame", raw: Any, data: Any, context: dict, rule_flow: Flow | None) -> Any:
+    async def _leave(self, frame: "Frame", raw: Any, data: Any, context: dict, rule_flow: Flow | None) -> Any:
         result = NO_RESULT if self.jsonata else data
         variables = frame.variables
-        assigned = self.flow.assignments(raw, result, context, variables)
+        assigned = await self.flow.assignments(raw, result, context, variables)
         if rule_flow is not None and rule_flow.assign is not None:
-            assigned = {**(assigned or {}), **(rule_flow.assignments(raw, result, context, variables) or {})}
+            assigned = {**(assigned or {}), **(await rule_flow.assignments(raw, result, context, variables) or {})}
         flow = rule_flow if rule_flow is not None and getattr(rule_flow, "output_template", None) is not None else self.flow
-        output = flow.output(raw, result, context, variables)
+        output = await flow.output(raw, result, context, variables)
         return self._exit(frame, output, assigned)
 
 
@@ -254,24 +254,24 @@ class Wait(State):
         context = frame.context(self)
         variables = frame.variables
         data = raw if self.jsonata else self.flow.effective_input(raw, context, variables)
-        delay = self._delay(frame, raw, data, context)
+        delay = await self._delay(frame, raw, data, context)
         try:
             await frame.runtime.clock.sleep(delay)
         except asyncio.CancelledError:
             frame.record("WaitStateAborted", {"name": self.name})
             raise
         result = NO_RESULT if self.jsonata else data
-        return self.finish(frame, raw, result, context), self.next
+        return await self.finish(frame, raw, result, context), self.next
 
-    def _delay(self, frame: "Frame", raw: Any, data: Any, context: dict) -> float:
+    async def _delay(self, frame: "Frame", raw: Any, data: Any, context: dict) -> float:
         seconds = self.seconds
         if seconds is not None:
-            return float(seconds.resolve(data, raw, context, frame.variables))
+            return float(await seconds.resolve(data, raw, context, frame.variables))
         spec = self.timestamp
         if isinstance(spec, str):
             value, field, written = spec, "Timestamp", spec
         elif self.jsonata:
-            value = spec.render({"input": raw, "context": context}, frame.variables)
+            value = await spec.render_async({"input": raw, "context": context}, frame.variables)
             field, written = "Timestamp", spec.expression.source if spec.expression is not None else ""
         else:
             value = spec.read(data, context, frame.variables)
@@ -310,7 +310,7 @@ class Recoverable(State):
                 result = await self.attempt(frame, raw, context)
                 if frame.depth == 0:
                     frame.execution.redrive_results.pop(self.name, None)
-                return self.finish(frame, raw, result, context), self.next
+                return await self.finish(frame, raw, result, context), self.next
             except StatesError as err:
                 frame.evaluation_failed(self, err)
                 index = first_match(self.retriers, err.error)
@@ -326,22 +326,22 @@ class Recoverable(State):
                     raise
                 if frame.depth == 0:
                     frame.execution.redrive_results.pop(self.name, None)
-                return self._catch(frame, raw, context, self.catchers[index], err), self.catchers[index].next
+                return await self._catch(frame, raw, context, self.catchers[index], err), self.catchers[index].next
 
     async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:  # pragma: no cover
         raise NotImplementedError
 
-    def _catch(self, frame: "Frame", raw: Any, context: dict, catcher: Catcher, err: StatesError) -> Any:
+    async def _catch(self, frame: "Frame", raw: Any, context: dict, catcher: Catcher, err: StatesError) -> Any:
         error_output = {"Error": err.error, "Cause": err.cause}
         variables = frame.variables
         if self.jsonata:
             states = states_of(raw, NO_RESULT, context)
             states["errorOutput"] = error_output
-            assigned = catcher.assign.render(states, variables) if catcher.assign is not None else None
+            assigned = await catcher.assign.render_async(states, variables) if catcher.assign is not None else None
             if catcher.output is None:
                 output = error_output
             else:
-                output = catcher.output.render(states, variables)
+                output = await catcher.output.render_async(states, variables)
                 output = None if output is NOTHING else output
         else:
             assigned = catcher.assign.render(error_output, context, variables) if catcher.assign is not None else None
@@ -368,16 +368,16 @@ class Task(Recoverable):
         runtime = frame.runtime
         variables = frame.variables
         data = raw if self.jsonata else self.flow.effective_input(raw, context, variables)
-        timeout = self.timeout.resolve(data, raw, context, variables) if self.timeout else _DEFAULT_TASK_TIMEOUT
-        heartbeat = self.heartbeat.resolve(data, raw, context, variables) if self.heartbeat else None
+        timeout = await self.timeout.resolve(data, raw, context, variables) if self.timeout else _DEFAULT_TASK_TIMEOUT
+        heartbeat = await self.heartbeat.resolve(data, raw, context, variables) if self.heartbeat else None
         pending = None
         if self.ref.pattern == "waitForTaskToken":
             pending = runtime.tokens.issue()
             context = {**context, "Task": {"Token": pending.token}}
         try:
-            arguments = self.flow.arguments(raw, context, variables)
+            arguments = await self.flow.arguments(raw, context, variables)
             frame.check_payload(arguments, self.name, "has Parameters/Arguments")
-            credentials = self._credentials(raw, data, context, variables)
+            credentials = await self._credentials(raw, data, context, variables)
             result = await self._invoke(frame, arguments, context, credentials, timeout, heartbeat, pending)
         finally:
             if pending is not None and not pending.future.done():
@@ -385,13 +385,13 @@ class Task(Recoverable):
             if pending is not None:
                 runtime.tokens.close(pending.token)
         frame.check_payload(result, self.ref.resource)
-        return self.flow.select(result, context, variables)
+        return await self.flow.select(result, context, variables)
 
-    def _credentials(self, raw: Any, data: Any, context: dict, variables: Any) -> dict | None:
+    async def _credentials(self, raw: Any, data: Any, context: dict, variables: Any) -> dict | None:
         if self.credentials is None:
             return None
         if self.jsonata:
-            return self.credentials.render({"input": raw, "context": context}, variables)
+            return await self.credentials.render_async({"input": raw, "context": context}, variables)
         return self.credentials.render(data, context, variables)
 
     async def _invoke(self, frame: "Frame", arguments: Any, context: dict, credentials: Any,
@@ -485,7 +485,7 @@ class Parallel(Recoverable):
     branches: list["StateGraph"] = field(default_factory=list)
 
     async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:
-        value = self.flow.arguments(raw, context, frame.variables)
+        value = await self.flow.arguments(raw, context, frame.variables)
         frame.record("ParallelStateStarted")
         carried = _redriven(frame, self.name)
         running = [i for i in range(len(self.branches)) if i not in carried]
@@ -500,7 +500,7 @@ class Parallel(Recoverable):
             frame.record("ParallelStateAborted")
             raise
         frame.record("ParallelStateSucceeded")
-        return self.flow.select(results, context, frame.variables)
+        return await self.flow.select(results, context, frame.variables)
 
 
 @dataclass
@@ -520,15 +520,15 @@ class MapState(Recoverable):
     async def attempt(self, frame: "Frame", raw: Any, context: dict) -> Any:
         variables = frame.variables
         data = raw if self.jsonata else self.flow.effective_input(raw, context, variables)
-        limit = self.max_concurrency.resolve(data, raw, context, variables) if self.max_concurrency else 0
+        limit = await self.max_concurrency.resolve(data, raw, context, variables) if self.max_concurrency else 0
         if self.mode == "DISTRIBUTED":
             runner = frame.runtime.distributed_map
             if runner is None:
                 raise StatesError("States.Runtime", "Distributed Map requires the Map Run runner")
             result = await runner(self, raw, data, context, frame)
-            return self.flow.select(result, context, variables)
-        items = self.read_items(raw, data, context, variables)
-        inputs = [self.item_input(raw, data, context, variables, index, item) for index, item in enumerate(items)]
+            return await self.flow.select(result, context, variables)
+        items = await self.read_items(raw, data, context, variables)
+        inputs = [await self.item_input(raw, data, context, variables, index, item) for index, item in enumerate(items)]
         self.check_item_inputs(frame, inputs)
         frame.record("MapStateStarted", {"length": len(inputs)})
         try:
@@ -540,12 +540,12 @@ class MapState(Recoverable):
             frame.record("MapStateAborted")
             raise
         frame.record("MapStateSucceeded")
-        return self.flow.select(results, context, variables)
+        return await self.flow.select(results, context, variables)
 
-    def read_items(self, raw: Any, data: Any, context: dict, variables: Any) -> list:
+    async def read_items(self, raw: Any, data: Any, context: dict, variables: Any) -> list:
         """The items to iterate: ItemsPath (JSONPath) or Items (JSONata)."""
         if self.jsonata:
-            items = raw if self.items is None else self.items.render({"input": raw, "context": context}, variables)
+            items = raw if self.items is None else await self.items.render_async({"input": raw, "context": context}, variables)
             if not isinstance(items, list):
                 expression = getattr(self.items, "expression", None)
                 if expression is not None:
@@ -563,13 +563,13 @@ class MapState(Recoverable):
             for index, value in enumerate(inputs):
                 frame.check_payload(value, self.name, f"made an ItemSelector output for item {index}")
 
-    def item_input(self, raw: Any, data: Any, context: dict, variables: Any, index: int, item: Any) -> Any:
+    async def item_input(self, raw: Any, data: Any, context: dict, variables: Any, index: int, item: Any) -> Any:
         """One iteration's input: the item, or ItemSelector rendered with the Map item context."""
         if self.item_selector is None:
             return item
         item_context = {**context, "Map": {"Item": {"Index": index, "Value": item}}}
         if self.jsonata:
-            value = self.item_selector.render({"input": raw, "context": item_context}, variables)
+            value = await self.item_selector.render_async({"input": raw, "context": item_context}, variables)
             return None if value is NOTHING else value
         return self.item_selector.render(data, item_context, variables)
 

@@ -8,20 +8,33 @@ numbers come back as ``int``, and an undefined result is the :data:`NOTHING` sen
 
 jsonata-python keeps per-thread state on the "current" expression object, so each thread
 evaluates its own shallow copy of a parsed expression (see :meth:`JsonataExpression._instance`).
+
+Safe to leave running: the engine awaits :meth:`Template.render_async` and
+:meth:`JsonataExpression.evaluate_async`, which evaluate on the event loop only what is provably
+cheap (the fast path without map steps: one pass over the data) and hand everything else to a
+pool of worker threads, so a runaway expression cannot stall the API or other executions. Every
+evaluation has a hard time limit (:data:`MAX_EVALUATION_SECONDS`): checked between evaluation
+steps, and passed to every regular expression, which runs on the ``regex`` package with its
+``timeout=`` and releases the GIL while it matches (stdlib ``re`` can do neither).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import json
 import math
+import re
 import threading
 import time
-from typing import Any, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterator, Mapping
 
 import jsonata
+import regex
 from jsonata.jsonata import Jsonata
+from jsonata.regex_engine import RegexFlags
 from jsonata.utils import Utils
 
 from sfn_runtime.errors import DefinitionError, StatesError
@@ -30,6 +43,10 @@ from sfn_runtime.expressions.jsonata_fast import UNDEFINED, Fallback, compile_fa
 
 QUERY_ERROR = "States.QueryEvaluationError"
 MAX_EVALUATION_SECONDS = 10
+# The loop stops waiting for a worker this long after the limit (a step no check reaches).
+_GRACE_SECONDS = 1.0
+# Threads for expressions evaluated off the event loop; a runaway one holds its thread until the limit.
+_POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="jsonata")
 
 
 class _Nothing:
@@ -161,7 +178,11 @@ def _functions_frame() -> Jsonata.Frame:
 _FUNCTIONS = _functions_frame()
 
 
-# --- expressions ------------------------------------------------------------------------
+# --- time limit and regular expressions -------------------------------------------------
+
+
+def _overtime_message() -> str:
+    return f"the expression ran for more than {MAX_EVALUATION_SECONDS} seconds"
 
 
 class _Deadline:
@@ -176,7 +197,76 @@ class _Deadline:
     def __call__(self, _expr: Any, _input: Any, _environment: Any) -> None:
         self.count += 1
         if not self.count & 1023 and time.monotonic() > self.expires:
-            raise _FunctionError(f"the expression ran for more than {MAX_EVALUATION_SECONDS} seconds")
+            raise _FunctionError(_overtime_message())
+
+
+_evaluation = threading.local()  # .deadline: the _Deadline of the evaluation running in this thread
+
+
+def _seconds_left() -> float:
+    deadline = getattr(_evaluation, "deadline", None)
+    if deadline is None:
+        return float(MAX_EVALUATION_SECONDS)
+    return max(0.0, deadline.expires - time.monotonic())
+
+
+_GROUP_REFERENCE = re.compile(r"\\g<(\d+)>")
+
+
+class _BoundedPattern:
+    """A JSONata regex on the ``regex`` package: each search ends by the evaluation's deadline
+    (``TimeoutError``) and releases the GIL while it runs, so a catastrophic pattern stops in time
+    and other threads, the event loop's included, keep running meanwhile."""
+
+    __slots__ = ("_pattern",)
+
+    def __init__(self, pattern: Any):
+        self._pattern = pattern
+
+    def search(self, string: str) -> Any:
+        return self._pattern.search(string, timeout=_seconds_left(), concurrent=True)
+
+    def finditer(self, string: str) -> Any:
+        return self._pattern.finditer(string, timeout=_seconds_left(), concurrent=True)
+
+    def sub(self, repl: Any, string: str, count: int = 0) -> str:
+        if isinstance(repl, str):
+            self._check_groups(repl)
+        return self._pattern.sub(repl, string, count, timeout=_seconds_left(), concurrent=True)
+
+    def split(self, string: str, maxsplit: int = 0) -> list:
+        return self._pattern.split(string, maxsplit, timeout=_seconds_left(), concurrent=True)
+
+    def _check_groups(self, repl: str) -> None:
+        """Raise ``re``'s error for a reference to a missing group: jsonata-python reads its group
+        number to retry ``$12`` as group 1 then "2" (JavaScript's rule); ``regex`` omits the number."""
+        for found in _GROUP_REFERENCE.finditer(repl):
+            if int(found.group(1)) > self._pattern.groups:
+                raise re.error(f"invalid group reference {found.group(1)} at position {found.start() + 1}")
+
+
+def _bounded_regex(pattern: str, flags: RegexFlags) -> _BoundedPattern:
+    """jsonata-python's regex engine hook: compile JSONata regex literals with ``regex``."""
+    options = (regex.IGNORECASE if flags.case_insensitive else 0) | (regex.MULTILINE if flags.multiline else 0)
+    return _BoundedPattern(regex.compile(pattern, options))
+
+
+async def _off_loop(work: Callable[[], Any], overtime: Callable[[], StatesError]) -> Any:
+    """``work()`` on the evaluation pool while the event loop serves others; ``overtime()`` is
+    raised if it has not finished shortly after the time limit (it then ends in its thread)."""
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(_POOL, work)
+    try:
+        return await asyncio.wait_for(future, MAX_EVALUATION_SECONDS + _GRACE_SECONDS)
+    except asyncio.TimeoutError:
+        raise overtime() from None
+
+
+class _NeedsEngine(Exception):
+    """A value the event loop does not compute: evaluate it off the loop instead."""
+
+
+# --- expressions ------------------------------------------------------------------------
 
 
 def state_field(where: str) -> str:
@@ -208,29 +298,46 @@ class JsonataExpression:
         self.field = state_field(where)
         self._parsed = parsed
         self._fast = compile_fast(parsed.ast)
+        # Whether the event loop may evaluate it: the fast path covers it in one pass over the data.
+        self.on_loop = compile_fast(parsed.ast, one_pass=True) is not None
         self._local = threading.local()
 
     def __repr__(self) -> str:
         return f"JsonataExpression({self.source!r})"
 
     def evaluate(self, states: dict, variables: Mapping[str, Any]) -> Any:
-        """The expression's value, or :data:`NOTHING` when it is undefined.
+        """The expression's value, or :data:`NOTHING` when it is undefined, computed in this thread.
 
         Raises ``StatesError("States.QueryEvaluationError", cause)`` when evaluation fails.
         """
-        if self._fast is not None:
+        try:
+            return self._evaluate_fast(states, variables)
+        except _NeedsEngine:
+            return self._evaluate_fully(states, variables)
+
+    async def evaluate_async(self, states: dict, variables: Mapping[str, Any]) -> Any:
+        """:meth:`evaluate` for the event loop: on it when provably cheap, else on a worker thread."""
+        if self.on_loop:
             try:
-                value = self._fast(states, variables)
-            except Fallback:
+                return self._evaluate_fast(states, variables)
+            except _NeedsEngine:
                 pass
-            else:
-                if value is UNDEFINED:
-                    return NOTHING
-                try:
-                    return _plain(value)
-                except _NotJson:
-                    raise self.unsupported_error() from None
-        return self._evaluate_fully(states, variables)
+        return await _off_loop(lambda: self.evaluate(states, variables), self.overtime_error)
+
+    def _evaluate_fast(self, states: dict, variables: Mapping[str, Any]) -> Any:
+        """The fast path's value; :class:`_NeedsEngine` when only the full engine can compute it."""
+        if self._fast is None:
+            raise _NeedsEngine
+        try:
+            value = self._fast(states, variables)
+        except Fallback:
+            raise _NeedsEngine from None
+        if value is UNDEFINED:
+            return NOTHING
+        try:
+            return _plain(value)
+        except _NotJson:
+            raise self.unsupported_error() from None
 
     def _instance(self) -> Jsonata:
         """This thread's copy of the parsed expression (jsonata-python keeps evaluation state on it)."""
@@ -247,13 +354,16 @@ class JsonataExpression:
             bindings[name] = Utils.NULL_VALUE if value is None else value  # null, not undefined
         bindings["states"] = states
         bindings["$"] = None
-        bindings["__evaluate_entry"] = _Deadline()
+        deadline = bindings["__evaluate_entry"] = _Deadline()
         bindings["__evaluate_exit"] = None  # found here, not after a walk up to the global frame
         Jsonata.CURRENT.jsonata = instance  # $now(), $millis() and higher-order functions read it
         instance.timestamp = int(time.time() * 1000)
+        _evaluation.deadline = deadline  # regular expressions read the time left from it
         try:
             result = instance.eval(instance.ast, None, frame)
             return NOTHING if result is None else _plain(result)
+        except TimeoutError:  # a regular expression reached the deadline
+            raise self._error(_overtime_message()) from None
         except _NotJson:
             raise self.unsupported_error() from None
         except _FunctionError as err:
@@ -266,6 +376,12 @@ class JsonataExpression:
             raise self._error("Number out of range: division by zero") from None
         except Exception as err:  # jsonata-python's own bugs surface as Python errors
             raise self._error(f"the evaluation failed ({type(err).__name__})") from None
+        finally:
+            _evaluation.deadline = None
+
+    def overtime_error(self) -> StatesError:
+        """The error of an evaluation that outlived the time limit."""
+        return self._error(_overtime_message())
 
     def _located(self, cause: str) -> StatesError:
         """A query error that names its field as EvaluationFailed's ``location``."""
@@ -317,7 +433,7 @@ def compile_jsonata(source: str, *, where: str = "") -> JsonataExpression:
     """Parse a JSONata expression (without its ``{% %}``); :class:`DefinitionError` if it does not parse."""
     source = source.strip()  # AWS quotes the expression as written, without the padding inside {% %}
     try:
-        parsed = Jsonata(source)
+        parsed = Jsonata(source, _bounded_regex)
     except jsonata.JException as err:
         raise DefinitionError(f"The JSONata expression '{source}' is not valid: {_message(err)}", where) from None
     except Exception:  # jsonata-python's parser fails on some inputs with Python errors
@@ -339,6 +455,11 @@ class _Constant:
     def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
         return self.value
 
+    render_fast = render
+
+    def expressions(self) -> Iterator[JsonataExpression]:
+        return iter(())
+
 
 class _Expression:
     __slots__ = ("expression",)
@@ -347,10 +468,18 @@ class _Expression:
         self.expression = expression
 
     def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
-        value = self.expression.evaluate(states, variables)
+        return self._defined(self.expression.evaluate(states, variables))
+
+    def render_fast(self, states: dict, variables: Mapping[str, Any]) -> Any:
+        return self._defined(self.expression._evaluate_fast(states, variables))
+
+    def _defined(self, value: Any) -> Any:
         if value is NOTHING:
             raise self.expression.undefined_error()
         return value
+
+    def expressions(self) -> Iterator[JsonataExpression]:
+        yield self.expression
 
 
 class _Object:
@@ -362,6 +491,13 @@ class _Object:
     def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
         return {name: node.render(states, variables) for name, node in self.fields}
 
+    def render_fast(self, states: dict, variables: Mapping[str, Any]) -> Any:
+        return {name: node.render_fast(states, variables) for name, node in self.fields}
+
+    def expressions(self) -> Iterator[JsonataExpression]:
+        for _, node in self.fields:
+            yield from node.expressions()
+
 
 class _Array:
     __slots__ = ("items",)
@@ -372,6 +508,13 @@ class _Array:
     def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
         return [node.render(states, variables) for node in self.items]
 
+    def render_fast(self, states: dict, variables: Mapping[str, Any]) -> Any:
+        return [node.render_fast(states, variables) for node in self.items]
+
+    def expressions(self) -> Iterator[JsonataExpression]:
+        for node in self.items:
+            yield from node.expressions()
+
 
 class Template:
     """A JSON value whose ``{% %}`` strings are compiled JSONata expressions."""
@@ -381,15 +524,32 @@ class Template:
         self.is_constant = isinstance(root, _Constant)
         # The expression when the whole value is one ``{% %}`` string (causes quote it), else None.
         self.expression = root.expression if isinstance(root, _Expression) else None
+        slow = [expression for expression in root.expressions() if not expression.on_loop]
+        self.on_loop = not slow  # every expression may be evaluated on the event loop
+        self._slowest = slow[0] if slow else None
 
     def render(self, states: dict, variables: Mapping[str, Any]) -> Any:
-        """The value with every expression evaluated (values may share structure: do not mutate).
+        """The value with every expression evaluated in this thread (values may share structure: do not mutate).
 
         As AWS documents ("JSON cannot represent an undefined value"), an expression that
         returns nothing is a ``States.QueryEvaluationError`` wherever it appears: the whole
         value, an object field or an array item. The error names the field's path.
         """
         return self._root.render(states, variables)
+
+    async def render_async(self, states: dict, variables: Mapping[str, Any]) -> Any:
+        """:meth:`render` for the event loop: on it when every expression is provably cheap, else
+        in one hop to a worker thread (a hop costs more than a fast-path evaluation)."""
+        if self.on_loop:
+            try:
+                return self._root.render_fast(states, variables)
+            except _NeedsEngine:
+                pass
+        return await _off_loop(lambda: self._root.render(states, variables), self._overtime_error)
+
+    def _overtime_error(self) -> StatesError:
+        expression = self._slowest or next(self._root.expressions())
+        return expression.overtime_error()
 
 
 def compile_template(value: Any, *, where: str = "") -> Template:

@@ -12,11 +12,19 @@ time (an unbound variable, mixed types, an undefined operand, a possible error..
 match the engine's, except where jsonata-python departs from JSONata itself: ``%`` on fractions
 (it truncates) and null items reached through arrays (it drops them); there the fast path does
 what JSONata does.
+
+Outside map steps every compiled node runs once per evaluation and each does work linear in the
+values it is given; a map step runs its object constructor once per item, which stays linear as
+long as the constructor reads only that item (no ``$states`` or variables, whose values could be
+walked again for every item). Such an expression costs one pass over its data (bounded by the
+payload quotas): ``compile_fast(ast, one_pass=True)`` compiles only those, which the engine may
+evaluate on its event loop (see ``jsonata_eval``).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any, Callable, Mapping
 
 UNDEFINED: Any = object()
@@ -38,12 +46,19 @@ class Fallback(Exception):
     """The fast path cannot reproduce this evaluation; use the full engine."""
 
 
-def compile_fast(ast: Any) -> Node | None:
-    """Closures for ``ast``, or None when it uses anything outside the fast path's subset."""
+_compiling = threading.local()  # .one_pass: only one-pass expressions; .in_map_step: compiling a map step's object
+
+
+def compile_fast(ast: Any, *, one_pass: bool = False) -> Node | None:
+    """Closures for ``ast``, or None when it uses anything outside the fast path's subset
+    (or, with ``one_pass``, anything whose cost could grow faster than its data: see above)."""
+    _compiling.one_pass, _compiling.in_map_step = one_pass, False
     try:
         closure = _node(ast)
     except _Unsupported:
         return None
+    finally:
+        _compiling.one_pass = _compiling.in_map_step = False
     return lambda states, variables: closure(states, variables, UNDEFINED)  # no context at the top
 
 
@@ -91,6 +106,8 @@ def _constant(value: Any) -> _Closure:
 def _variable(name: str) -> _Closure:
     if not name:
         return lambda states, variables, context: context  # "$": the context value
+    if _compiling.in_map_step and _compiling.one_pass:
+        raise _Unsupported  # read again for every item
     if name == "states":
         return lambda states, variables, context: states
 
@@ -119,7 +136,11 @@ def _path(ast: Any) -> _Closure:
         raise _Unsupported
     construct = None
     if steps[-1].type == "unary" and steps[-1].value == "{":
-        construct = _object(steps[-1].lhs_object or [])
+        outer, _compiling.in_map_step = _compiling.in_map_step, True
+        try:
+            construct = _object(steps[-1].lhs_object or [])
+        finally:
+            _compiling.in_map_step = outer
         steps = steps[:-1]
     if any(step.type != "name" for step in steps):
         raise _Unsupported
@@ -505,6 +526,37 @@ def _join(strings: Any, separator: Any = "") -> Any:
     return separator.join(strings)
 
 
+def _numbers(value: Any) -> list:
+    """The numbers of an aggregate's argument (one number stands for an array of one)."""
+    numbers = value if isinstance(value, list) else [value]
+    if not all(_is_number(item) for item in numbers):
+        raise Fallback  # a type error, left to the engine
+    if any(type(item) is int and abs(item) > _MAX_SAFE_INTEGER for item in numbers):
+        raise Fallback  # JSONata numbers are doubles: leave precision loss to the engine
+    return numbers
+
+
+def _sum(value: Any) -> Any:
+    if value is UNDEFINED:
+        return UNDEFINED
+    total = 0
+    for item in _numbers(value):  # added in order, as JavaScript does
+        total += item
+    if abs(total) > _MAX_SAFE_INTEGER or not math.isfinite(total):
+        raise Fallback  # precision or overflow: left to the engine
+    return total
+
+
+def _extreme(pick: Callable[[list], Any]) -> Callable[[Any], Any]:
+    def apply(value: Any) -> Any:
+        if value is UNDEFINED:
+            return UNDEFINED
+        numbers = _numbers(value)
+        return pick(numbers) if numbers else UNDEFINED
+
+    return apply
+
+
 def _lookup_function(value: Any, key: Any) -> Any:
     if value is UNDEFINED or type(key) is not str:
         raise Fallback
@@ -514,7 +566,8 @@ def _lookup_function(value: Any, key: Any) -> Any:
 # JSONata built-ins the fast path implements exactly for the argument types it accepts.
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "exists": _exists, "string": _string, "count": _count, "type": _type, "not": _not, "merge": _merge,
-    "append": _append, "join": _join, "lookup": _lookup_function,
+    "append": _append, "join": _join, "lookup": _lookup_function, "sum": _sum, "min": _extreme(min),
+    "max": _extreme(max),
 }
 
 

@@ -277,11 +277,29 @@ def test_failing_script_ends_failed_with_its_error_and_log(local_stack, scripts)
     assert errors[0].startswith("Traceback") and errors[-1] == "ValueError: no parts for task t-1"
 
 
+def _failed_run_message(glue, script_uri: str) -> str:
+    name = _job(glue, script_uri)
+    run = _wait(glue, name, glue.start_job_run(JobName=name)["JobRunId"])
+    assert run["JobRunState"] == "FAILED"
+    return run["ErrorMessage"]
+
+
 def test_missing_script_fails_the_run(local_stack, scripts):
     glue = local_stack.client("glue")
-    name = _job(glue, f"s3://{scripts.bucket}/nothing-here.py")
-    run = _wait(glue, name, glue.start_job_run(JobName=name)["JobRunId"])
-    assert run["JobRunState"] == "FAILED" and "nothing-here.py" in run["ErrorMessage"]
+    location = f"s3://{scripts.bucket}/nothing-here.py"
+    assert _failed_run_message(glue, location) == f"Command.ScriptLocation {location}: the object does not exist"
+    location = f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/job.py"
+    assert _failed_run_message(glue, location) == f"Command.ScriptLocation {location}: the bucket does not exist"
+
+
+def test_script_location_naming_a_folder_fails_the_run_saying_so(local_stack, scripts):
+    glue = local_stack.client("glue")
+    scripts("print('in the folder')\n")  # the folder scripts/ holds a script
+    local_stack.client("s3").put_object(Bucket=scripts.bucket, Key="marked/", Body=b"")  # a console-made folder
+    for location in (f"s3://{scripts.bucket}/scripts/", f"s3://{scripts.bucket}/scripts", f"s3://{scripts.bucket}/marked/"):
+        assert _failed_run_message(glue, location) == (
+            f"Command.ScriptLocation {location} names a folder: give the key of the script object, "
+            f"such as {location.rstrip('/')}/job.py"), location
 
 
 def test_max_retries_starts_new_attempts(local_stack, scripts):

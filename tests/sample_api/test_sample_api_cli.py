@@ -39,10 +39,10 @@ def clean_env(extra: dict | None = None) -> dict:
     return {**base, **(extra or {})}
 
 
-def start_serve(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+def start_serve(*args: str, env: dict | None = None, cwd: Path = ROOT) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "toolkit.cli", "sample-api", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=clean_env(env))
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=clean_env(env))
     url = process.stdout.readline().strip()
     if not url.startswith(("http://", "https://")):
         process.kill()
@@ -67,6 +67,21 @@ def test_serve_answers_over_tls_and_stops_on_signal(stop_signal, tmp_path):
         _, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
     assert "from-env" not in err and "4 locations" in err, err
+
+
+def test_serve_without_ca_file_writes_a_temporary_ca_it_names_and_removes(tmp_path):
+    process, url = start_serve("--locations", "1", env={"PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+    try:
+        line = process.stderr.readline()
+        ca = Path(line.split("TLS, CA in ", 1)[1].split(";", 1)[0])
+        assert ca.is_absolute() and not ca.is_relative_to(tmp_path), line
+        assert http_status(f"{url}/loc-001/get-summary", ca_file=ca)[0] == 200  # the CA that signs the server
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert list(tmp_path.iterdir()) == []  # nothing in the working directory
+    assert not ca.exists() and not ca.parent.exists()  # and the temporary CA is gone with the server
 
 
 def test_serve_with_a_fault_file(tmp_path):

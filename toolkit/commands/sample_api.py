@@ -11,16 +11,20 @@ stderr, and runs until Ctrl-C or SIGTERM. Secrets come from options or environme
 and are never printed; the one exception is the admin token that the server generates when none
 is given (``--admin-token`` / ``DSA_SAMPLE_API_ADMIN_TOKEN``), printed on stderr so the operator
 can use the admin routes. It serves HTTPS (AWS's HTTP Task calls HTTPS only) with a certificate
-from a CA made at start-up, whose PEM it writes to ``--ca-file`` for clients to trust;
-``--plain-http`` is the explicit local opt-in to plain http.
+from a CA made at start-up, whose PEM it writes to ``--ca-file`` for clients to trust (by
+default a file in a new private temporary directory, printed on stderr and removed at stop, so
+that no run leaves a PEM in the working directory); ``--plain-http`` is the explicit local
+opt-in to plain http.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Optional
@@ -85,8 +89,9 @@ def serve(
     client_secret: Optional[str] = typer.Option(None, "--client-secret", envvar="DSA_SAMPLE_API_CLIENT_SECRET",
                                                 help="OAuth client secret (env DSA_SAMPLE_API_CLIENT_SECRET)."),
     faults: Optional[Path] = typer.Option(None, "--faults", help="Fault plan file (YAML or JSON)."),
-    ca_file: Path = typer.Option(Path("sample-api-ca.pem"), "--ca-file",
-                                 help="Where to write the PEM of the CA that signs the server's certificate."),
+    ca_file: Optional[Path] = typer.Option(None, "--ca-file",
+                                           help="Where to write the PEM of the CA that signs the server's "
+                                                "certificate; default: a temporary file, printed, removed at stop."),
     plain_http: bool = typer.Option(False, "--plain-http",
                                     help="Local opt-in: serve plain http (AWS's HTTP Task calls HTTPS only)."),
     admin_token: Optional[str] = typer.Option(None, "--admin-token", envvar=ADMIN_TOKEN_ENV,
@@ -103,7 +108,9 @@ def serve(
         api.start()
     except PortInUseError as exc:
         raise ToolkitError(f"--port: {exc}; pick another port or 0 for a free one") from None
+    temporary = Path(tempfile.mkdtemp(prefix="dsa-sample-api-")) if ca is not None and ca_file is None else None
     if ca is not None:
+        ca_file = ca_file or temporary / "ca.pem"  # type: ignore[operator]
         try:
             ca.write_pem(ca_file)
         except OSError as exc:
@@ -123,6 +130,8 @@ def serve(
             pass
     finally:
         api.stop()
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
     print("sample API stopped", file=sys.stderr)
 
 

@@ -576,11 +576,21 @@ class GlueJobs:
         if not match:
             raise _RunError(f"Command.ScriptLocation must be an s3:// URI, got {location!r}")
         bucket, key = match.groups()
+        if key.endswith("/"):
+            raise _RunError(_folder_message(location))
         try:
             body = await asyncio.to_thread(lambda: s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         except Exception as exc:  # noqa: BLE001 - any fetch failure fails the run, as on AWS
-            raise _RunError(f"Could not download script {location}: {exc}") from None
-        script = work_dir / (Path(key).name or "script.py")
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code == "NoSuchBucket":
+                raise _RunError(f"Command.ScriptLocation {location}: the bucket does not exist") from None
+            if code != "NoSuchKey":
+                raise _RunError(f"Could not download script {location}: {exc}") from None
+            if await asyncio.to_thread(_is_folder, s3, bucket, key):
+                raise _RunError(_folder_message(location)) from None
+            raise _RunError(f"Command.ScriptLocation {location}: the object does not exist") from None
+        name = Path(key).name
+        script = work_dir / (name if name not in (".", "..") else "script.py")
         script.write_bytes(body)
         return script
 
@@ -643,6 +653,19 @@ class GlueJobs:
 
 class _RunError(Exception):
     """A run failed before its script started (bad ScriptLocation, missing script)."""
+
+
+def _folder_message(location: str) -> str:
+    return (f"Command.ScriptLocation {location} names a folder: give the key of the script object, "
+            f"such as {location.rstrip('/')}/job.py")
+
+
+def _is_folder(s3: Any, bucket: str, key: str) -> bool:
+    """Whether objects exist under ``key/`` (a ScriptLocation naming a folder without its slash)."""
+    try:
+        return s3.list_objects_v2(Bucket=bucket, Prefix=key + "/", MaxKeys=1).get("KeyCount", 0) > 0
+    except Exception:  # noqa: BLE001 - a role that may not list the bucket gets "does not exist"
+        return False
 
 
 class _LogStream:

@@ -7,8 +7,10 @@ path is checked against the full jsonata-python engine on generated expressions.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+import time
 import uuid
 
 import pytest
@@ -242,6 +244,61 @@ def test_runaway_expressions_are_stopped(monkeypatch):
     monkeypatch.setattr(jsonata_eval, "MAX_EVALUATION_SECONDS", 0.2)
     cause = query_error("($loop := function($n){ $loop($n + 1) }; $loop(0))").cause
     assert "ran for more than" in cause
+
+
+@pytest.mark.parametrize("source", [
+    "$match($states.input.text, /(a|a)+$/)",
+    "$contains($states.input.text, /(a|a)+$/)",
+    "$replace($states.input.text, /(a|a)+$/, 'x')",
+    "$split($states.input.text, /(a|a)+$/)",
+    "/(a|a)+$/($states.input.text)",
+])
+def test_catastrophic_regular_expressions_stop_at_the_time_limit(monkeypatch, source):
+    monkeypatch.setattr(jsonata_eval, "MAX_EVALUATION_SECONDS", 0.3)
+    cause = query_error(source, {"input": {"text": "a" * 29 + "!"}}).cause  # hours without a limit
+    assert "ran for more than 0.3 seconds" in cause
+
+
+def test_regular_expressions_keep_jsonata_behaviour():
+    assert ev("$match('ab12', /[0-9]/).match") == ["1", "2"]
+    assert ev("$contains('Hello', /hello/i)") is True
+    assert ev("$split('a1b22c', /[0-9]+/)") == ["a", "b", "c"]
+    assert ev("$replace('abc', /(b)/, '[$1]')") == "a[b]c"
+    # JavaScript's rule, kept: "$12" with one group is group 1 then "2".
+    assert ev("$replace('abc', /(b)/, '$12')") == "ab2c"
+
+
+def test_only_one_pass_expressions_are_evaluated_on_the_event_loop():
+    assert compile_jsonata("$states.input.a.b & '-' & $join($states.input.names, ',')").on_loop
+    # A map step whose object reads only its item is one pass; one that reads $states or a
+    # variable may walk the whole input again for every item.
+    assert compile_jsonata("$states.input.items.{'n': $count(errors), 'k': key}").on_loop
+    assert not compile_jsonata("$states.input.items.{'n': $count($states.input.items)}").on_loop
+    assert not compile_jsonata("$states.input.items.{'n': $limit}").on_loop
+    assert not compile_jsonata("$match($states.input.text, /a+/)").on_loop  # the full engine
+    template = compile_template({"a": "{% $states.input.a %}", "b": ["{% $average($states.input.n) %}"]})
+    assert not template.on_loop
+    assert compile_template({"a": "{% $states.input.a %}", "fixed": 1}).on_loop
+
+
+def test_render_async_gives_render_s_value_on_and_off_the_loop():
+    states = {"input": {"a": 1, "items": [{"n": 2}, {"n": 3}]}}
+    for spec in ({"a": "{% $states.input.a %}"}, {"n": "{% $states.input.items.{'m': n * 2} %}"},
+                 {"s": "{% $sum($states.input.items.n) %}"}, {"unbound": "{% $nope ? 1 : 2 %}"}):
+        template = compile_template(spec)
+        assert asyncio.run(template.render_async(states, {})) == template.render(states, {})
+
+
+def test_an_evaluation_overrunning_its_thread_fails_at_the_limit_plus_grace(monkeypatch):
+    monkeypatch.setattr(jsonata_eval, "MAX_EVALUATION_SECONDS", 0.1)
+    monkeypatch.setattr(jsonata_eval, "_GRACE_SECONDS", 0.1)
+    expression = compile_jsonata("$sleep()", where="/States/S/Output")
+    monkeypatch.setattr(jsonata_eval, "_FUNCTIONS", jsonata_eval._functions_frame())
+    jsonata_eval._FUNCTIONS.bind("sleep", jsonata_eval.Jsonata.JLambda(lambda: time.sleep(1)))  # no check reaches it
+    with pytest.raises(StatesError) as caught:
+        asyncio.run(expression.evaluate_async({}, {}))
+    assert caught.value.error == "States.QueryEvaluationError"
+    assert "ran for more than 0.1 seconds" in caught.value.cause
 
 
 def test_deep_recursion_is_a_query_error():

@@ -204,6 +204,20 @@ maps = st.builds(
 )
 
 
+numbers = st.one_of(st.integers(-10, 10), st.floats(-1e3, 1e3, allow_nan=False), st.just(2**53 + 1),
+                    st.sampled_from(["1", True, None]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["sum", "min", "max"]), st.one_of(st.lists(numbers, max_size=4), numbers),
+       st.sampled_from(["$f($v)", "$f([$v, 3])", "$f($v) + 1", "$f($states.input.missing)"]))
+def test_generated_aggregates_match_the_full_engine(function, v, shape):
+    expression = compile_jsonata(shape.replace("$f", "$" + function))
+    assert expression._fast is not None
+    states, variables = {"input": {}}, {"v": v}
+    assert outcome(expression.evaluate, states, variables) == outcome(expression._evaluate_fully, states, variables), (shape, v)
+
+
 @settings(max_examples=300, deadline=None)
 @given(maps, response_bodies, result_arrays, st.sampled_from(["t", 5]))
 def test_generated_maps_match_the_full_engine(source, body, v, tag):
