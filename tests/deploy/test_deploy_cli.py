@@ -21,22 +21,22 @@ def test_plan_deploy_teardown_through_the_cli(local_stack, tmp_path):
     plan = runner.invoke(commands.app, ["deploy", "--plan"], env=env)
     assert plan.exit_code == 0, plan.output
     assert f"create    dynamodb-table {stack}-locations" in plan.output
-    assert plan.output.strip().endswith(f"plan for stack {stack} (local): 13 create")
+    assert plan.output.strip().endswith(f"plan for stack {stack} (local): 14 create")
 
     done = runner.invoke(commands.app, ["deploy"], env=env)
     assert done.exit_code == 0, done.output
-    assert done.output.strip().endswith("13 create") and key not in done.output
+    assert done.output.strip().endswith("14 create") and key not in done.output
     again = runner.invoke(commands.app, ["deploy"], env=env)
-    assert again.output.strip().endswith("13 unchanged")
+    assert again.output.strip().endswith("14 unchanged")
 
     cfg = local_stack.config.replace(stack_name=stack)
     local_stack.client("s3").put_object(Bucket=cfg.output_bucket, Key="consolidated/x/x.csv", Body=b"h\r\n")
     refused = runner.invoke(commands.app, ["teardown"], env=env)
     assert refused.exit_code != 0 and isinstance(refused.exception, DeployError)
-    assert "--force" in str(refused.exception)
+    assert "--force" in refused.exception.cli and "force=True" in str(refused.exception)  # each in its own words
     forced = runner.invoke(commands.app, ["teardown", "--force"], env=env)
     assert forced.exit_code == 0, forced.output
-    assert forced.output.strip().endswith("12 delete")
+    assert forced.output.strip().endswith("13 delete")
 
     out = tmp_path / "stack.yaml"
     exported = runner.invoke(commands.app, ["export-cfn", str(out)], env=env)

@@ -31,7 +31,7 @@ def test_deploy_creates_everything_then_changes_nothing(cfg, clients):
     env = {cfg.api_key_env: KEY}
     before = deploy.plan(cfg, clients=clients)
     assert {c.action for c in before} == {"create"}
-    assert len(before) == 13
+    assert len(before) == 14
     created = deploy.deploy(cfg, clients=clients, environ=env)
     assert [c.resource for c in created] == [c.resource for c in before]
     assert {c.action for c in created} == {"create"}
@@ -136,13 +136,13 @@ def test_teardown_refuses_non_empty_output_bucket_unless_forced(cfg, clients):
     deploy.deploy(cfg, clients=clients, environ={cfg.api_key_env: KEY})
     clients.s3.put_object(Bucket=cfg.output_bucket, Key="consolidated/t/t.csv", Body=b"a\r\n")
     clients.s3.put_object(Bucket=cfg.work_bucket, Key="parts/t/l/failed/0.json", Body=b"{}")
-    with pytest.raises(DeployError, match="--force"):
+    with pytest.raises(DeployError, match="force=True"):
         deploy.teardown(cfg, clients=clients)
     assert {c.action for c in deploy.plan(cfg, clients=clients)} == {"unchanged"}  # nothing deleted
 
     removed = deploy.teardown(cfg, clients=clients, force=True)
     assert {c.action for c in removed} == {"delete"}
-    assert len(removed) == 12  # the script goes with the work bucket
+    assert len(removed) == 13  # the script goes with the work bucket
     assert {c.action for c in deploy.plan(cfg, clients=clients)} == {"create"}
     assert {c.action for c in deploy.teardown(cfg, clients=clients)} == {"absent"}
 

@@ -123,7 +123,7 @@ def test_fresh_account_deploy_sends_valid_requests(cfg, clients):
             "roleArn": cfg.role_arn(cfg.states_role), "loggingConfiguration": logging, "tags": ANY})
 
     changes = deploy.deploy(cfg, clients=c, environ={cfg.api_key_env: KEY})
-    assert {ch.action for ch in changes} == {"create"} and len(changes) == 13
+    assert {ch.action for ch in changes} == {"create"} and len(changes) == 14
     for s in stub.values():
         s.assert_no_pending_responses()
 

@@ -72,7 +72,9 @@ def _broken_cases(local_stack, cfg):
                    f"glue script: s3://{cfg.work_bucket}/{layout.SCRIPT_KEY} is missing (dsa deploy uploads it)"),
         "http": (lambda: _load_stray(local_stack, cfg, sample.replace("https://", "http://")),
                  f"location t2/stray: api_url: {sample.replace('https://', 'http://')!r} is not https:// "
-                 "(AWS's HTTP Task calls HTTPS endpoints only)"),
+                 "(AWS's HTTP Task calls HTTPS endpoints only); "  # every problem of the row, not only the first
+                 f"api_url: {sample.replace('https://', 'http://')!r} is outside the config's api_endpoints "
+                 f"(the HTTP Task may not call {sample.replace('https://', 'http://')}/stray/get-summary)"),
         "scope": (lambda: _load_stray(local_stack, cfg, sample.replace("127.0.0.1", "localhost")),
                   f"location t2/stray: api_url: {sample.replace('127.0.0.1', 'localhost')!r} is outside the "
                   f"config's api_endpoints (the HTTP Task may not call "

@@ -49,7 +49,7 @@ def test_a_location_outside_the_scope_fails_authorisation_and_one_inside_succeed
     stray = f"out-{uuid.uuid4().hex[:6]}"  # asked for by no other test of the session
     frame = pd.DataFrame({"task_id": task, "location_id": ["loc-001", stray], "api_url": [inside, outside]})
     refused = locations.load_locations(scoped, frame, dry_run=True)
-    assert list(refused["action"]) == ["add", "rejected"]
+    assert list(refused["action"]) == ["would add", "rejected"]
     # Written past the loader's check (as a row loaded before api_endpoints changed would be).
     assert locations.load_locations(scoped.replace(api_endpoints=()), frame).attrs["written"] == 2
 
