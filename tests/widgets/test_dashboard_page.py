@@ -50,6 +50,8 @@ def test_the_picker_lists_tasks_with_locations_or_runs(deployed, failed_run) -> 
     assert panel.run.value == failed_run[0].execution_arn
     assert "<td>FAILED</td>" in panel.table.value
     assert "States.ExceedToleratedFailureThreshold" in panel.table.value  # the record's error
+    # Coverage: the two locations extracted before the failure have complete data, the third none.
+    assert f"PARTIAL: 2/3 complete; missing {failed_run[1][-1]}" in panel.table.value
 
 
 def test_a_task_that_does_not_exist_is_named_and_not_created(deployed, failed_run) -> None:

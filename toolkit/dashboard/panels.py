@@ -49,21 +49,20 @@ def task_runs(config: StackConfig, task_id: str, *, limit: int = RUNS_LISTED) ->
     return [runs.reconcile_task(config, TaskRecord.from_item(item)) for item in response.get("Items", [])]
 
 
-def coverage_text(config: StackConfig, task_id: str) -> str:
-    """The task's coverage for the runs table, or "" while ``toolkit.runs`` offers no ``coverage``.
-
-    This is the one place the coverage column is filled from: when ``runs.coverage(config,
-    task_id)`` exists, its answer is shown as it prints.
-    """
-    coverage = getattr(runs, "coverage", None)
-    if coverage is None:
-        return ""
+def coverage_text(config: StackConfig, task_id: str, shown: int = 5) -> str:
+    """The task's coverage in one cell: its status from coverage (:func:`toolkit.runs.task_status`),
+    complete locations out of the enabled ones, and the first ``shown`` without complete data."""
     try:
-        return str(coverage(config, task_id))
+        state = runs.task_status(config, task_id)
     except Exception as exc:  # noqa: BLE001 - shown in the cell
         if not _expected(exc):
             raise
         return f"coverage: {error_line(exc)}"
+    text = f"{state.status}: {state.locations_complete}/{state.locations_enabled} complete"
+    if state.missing:
+        more = f" and {len(state.missing) - shown} more" if len(state.missing) > shown else ""
+        text += f"; missing {', '.join(state.missing[:shown])}{more}"
+    return text
 
 
 def _short(text: str | None, limit: int = PAYLOAD_CHARS) -> str:
