@@ -399,6 +399,9 @@ class StepFunctionsService:
 
     # ------------------------------------------------------------------ Map Runs
     async def op_ListMapRuns(self, params: dict) -> dict:
+        arn = params.get("executionArn")
+        if isinstance(arn, str) and ":execution:" in arn and arn not in self.executions:
+            raise ServiceError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         return map_run_api.list_map_runs(self.map_runs, params)
 
     async def op_DescribeMapRun(self, params: dict) -> dict:

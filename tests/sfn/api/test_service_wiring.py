@@ -3,6 +3,8 @@ they are part of the runtime, not patched in by the integrations."""
 
 from __future__ import annotations
 
+import pytest
+
 LOCAL_TEST = "arn:aws:states:::local:test"
 
 
@@ -29,6 +31,10 @@ def test_distributed_map_and_map_runs_without_integrations(sfn):
     runs = sfn.client.list_map_runs(executionArn=done["executionArn"])["mapRuns"]
     described = sfn.client.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
     assert described["status"] == "SUCCEEDED" and described["executionCounts"]["succeeded"] == 3
+    # An execution that does not exist has no Map Runs to list: AWS answers ExecutionDoesNotExist.
+    missing = done["executionArn"].rsplit(":", 1)[0] + ":NoSuchExecution"
+    with pytest.raises(sfn.client.exceptions.ExecutionDoesNotExist):
+        sfn.client.list_map_runs(executionArn=missing)
 
 
 def test_item_reader_without_integrations_fails_with_a_cause(sfn):
