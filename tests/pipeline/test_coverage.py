@@ -64,7 +64,7 @@ def test_a_subset_rerun_keeps_the_other_locations_and_a_task_never_complete_read
     table = runs.coverage(pipeline.config, "subset").set_index("location_id")
     assert table.loc[a, "run_id"] != _run_id(run) and set(table.loc[[b, c], "run_id"]) == {_run_id(run)}
     output = pipeline.output("subset")  # a's rows come from the first run, with its extraction time
-    assert set(output.loc[output["location_id"] == a, "extracted_at"]) == {table.loc[a, "extracted_at"]}
+    assert set(output.loc[output["location_id"] == a, "extracted_at"]) == {pd.Timestamp(table.loc[a, "extracted_at"])}
     assert set(output["run_id"]) == {_run_id(run)}  # the consolidation that wrote them
 
 

@@ -62,7 +62,7 @@ def _run(pipeline, machine: str, batch: dict) -> tuple[dict, list[dict]]:
 
 def _batch(pipeline, task: str, location: str, data_type: str, pages: int, offset: int = 0) -> dict:
     total = pipeline.stack.sample_api.dataset.sizes(location)[data_type]
-    return {"task_id": task, "location_id": location, "api_url": pipeline.stack.sample_api.url,
+    return {"task_id": task, "run_id": f"{task}-run", "location_id": location, "api_url": pipeline.stack.sample_api.url,
             "data_type": data_type, "total": total, "offset": offset, "pages": pages, "limit": 100}
 
 
