@@ -2,13 +2,14 @@
 
 A package of its own: it imports nothing from ``toolkit``. Its packages are layers, each
 importing only those below it: integrations > api > distributed > engine > expressions >
-errors, authorization (import-linter contracts in pyproject.toml; no import circle either). Names follow AWS's
+errors, authorization, jsontext (import-linter contracts in pyproject.toml; no import circle either). Names follow AWS's
 documentation: state machines, executions, states, history events, Map Runs.
 Where each concept lives:
 
 - ``errors``             StatesError (``States.*`` and task errors) and DefinitionError
 - ``authorization``      the hook every call a workflow makes passes: the Authorizer protocol, and the
                          IAM action and resource ARN of each call (the local stack plugs in its IAM)
+- ``jsontext``           compact JSON text of state data (orjson): payload sizes, history text, HTTP bodies
 - ``engine.definition``  parsing and validation (InvalidDefinition), per-language field rules, compilation
 - ``engine.machine``     StateMachineRevision: a state machine as an execution started it
 - ``engine.states``      the state types: Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map (inline),

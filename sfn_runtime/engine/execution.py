@@ -9,7 +9,6 @@ thread each.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from collections import ChainMap
@@ -17,6 +16,7 @@ from typing import Any, Mapping
 
 from sfn_runtime.engine.clock import iso_timestamp
 from sfn_runtime.errors import StatesError
+from sfn_runtime import jsontext
 from sfn_runtime.engine.history import History, HistoryEvent
 from sfn_runtime.engine.machine import StateMachineRevision
 from sfn_runtime.engine.runtime import Runtime
@@ -28,11 +28,6 @@ _UNUSED_CONTEXT: dict = {}  # for states none of whose fields reads the context 
 REDRIVABLE_DAYS = 14  # AWS: an execution can be redriven within 14 days of its end
 MAX_REDRIVES = 1000
 MAP_RUN_CHILD_REASON = "A child execution of a Map Run is redriven by redriving its parent execution."
-
-
-def json_size(value: Any) -> int:
-    """Bytes of ``value`` as compact UTF-8 JSON (how AWS measures payloads)."""
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
 class Execution:
@@ -132,7 +127,7 @@ class Execution:
                 output = await body
             else:
                 output = await asyncio.wait_for(body, self.clock.scaled(timeout))
-            if self.quotas.max_payload_bytes is not None and json_size(output) > self.quotas.max_payload_bytes:
+            if self.quotas.max_payload_bytes is not None and jsontext.size(output) > self.quotas.max_payload_bytes:
                 raise StatesError("States.DataLimitExceeded", "The execution output exceeds the maximum payload size")
         except StatesError as err:
             self._finish(FAILED, "ExecutionFailed", frame.prev, error=err.error, cause=err.cause)
@@ -145,7 +140,7 @@ class Execution:
             self._finish(FAILED, "ExecutionFailed", frame.prev, error="States.Runtime", cause=f"{type(exc).__name__}: {exc}")
         else:
             self.output = output
-            self.output_text = json.dumps(output, separators=(",", ":"), ensure_ascii=False)
+            self.output_text = jsontext.dumps(output)
             self.status = SUCCEEDED
             self.stop_time = self.clock.now()
             self.record("ExecutionSucceeded", frame.prev, {"output": output}, final=True)
@@ -402,7 +397,7 @@ class Frame:
         ``what`` says which payload it is (AWS's text is for results; the others are ours).
         """
         limit = self.execution.quotas.max_payload_bytes
-        if limit is not None and json_size(value) > limit:
+        if limit is not None and jsontext.size(value) > limit:
             raise StatesError(
                 "States.DataLimitExceeded",
                 f"The state/task '{where}' {what} with a size exceeding the maximum number of bytes service limit.",
@@ -414,7 +409,7 @@ class Frame:
             return
         quotas = self.execution.quotas
         if quotas.max_variable_bytes is not None or quotas.max_assign_bytes is not None or quotas.max_variables_total_bytes is not None:
-            sizes = {name: json_size(value) for name, value in values.items()}
+            sizes = {name: jsontext.size(value) for name, value in values.items()}
             for name, size in sizes.items():
                 if quotas.max_variable_bytes is not None and size > quotas.max_variable_bytes:
                     raise StatesError("States.DataLimitExceeded", f"The variable '{name}' exceeds the maximum variable size")

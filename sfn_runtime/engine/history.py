@@ -7,8 +7,9 @@ run of many state transitions pays for one small slots object per event and noth
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from sfn_runtime import jsontext
 
 # Fields of event details that hold JSON payloads (rendered as strings, hidden without execution data).
 _PAYLOAD_FIELDS = ("input", "output", "parameters")
@@ -82,12 +83,12 @@ def render_details(details: dict[str, Any], include_data: bool) -> dict[str, Any
     for name, value in details.items():
         if name in _PAYLOAD_FIELDS:
             if include_data:
-                out[name] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+                out[name] = jsontext.dumps(value)
             if name != "parameters":
                 out[name + "Details"] = {"truncated": False}
         elif name == "assignedVariables":
             if include_data:
-                out[name] = {k: json.dumps(v, separators=(",", ":"), ensure_ascii=False) for k, v in value.items()}
+                out[name] = {k: jsontext.dumps(v) for k, v in value.items()}
             out["assignedVariablesDetails"] = {"truncated": False}
         else:
             out[name] = value

@@ -45,6 +45,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import aiohttp
 
 from sfn_runtime.errors import StatesError
+from sfn_runtime import jsontext
 from sfn_runtime.authorization import AccessDenied, Permissions, iam_machine_arn
 from sfn_runtime.integrations.connections import (Connection, ConnectionResolver, OutgoingRequest, https_problem,
                                                   read_at_most)
@@ -329,12 +330,12 @@ def _default_header(headers: dict[str, str], name: str, value: str) -> None:
 def _result(response: aiohttp.ClientResponse, raw: bytes) -> dict[str, Any]:
     headers: dict[str, list[str]] = {}
     for name, value in response.headers.items():
-        headers.setdefault(name, []).append(value)
+        headers.setdefault(str(name), []).append(value)  # a plain str: aiohttp's are CIMultiDict keys
     text = raw.decode(response.charset or "utf-8", errors="replace")
     body: Any = text
     if "json" in (response.content_type or "") and text:
         try:
-            body = json.loads(text)
+            body = jsontext.loads(text)
         except ValueError:
             body = text
     return {

@@ -15,7 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sfn_runtime.distributed.map_run import DEFAULT_MAX_CONCURRENCY
-from sfn_runtime.engine.execution import MAX_REDRIVES, REDRIVABLE_DAYS, json_size
+from sfn_runtime.engine.execution import MAX_REDRIVES, REDRIVABLE_DAYS
+from sfn_runtime.jsontext import size as json_size
 from sfn_runtime.engine.quotas import Quotas
 from tests.sfn.conftest import SfnApi, make_client, serve
 
