@@ -221,18 +221,22 @@ class AwsSdkIntegration:
                 self.permissions.check_sdk(execution, target.service, target.action, arguments)
             except AccessDenied as denied:
                 raise denied_error(target.error_prefix, denied) from None
-        method, model = await self._clients.run(self._operation, target)
+        return await self._clients.run(self._call_blocking, target, arguments)
+
+    def _call_blocking(self, target: SdkTarget, arguments: Any) -> tuple[Any, dict[str, Any]]:
+        """The whole call in one worker thread: model lookup, conversion, request, streamed members."""
+        method, model = self._operation(target)
         params = to_boto_params(model.input_shape, arguments or {})
         if not isinstance(params, dict):
             raise StatesError("States.Runtime", f"{target.service}:{target.action}: the parameters must be a JSON object")
         try:
-            response = await self._clients.call(target.boto_service, method, **params)
+            response = self._clients.call_blocking(target.boto_service, method, **params)
         except ClientError as exc:
             raise _states_error(target.error_prefix, exc) from None
         except ParamValidationError as exc:
             raise StatesError(f"{target.error_prefix}.{target.error_prefix}Exception", str(exc)) from None
         metadata = response.get("ResponseMetadata", {})
-        return from_boto_result(model.output_shape, await self._clients.run(_drain, response)), metadata
+        return from_boto_result(model.output_shape, _drain(response)), metadata
 
 
 def _states_error(prefix: str, exc: ClientError) -> StatesError:

@@ -55,10 +55,13 @@ class AwsClients:
         return self._session.get_available_services()
 
     async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
-        """Run ``client(service).<operation>(**params)`` (snake_case operation name) off the loop."""
-        client = await self.run(self.client, service)
-        method = getattr(client, operation)
-        return await self.run(functools.partial(method, **params))
+        """Run ``client(service).<operation>(**params)`` (snake_case operation name) off the loop,
+        in one trip to the thread pool (each trip costs a thread switch and the GIL's hand-over)."""
+        return await self.run(functools.partial(self.call_blocking, service, operation, **params))
+
+    def call_blocking(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """``client(service).<operation>(**params)`` in the calling thread (a worker's, never the loop's)."""
+        return getattr(self.client(service), operation)(**params)
 
     async def run(self, func: Any, *args: Any) -> Any:
         """Run a blocking callable in the integrations' thread pool."""
