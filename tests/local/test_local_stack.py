@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -121,3 +123,24 @@ def test_busy_port_is_a_clear_error_and_nothing_stays_up(which):
 def test_time_scale_must_be_positive():
     with pytest.raises(StackError, match="time_scale: must be greater than 0"):
         LocalStack(time_scale=0)
+
+
+def test_collector_thresholds_are_raised_while_a_stack_runs_and_restored_after_the_last():
+    # In a fresh process: the other tests' stacks in this one hold the thresholds already.
+    script = """
+import gc
+from toolkit.local.collector import STACK_THRESHOLDS
+from toolkit.local.stack import LocalStack
+own = (1234, 9, 8)
+gc.set_threshold(*own)
+first = LocalStack(port=0, sample_api=False).start()
+assert gc.get_threshold() == STACK_THRESHOLDS, gc.get_threshold()
+second = LocalStack(port=0, sample_api=False).start()
+second.stop(save=False)
+assert gc.get_threshold() == STACK_THRESHOLDS, "the first stack still runs"
+first.stop(save=False)
+assert gc.get_threshold() == own, gc.get_threshold()
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

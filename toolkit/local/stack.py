@@ -44,6 +44,7 @@ import boto3
 from toolkit import aws
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
+from toolkit.local import collector
 from toolkit.local.access import CorsPolicy
 from toolkit.local.gateway import HEALTH_PATH, Gateway
 from toolkit.local.glue import GlueJobs
@@ -127,6 +128,7 @@ class LocalStack:
         self.api_key: str | None = None  # the key the sample API wants while it runs (never logged)
         self.config = self._base_config
         self._bridge: MotoBridge | None = None
+        self._holds_collector = False  # whether this stack raised the collector thresholds (collector.hold)
         self._gateway: Gateway | None = None
         self._server: BackgroundServer | None = None
         self._states: Any = None
@@ -151,6 +153,8 @@ class LocalStack:
         if self.data_dir is not None:
             check_data_dir(self.data_dir)
         snapshot = load_snapshot(self.data_dir) if self.data_dir is not None else None
+        collector.hold()
+        self._holds_collector = True
         try:
             if self.sample_api_tls and self._want_sample_api:
                 self._make_ca()
@@ -199,6 +203,9 @@ class LocalStack:
                 if save and self.data_dir is not None:
                     self._save(Snapshot(capture_moto(), states_snapshot, glue_snapshot))
         finally:
+            if self._holds_collector:
+                collector.release()
+                self._holds_collector = False
             self._gateway = None
             self._states = self._glue = self._integrations = None
             self.config = self._base_config
