@@ -23,6 +23,7 @@ evaluate on its event loop (see ``jsonata_eval``).
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from typing import Any, Callable, Mapping
@@ -465,6 +466,10 @@ def _string(value: Any) -> Any:
         return "null"
     if type(value) is bool:
         return "true" if value else "false"
+    if type(value) in (dict, list):
+        # As jsonata-python writes a structure: Python's compact JSON, non-ASCII escaped (JSONata
+        # in AWS leaves it as is; the engine's choice is kept so both paths give the same text).
+        return json.dumps(value, separators=(",", ":"))
     return _as_string(value)
 
 

@@ -117,6 +117,15 @@ def test_functions_on_undefined_and_single_values():
         == {"has": True, "text": "7", "self": {"a": 7}}
 
 
+def test_string_of_a_structure_takes_the_fast_path_and_matches_the_engine():
+    rows = [{"code": "é\n\"q\"", "errors": ["a", None], "n": -3, "ok": True, "f": 1.5}]
+    expression = compile_jsonata("$string({'task_id': $t, 'rows': $rows})")
+    variables = {"t": "x", "rows": rows}
+    text = expression._fast({}, variables)  # no Fallback
+    assert text == expression._evaluate_fully({}, variables)
+    assert json.loads(text) == {"task_id": "x", "rows": rows}
+
+
 @pytest.mark.parametrize(
     "source,variables",
     [
