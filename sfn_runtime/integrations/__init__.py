@@ -18,7 +18,7 @@ from typing import Any
 
 from sfn_runtime.authorization import Authorizer
 from sfn_runtime.integrations.awssdk import AwsSdkIntegration
-from sfn_runtime.integrations.clients import AwsClients
+from sfn_runtime.integrations.clients import AwsClients, Transport
 from sfn_runtime.integrations.cloudwatch_logs import CloudWatchLogsSink
 from sfn_runtime.integrations.connections import ConnectionResolver
 from sfn_runtime.integrations.dynamodb import DynamoDbIntegration
@@ -48,14 +48,17 @@ def register_all(
     max_aws_workers: int = 16,
     authorizer: Authorizer | None = None,
     http_settings: HttpTaskSettings | None = None,
+    transport: Transport | None = None,
 ) -> Integrations:
     """Register every integration with ``service`` and give its Distributed Map the AWS clients.
 
     With an ``authorizer``, every call a workflow makes (the integrations' and Distributed Map's)
     is first checked against its execution role (see :mod:`sfn_runtime.authorization`); without
     one, everything is allowed. ``http_settings`` holds the HTTP Task's rules (HTTPS, CA, caps).
+    ``transport`` lets the host answer the AWS clients' requests in process (see ``clients``).
     """
-    clients = AwsClients(region=service.region, endpoint_url=service.endpoint_url, max_workers=max_aws_workers)
+    clients = AwsClients(region=service.region, endpoint_url=service.endpoint_url, max_workers=max_aws_workers,
+                         transport=transport)
     permissions = service.runtime.permissions
     if authorizer is not None:
         permissions.authorizer = authorizer

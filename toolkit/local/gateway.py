@@ -21,6 +21,8 @@ names only, SigV4-signed requests only (health excepted), CORS only for allow-li
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ from urllib.parse import parse_qs, quote
 from xml.sax.saxutils import escape
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from sfn_runtime.api.awsjson import JsonService, ServiceError, json_handler
 from toolkit.local.iam import simulate
@@ -41,7 +44,7 @@ from toolkit.local.access import (
     is_signed,
     strip_cors_headers,
 )
-from toolkit.local.moto_backend import MotoBridge
+from toolkit.local.moto_backend import MotoBridge, MotoResponse
 
 __all__ = ["Gateway", "GLUE_JOB_OPERATIONS", "HEALTH_PATH", "signing_service", "virtual_host_bucket"]
 
@@ -194,35 +197,46 @@ class Gateway:
 
     async def _to_moto(self, request: web.Request, service: str | None) -> web.StreamResponse:
         port = _local_port(request)
-        host = request.headers.get("Host") or f"127.0.0.1:{port}"
-        raw_path = _origin_path(request.raw_path)
-        if service in ("s3", None):
-            bucket = virtual_host_bucket(host)
-            if bucket is not None:  # to path style, on a host moto reads as path style
-                raw_path = "/" + quote(bucket, safe="") + (raw_path if raw_path != "/" else "")
-                host = f"127.0.0.1:{port}"
         body = await request.read()
-        if self._parts.iam is not None:
-            denial = self._parts.iam.check(service=service, method=request.method, raw_path=raw_path,
-                                           query=request.raw_path.partition("?")[2], headers=request.headers, body=body)
-            if denial is not None:
-                return web.Response(status=denial.status, body=denial.body, content_type=denial.content_type)
-        reply = await self._parts.moto.call(
-            method=request.method,
-            raw_path=raw_path,
-            query_string=request.raw_path.partition("?")[2],  # as sent: no decoding round trip
-            headers=list(request.headers.items()),
-            body=body,
-            host=host,
-            server_port=port,
-            service=service,
-        )
+        loop = asyncio.get_running_loop()
+        reply = await loop.run_in_executor(self._parts.moto.pool, functools.partial(
+            self.moto_reply, method=request.method, raw_path=_origin_path(request.raw_path),
+            query=request.raw_path.partition("?")[2],  # as sent: no decoding round trip
+            headers=list(request.headers.items()), body=body,
+            host=request.headers.get("Host") or f"127.0.0.1:{port}", port=port, service=service))
         response = web.Response(status=reply.status, body=reply.body)
         for name, value in strip_cors_headers(reply.headers):
             response.headers.add(name, value)
         if request.method == "HEAD" and reply.content_length is not None:
             response.headers["Content-Length"] = reply.content_length
         return response
+
+    @staticmethod
+    def serves_in_moto(service: str | None, headers: Any) -> bool:
+        """Whether moto answers a request for ``service`` (not our Step Functions, Glue jobs or IAM simulation)."""
+        if service in ("states", "iam"):  # IAM: SimulatePrincipalPolicy is ours; the rest is rare enough for HTTP
+            return False
+        if service == "glue":
+            return headers.get("X-Amz-Target", "").rpartition(".")[2] not in GLUE_JOB_OPERATIONS
+        return True
+
+    def moto_reply(self, *, method: str, raw_path: str, query: str, headers: list[tuple[str, str]], body: bytes,
+                   host: str, port: int, service: str | None) -> MotoResponse:
+        """A moto-bound request answered in the calling thread (never the event loop's): S3
+        virtual-host names to path style, the IAM check of a role's request, then moto."""
+        if service in ("s3", None):
+            bucket = virtual_host_bucket(host)
+            if bucket is not None:  # to path style, on a host moto reads as path style
+                raw_path = "/" + quote(bucket, safe="") + (raw_path if raw_path != "/" else "")
+                host = f"127.0.0.1:{port}"
+        if self._parts.iam is not None:
+            denial = self._parts.iam.check(service=service, method=method, raw_path=raw_path, query=query,
+                                           headers=CIMultiDict(headers), body=body)
+            if denial is not None:
+                return MotoResponse(denial.status, [("Content-Type", denial.content_type)], denial.body,
+                                    str(len(denial.body)))
+        return self._parts.moto.call_blocking(method=method, raw_path=raw_path, query_string=query, headers=headers,
+                                              body=body, host=host, server_port=port, service=service)
 
     # ------------------------------------------------------------ access (see toolkit.local.access)
     def _refusal(self, request: web.Request) -> web.StreamResponse | None:

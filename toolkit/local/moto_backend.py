@@ -11,6 +11,7 @@ it, so two local stacks in one process see the same buckets and tables.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +53,11 @@ class MotoBridge:
         self._apps: dict[tuple[str, str], Any] = {}
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="moto")
 
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        """The threads moto runs on (an event loop hands its requests to them)."""
+        return self._pool
+
     async def call(
         self,
         *,
@@ -68,10 +74,27 @@ class MotoBridge:
 
         ``service`` is the SigV4 service name when the caller knows it (a faster dispatch).
         """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(
+            self.call_blocking, method=method, raw_path=raw_path, query_string=query_string, headers=headers,
+            body=body, host=host, server_port=server_port, service=service))
+
+    def call_blocking(
+        self,
+        *,
+        method: str,
+        raw_path: str,
+        query_string: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        host: str,
+        server_port: int,
+        service: str | None = None,
+    ) -> MotoResponse:
+        """:meth:`call` in the calling thread (a worker's: moto may take a while, never on an event loop)."""
         environ = self._environ(method, raw_path, query_string, headers, body, host, server_port)
         key = (service, environ.get("HTTP_X_AMZ_TARGET", "").partition(".")[0]) if service else None
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._call_wsgi, environ, key)
+        return self._call_wsgi(environ, key)
 
     def close(self) -> None:
         """Stop the worker threads (waits for requests in flight)."""

@@ -44,7 +44,7 @@ import boto3
 from toolkit import aws
 from toolkit.config import StackConfig
 from toolkit.errors import ToolkitError
-from toolkit.local import collector
+from toolkit.local import collector, in_process
 from toolkit.local.access import CorsPolicy
 from toolkit.local.gateway import HEALTH_PATH, Gateway
 from toolkit.local.glue import GlueJobs
@@ -279,7 +279,8 @@ class LocalStack:
             ca_file=str(self.sample_api_ca) if self.sample_api_ca is not None else None,
             allow_plain_http=not self.sample_api_tls,
         )
-        self._integrations = register_all(states, authorizer=authorizer, http_settings=http_settings)
+        self._integrations = register_all(states, authorizer=authorizer, http_settings=http_settings,
+                                          transport=in_process.transport(self._gateway))
         glue = GlueJobs(region=cfg.region, account_id=cfg.account_id, endpoint_url=endpoint_url,
                         time_scale=self.time_scale)
         if snapshot is not None:
