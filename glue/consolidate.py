@@ -66,6 +66,9 @@ GLUE_IMPLICIT_ARGS = ("JOB_RUN_ID",)
 FETCH_THREADS = 16
 UNREADABLE = "unreadable"  # the problem of a part S3 did not give
 PARQUET_BATCH = 50_000  # rows per Parquet row group (and at most per encoded block)
+#: Rows per slice at most (from the coverage's page sizes): the driver receives a slice's blocks
+#: whole in the JVM (toLocalIterator), about 200 bytes a row, so a slice stays near 40 MB.
+SLICE_ROWS = 200_000
 SCHEMA = pa.schema([(name, pa.list_(pa.string()) if name in LIST_COLUMNS else pa.string()) for name in COLUMNS])
 _KEY_PART = re.compile(r"^[A-Za-z0-9_.:@=+-]{1,255}$")
 _OFFSET = re.compile(r"^(0|[1-9][0-9]{0,17})\.json$")
@@ -199,6 +202,7 @@ class Coverage:
     run_id: str
     extracted_at: str
     keys: tuple[str, ...]
+    page_limit: int = 0  # rows per part at most
 
 
 def enabled_locations(dynamodb, table: str, task_id: str) -> list[str]:
@@ -245,7 +249,7 @@ def coverage_from(doc: object, task_id: str, location_id: str) -> Coverage:
         if not isinstance(pages, int) or isinstance(pages, bool) or pages < 0:
             raise ValueError(f"data_types: pages of {data_type} must be a whole number, got {pages!r}")
         keys += [f"parts/{task_id}/{run_id}/{location_id}/{data_type}/{i * limit}.json" for i in range(pages)]
-    return Coverage(location_id, run_id, extracted_at, tuple(keys))
+    return Coverage(location_id, run_id, extracted_at, tuple(keys), limit)
 
 
 def read_coverage(s3, args: JobArgs, locations: list[str]) -> tuple[list[Coverage], list[dict]]:
@@ -561,15 +565,18 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
     lap("list")
 
     # Contiguous slices of the ordered keys: reading the partitions in order yields sorted rows,
-    # with no shuffle. One slice per executor core by default: fetching is I/O bound and each
-    # slice runs its own thread pool, while every extra slice costs a client and a Spark job
-    # when the driver streams the blocks back.
+    # with no shuffle. One slice per executor core, or more when the parts may hold more than
+    # SLICE_ROWS rows a slice: fetching is I/O bound and each slice runs its own thread pool, while
+    # every extra slice costs a client and a Spark job when the driver streams the blocks back.
     sc = spark.sparkContext
-    slices = args.partitions or max(1, min(len(keys), sc.defaultParallelism))
+    most_rows = sum(c.page_limit * len(c.keys) for c in covered)
+    slices = args.partitions or max(1, min(len(keys), max(sc.defaultParallelism, -(-most_rows // SLICE_ROWS))))
     bucket, task_id, run_id = args.work_bucket, args.task_id, args.run_id
+    # The blocks are cached on disk, not in memory: they are the whole output (about twice the
+    # CSV's size) in records of megabytes, which the JVM's memory store cannot unroll at 4M rows.
     blocks = sc.parallelize(keys, slices).mapPartitions(
         lambda part: encode_partition(bucket, task_id, run_id, extracted_at, part)
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    ).persist(StorageLevel.DISK_ONLY)
 
     # One job fetches, validates and encodes every part on the executors (and caches the blocks):
     # bring back only each part's verdict and row count.
