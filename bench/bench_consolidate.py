@@ -141,9 +141,9 @@ def direct_fetch(stack: LocalStack, place: Place, threads: int) -> tuple[float, 
     return float(list_s), float(fetch_s)
 
 
-def run_job(stack: LocalStack, place: Place) -> tuple[float, dict]:
+def run_job(stack: LocalStack, place: Place, script: Path) -> tuple[float, dict]:
     env = {**os.environ, **stack.env()}
-    cmd = [sys.executable, str(SCRIPT), "--task_id", place.task, "--run_id", RUN, "--work_bucket", place.work,
+    cmd = [sys.executable, str(script), "--task_id", place.task, "--run_id", RUN, "--work_bucket", place.work,
            "--output_bucket", place.output, "--locations_table", place.table]
     started = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
@@ -195,14 +195,14 @@ def new_place(stack: LocalStack, parts: int) -> Place:
     return place
 
 
-def measure(stack: LocalStack, parts: int, rows: int, runs: int, sample: Path | None) -> dict:
+def measure(stack: LocalStack, parts: int, rows: int, runs: int, script: Path, sample: Path | None) -> dict:
     """Upload one size's parts, then per run: plain GETs, the job (checked), and the sample when it applies."""
     s3, place = stack.client("s3"), new_place(stack, parts)
     upload_s = upload_parts(s3, stack.client("dynamodb"), place, parts, rows)
     found = []
     for _ in range(runs):
         direct_list_s, direct_fetch_s = direct_fetch(stack, place, threads=16 * (os.cpu_count() or 1))
-        wall, summary = run_job(stack, place)
+        wall, summary = run_job(stack, place, script)
         if (summary["total_rows"], summary["part_files_read"], summary["part_files_quarantined"]) != (
                 parts * rows, parts, 0):
             raise SystemExit(f"wrong counts in {summary}")
@@ -262,6 +262,8 @@ def main() -> None:
     parser.add_argument("--parts", type=int, nargs="+", default=[10_000], help="one or more sizes, in parts")
     parser.add_argument("--rows", type=int, default=5, help="rows per part (issue 15's figures: 400)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--script", type=Path, default=SCRIPT,
+                        help="the consolidation script to time (another version of it, to compare)")
     parser.add_argument("--sample", type=Path, default=SAMPLE_SCRIPT,
                         help="the original sample's Glue script, run for comparison up to 1,000 parts")
     parser.add_argument("--no-sample", action="store_true", help="do not run the sample's script")
@@ -271,12 +273,12 @@ def main() -> None:
         print(f"the sample's script is not at {args.sample}: its time is not measured")
 
     with LocalStack(port=0, sample_api=False) as stack:
-        sizes = [measure(stack, parts, args.rows, args.runs, sample) for parts in sorted(args.parts)]
+        sizes = [measure(stack, parts, args.rows, args.runs, args.script, sample) for parts in sorted(args.parts)]
     targets = report(sizes, args.runs)
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
-        "bench": "consolidate", "rows_per_part": args.rows, "sizes": sizes, "targets": targets,
+        "bench": "consolidate", "script": str(args.script), "rows_per_part": args.rows, "sizes": sizes, "targets": targets,
         "sample_script": str(sample) if sample else None, "cpus": os.cpu_count(),
         "python": platform.python_version(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }, indent=2) + "\n")
