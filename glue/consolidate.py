@@ -36,7 +36,7 @@ import re
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from json.encoder import encode_basestring
 from typing import Iterable, Iterator, Sequence
 
@@ -545,8 +545,27 @@ def part_order(key: str) -> tuple:
     return (1, "", "", 0, key)
 
 
-def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
-    """Consolidate the task; return the manifest that was written (``seconds`` gets phase timings)."""
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """The task's enabled locations now, their coverage, and the ones without complete data."""
+
+    enabled: list[str]
+    covered: list[Coverage]
+    missing: list[dict]
+
+
+def list_locations(s3, dynamodb, args: JobArgs) -> Listing:
+    """Read the locations table and the coverage manifests (main runs it while Spark starts)."""
+    enabled = enabled_locations(dynamodb, args.locations_table, args.task_id)
+    covered, missing = read_coverage(s3, args, enabled)
+    return Listing(enabled, covered, missing)
+
+
+def run(spark, args: JobArgs, seconds: dict[str, float] | None = None, listing: Future | None = None) -> dict:
+    """Consolidate the task; return the manifest that was written (``seconds`` gets phase timings).
+
+    ``listing`` is the :func:`list_locations` already under way, if any; else it runs here.
+    """
     from pyspark import StorageLevel
 
     seconds = {} if seconds is None else seconds
@@ -558,8 +577,8 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
         clock[0] = now
 
     s3 = boto3.client("s3")
-    enabled = enabled_locations(boto3.client("dynamodb"), args.locations_table, args.task_id)
-    covered, missing = read_coverage(s3, args, enabled)
+    found = listing.result() if listing else list_locations(s3, boto3.client("dynamodb"), args)
+    enabled, covered, missing = found.enabled, found.covered, found.missing
     keys = sorted((key for c in covered for key in c.keys), key=part_order)
     extracted_at = {c.location_id: c.extracted_at for c in covered}
     lap("list")
@@ -707,11 +726,15 @@ def main(argv: list[str] | None = None) -> int:
         s3 = boto3.client("s3")
         for bucket in (args.work_bucket, args.output_bucket):
             _check_bucket(s3, bucket)
+        # The listing needs no Spark: it runs while the JVM starts (clients made here, in one thread).
+        listing_pool = ThreadPoolExecutor(1)
+        listing = listing_pool.submit(list_locations, s3, boto3.client("dynamodb"), args)
+        listing_pool.shutdown(wait=False)
         started = time.monotonic()
         spark, job = _spark_session(args)
         seconds = {"spark_start": round(time.monotonic() - started, 3)}
         try:
-            manifest = run(spark, args, seconds)
+            manifest = run(spark, args, seconds, listing)
             if job is not None:
                 job.commit()
         finally:

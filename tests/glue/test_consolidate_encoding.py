@@ -7,11 +7,12 @@ import importlib.util
 import io
 import json
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from conftest import SCRIPT
+SCRIPT = Path(__file__).resolve().parents[2] / "glue" / "consolidate.py"
 
 MESSAGES = [
     'He said "no", then left',
