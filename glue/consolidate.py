@@ -6,7 +6,8 @@ locations from the locations table and each one's coverage manifest (its last co
 extraction: run, page size, pages per data type), from which the exact part keys follow; a
 location without one is missing, and nothing else under ``parts/`` is read (stale pages of
 another page size, partial pages of a failed rerun, disabled locations). The executors fetch and
-validate the parts in parallel and the driver streams the sorted rows into one Parquet file under
+validate the parts in parallel and encode them, in output order, as CSV records and Arrow tables;
+the driver streams those blocks into one Parquet file under
 ``consolidated/task_id={task}/run_id={run}/`` (the table's partition: Parquet only) and one CSV,
 the manifest and a summary under ``runs/task_id={task}/run_id={run}/``, then points
 ``latest/{task}.json`` at them. Unreadable or invalid parts are copied under ``quarantine/`` and
@@ -27,16 +28,20 @@ import csv
 import dataclasses
 import datetime
 import importlib.util
+import io
+import itertools
 import json
 import os
 import re
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from json.encoder import encode_basestring
+from typing import Iterable, Iterator, Sequence
 
 import boto3
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -60,7 +65,11 @@ OPTIONAL_ARGS = ("parts_action", "partitions", "JOB_NAME", "catalog_database", "
 GLUE_IMPLICIT_ARGS = ("JOB_RUN_ID",)
 FETCH_THREADS = 16
 UNREADABLE = "unreadable"  # the problem of a part S3 did not give
-PARQUET_BATCH = 50_000
+PARQUET_BATCH = 50_000  # rows per Parquet row group (and at most per encoded block)
+#: Rows per slice at most (from the coverage's page sizes): the driver receives a slice's blocks
+#: whole in the JVM (toLocalIterator), about 200 bytes a row, so a slice stays near 40 MB.
+SLICE_ROWS = 200_000
+SCHEMA = pa.schema([(name, pa.list_(pa.string()) if name in LIST_COLUMNS else pa.string()) for name in COLUMNS])
 _KEY_PART = re.compile(r"^[A-Za-z0-9_.:@=+-]{1,255}$")
 _OFFSET = re.compile(r"^(0|[1-9][0-9]{0,17})\.json$")
 
@@ -115,6 +124,13 @@ PartResult = tuple[str, str, str, int, tuple[tuple[str, tuple[str, ...], str], .
 
 def _bad(key: str, problem: str) -> PartResult:
     return (key, "", "", 0, (), problem)
+
+
+# What an executor sends the driver for a run of parts in output order: each part's verdict
+# (key, location_id, data_type, rows, problem), then the good parts' rows as CSV records (UTF-8
+# bytes, no header) and as an Arrow IPC stream of the same rows with SCHEMA. Plain data again.
+Verdict = tuple[str, str, str, int, str]
+EncodedBlock = tuple[tuple[Verdict, ...], bytes, bytes]
 
 
 # ------------------------------------------------------------------ arguments
@@ -186,6 +202,7 @@ class Coverage:
     run_id: str
     extracted_at: str
     keys: tuple[str, ...]
+    page_limit: int = 0  # rows per part at most
 
 
 def enabled_locations(dynamodb, table: str, task_id: str) -> list[str]:
@@ -232,7 +249,7 @@ def coverage_from(doc: object, task_id: str, location_id: str) -> Coverage:
         if not isinstance(pages, int) or isinstance(pages, bool) or pages < 0:
             raise ValueError(f"data_types: pages of {data_type} must be a whole number, got {pages!r}")
         keys += [f"parts/{task_id}/{run_id}/{location_id}/{data_type}/{i * limit}.json" for i in range(pages)]
-    return Coverage(location_id, run_id, extracted_at, tuple(keys))
+    return Coverage(location_id, run_id, extracted_at, tuple(keys), limit)
 
 
 def read_coverage(s3, args: JobArgs, locations: list[str]) -> tuple[list[Coverage], list[dict]]:
@@ -273,13 +290,31 @@ def parse_part(key: str, body: bytes, task_id: str) -> PartResult:
     rows = doc.get("rows")
     if not isinstance(rows, list):
         return _bad(key, "rows: missing or not a list")
+    out = _valid_rows(rows)
+    if out is None:
+        i, problem = next((i, p) for i, p in enumerate(map(_row_problem, rows)) if p)
+        return _bad(key, f"rows[{i}]: {problem}")
+    return (key, location_id, data_type, offset, out, "")
+
+
+def _valid_rows(rows: list) -> tuple[tuple[str, tuple[str, ...], str], ...] | None:
+    """The rows as tuples when every one is valid, else None (then _row_problem names the first problem).
+
+    The fast path of validation: json.loads makes exact dicts, lists and strs, so type identity
+    checks are enough here and cost a fraction of _row_problem's.
+    """
     out = []
-    for i, row in enumerate(rows):
-        problem = _row_problem(row)
-        if problem:
-            return _bad(key, f"rows[{i}]: {problem}")
-        out.append((row["discount_code"], tuple(row["error_messages"]), row["status"]))
-    return (key, location_id, data_type, offset, tuple(out), "")
+    for row in rows:
+        if type(row) is not dict or len(row) != 3:
+            return None
+        code, messages, status = row.get("discount_code"), row.get("error_messages"), row.get("status")
+        if type(code) is not str or not code or type(status) is not str or type(messages) is not list:
+            return None
+        messages = tuple(messages)
+        if messages and set(map(type, messages)) != {str}:
+            return None
+        out.append((code, messages, status))
+    return tuple(out)
 
 
 def _row_problem(row: object) -> str:
@@ -323,33 +358,119 @@ def quarantine_key(args: JobArgs, key: str) -> str:
     return f"quarantine/{args.task_id}/{key[len(args.parts_prefix):]}"
 
 
+def messages_cell(messages: Sequence[str]) -> str:
+    """The CSV cell of a row's messages: the list as one JSON array, so messages holding newlines or
+    commas stay apart; the text ``json.dumps(messages, ensure_ascii=False)`` gives, built directly."""
+    return "[" + ", ".join(map(encode_basestring, messages)) + "]"
+
+
+class BlockEncoder:
+    """Rows in output order -> CSV records (RFC 4180, UTF-8, CRLF) and an Arrow table of SCHEMA.
+
+    Rows come a part at a time: the part's own fields (discount_code, messages, status) and the
+    fields every row of the part shares (location_id, data_type, task_id, run_id, extracted_at),
+    which go to Arrow as run lengths rather than one Python string per row.
+    """
+
+    def __init__(self) -> None:
+        self.text = io.StringIO()
+        self.writer = csv.writer(self.text, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        self.own: list[list] = [[], [], []]
+        self.shared: list[tuple[str, ...]] = []
+        self.counts: list[int] = []
+        self.rows = 0
+
+    def add(self, rows: Sequence[tuple[str, Sequence[str], str]], shared: tuple[str, ...]) -> None:
+        if not rows:
+            return
+        self.writer.writerows([(code, messages_cell(messages), status, *shared) for code, messages, status in rows])
+        for column, values in zip(self.own, zip(*rows)):
+            column.extend(values)
+        self.shared.append(shared)
+        self.counts.append(len(rows))
+        self.rows += len(rows)
+
+    def csv_bytes(self) -> bytes:
+        return self.text.getvalue().encode("utf-8")
+
+    def table(self) -> pa.Table:
+        repeat = pa.array(np.repeat(np.arange(len(self.counts)), self.counts))
+        shared = [pa.array(list(values), pa.string()).take(repeat) for values in zip(*self.shared)] or \
+            [pa.array([], pa.string()) for _ in COLUMNS[3:]]
+        own = [pa.array(values, type) for values, type in zip(self.own, SCHEMA.types)]
+        return pa.Table.from_arrays([*own, *shared], schema=SCHEMA)
+
+    def ipc_bytes(self) -> bytes:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, SCHEMA) as stream:
+            stream.write_table(self.table())
+        return sink.getvalue().to_pybytes()
+
+
+def encode_partition(bucket: str, task_id: str, run_id: str, extracted_at: dict[str, str],
+                     keys: Iterable[str]) -> Iterator[EncodedBlock]:
+    """Executor side: fetch and validate a slice of the ordered parts, and encode the good ones'
+    rows in blocks of about PARQUET_BATCH rows, so the driver only copies bytes."""
+    verdicts: list[Verdict] = []
+    block = BlockEncoder()
+    for key, location_id, data_type, _, rows, problem in fetch_partition(bucket, task_id, keys):
+        verdicts.append((key, location_id, data_type, len(rows), problem))
+        block.add(rows, (location_id, data_type, task_id, run_id, extracted_at.get(location_id, "")))
+        if block.rows >= PARQUET_BATCH:
+            yield tuple(verdicts), block.csv_bytes(), block.ipc_bytes()
+            verdicts, block = [], BlockEncoder()
+    if verdicts:
+        yield tuple(verdicts), block.csv_bytes(), block.ipc_bytes()
+
+
+class OutputFiles:
+    """The CSV (header, then the blocks' records) and the Parquet file (row groups of PARQUET_BATCH rows)."""
+
+    def __init__(self, csv_path: str, parquet_path: str) -> None:
+        self.csv = open(csv_path, "wb")
+        self.csv.write(("\r\n".join([",".join(COLUMNS), ""])).encode("utf-8"))
+        self.parquet = pq.ParquetWriter(parquet_path, SCHEMA)
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.rows = 0
+
+    def add(self, csv_records: bytes, table: pa.Table) -> None:
+        self.csv.write(csv_records)
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        self.rows += table.num_rows
+        if self.pending_rows >= PARQUET_BATCH:
+            self._flush(whole_groups_only=True)
+
+    def _flush(self, whole_groups_only: bool) -> None:
+        rows = self.pending_rows - self.pending_rows % PARQUET_BATCH if whole_groups_only else self.pending_rows
+        if not rows and (whole_groups_only or self.rows):
+            return
+        pending = pa.concat_tables(self.pending) if self.pending else SCHEMA.empty_table()
+        self.parquet.write_table(pending.slice(0, rows), row_group_size=PARQUET_BATCH)
+        rest = pending.slice(rows)
+        self.pending, self.pending_rows = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
+
+    def close(self) -> int:
+        """Write what is pending and close both files; return the number of rows written."""
+        self._flush(whole_groups_only=False)
+        self.parquet.close()
+        self.csv.close()
+        return self.rows
+
+
 def write_outputs(rows: Iterable[tuple], csv_path: str, parquet_path: str) -> int:
-    """Stream rows into an RFC 4180 CSV (UTF-8, header, CRLF) and a Parquet file; return the count."""
-    schema = pa.schema([(name, pa.list_(pa.string()) if name in LIST_COLUMNS else pa.string())
-                        for name in COLUMNS])
-    messages = COLUMNS.index("error_messages")
-    count = 0
-    batch: list[tuple] = []
-    with open(csv_path, "w", encoding="utf-8", newline="") as out, pq.ParquetWriter(parquet_path, schema) as pw:
-        writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-        writer.writerow(COLUMNS)
-
-        def flush() -> None:
-            columns = list(zip(*batch)) if batch else [[] for _ in COLUMNS]
-            pw.write_table(pa.table([pa.array(c, type=t) for c, t in zip(columns, schema.types)], schema=schema))
-            batch.clear()
-
-        for row in rows:
-            # CSV: the message list as one JSON array, so messages holding newlines or commas stay apart.
-            writer.writerow((*row[:messages], json.dumps(list(row[messages]), ensure_ascii=False),
-                             *row[messages + 1:]))
-            batch.append(row)
-            count += 1
-            if len(batch) >= PARQUET_BATCH:
-                flush()
-        if batch or count == 0:
-            flush()
-    return count
+    """Write rows (tuples in COLUMNS order, messages as a sequence) as the job's CSV and Parquet; return the count."""
+    files = OutputFiles(csv_path, parquet_path)
+    try:
+        for _, batch in itertools.groupby(enumerate(rows), key=lambda item: item[0] // PARQUET_BATCH):
+            block = BlockEncoder()
+            for shared, part in itertools.groupby((row for _, row in batch), key=lambda row: tuple(row[3:])):
+                block.add([row[:3] for row in part], shared)
+            files.add(block.csv_bytes(), block.table())
+    finally:
+        total = files.close()
+    return total
 
 
 def upload_verified(s3, path: str, bucket: str, key: str, content_type: str) -> int:
@@ -424,8 +545,27 @@ def part_order(key: str) -> tuple:
     return (1, "", "", 0, key)
 
 
-def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
-    """Consolidate the task; return the manifest that was written (``seconds`` gets phase timings)."""
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """The task's enabled locations now, their coverage, and the ones without complete data."""
+
+    enabled: list[str]
+    covered: list[Coverage]
+    missing: list[dict]
+
+
+def list_locations(s3, dynamodb, args: JobArgs) -> Listing:
+    """Read the locations table and the coverage manifests (main runs it while Spark starts)."""
+    enabled = enabled_locations(dynamodb, args.locations_table, args.task_id)
+    covered, missing = read_coverage(s3, args, enabled)
+    return Listing(enabled, covered, missing)
+
+
+def run(spark, args: JobArgs, seconds: dict[str, float] | None = None, listing: Future | None = None) -> dict:
+    """Consolidate the task; return the manifest that was written (``seconds`` gets phase timings).
+
+    ``listing`` is the :func:`list_locations` already under way, if any; else it runs here.
+    """
     from pyspark import StorageLevel
 
     seconds = {} if seconds is None else seconds
@@ -437,27 +577,35 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
         clock[0] = now
 
     s3 = boto3.client("s3")
-    enabled = enabled_locations(boto3.client("dynamodb"), args.locations_table, args.task_id)
-    covered, missing = read_coverage(s3, args, enabled)
+    found = listing.result() if listing else list_locations(s3, boto3.client("dynamodb"), args)
+    enabled, covered, missing = found.enabled, found.covered, found.missing
     keys = sorted((key for c in covered for key in c.keys), key=part_order)
     extracted_at = {c.location_id: c.extracted_at for c in covered}
     lap("list")
 
     # Contiguous slices of the ordered keys: reading the partitions in order yields sorted rows,
-    # with no shuffle. One slice per executor core by default: fetching is I/O bound and each
-    # slice runs its own thread pool, while every extra slice costs a client and a Spark job
-    # when the driver streams the rows back.
+    # with no shuffle. One slice per executor core, or more when the parts may hold more than
+    # SLICE_ROWS rows a slice: fetching is I/O bound and each slice runs its own thread pool, while
+    # every extra slice costs a client and a Spark job when the driver streams the blocks back.
     sc = spark.sparkContext
-    slices = args.partitions or max(1, min(len(keys), sc.defaultParallelism))
+    most_rows = sum(c.page_limit * len(c.keys) for c in covered)
+    slices = args.partitions or max(1, min(len(keys), max(sc.defaultParallelism, -(-most_rows // SLICE_ROWS))))
     bucket, task_id, run_id = args.work_bucket, args.task_id, args.run_id
-    results = sc.parallelize(keys, slices).mapPartitions(
-        lambda part: fetch_partition(bucket, task_id, part)).persist(StorageLevel.MEMORY_AND_DISK)
+    # The blocks are cached on disk, not in memory: they are the whole output (about twice the
+    # CSV's size) in records of megabytes, which the JVM's memory store cannot unroll at 4M rows.
+    blocks = sc.parallelize(keys, slices).mapPartitions(
+        lambda part: encode_partition(bucket, task_id, run_id, extracted_at, part)
+    ).persist(StorageLevel.DISK_ONLY)
 
-    # One job fetches and validates every part (and caches the results): bring back only each
-    # part's verdict and row count.
-    verdicts = results.map(lambda r: (r[0], r[5], len(r[4]))).collect()
-    bad = [(key, problem) for key, problem, _ in verdicts if problem]
-    expected = sum(n for _, _, n in verdicts)
+    # One job fetches, validates and encodes every part on the executors (and caches the blocks):
+    # bring back only each part's verdict and row count.
+    verdicts = [v for found in blocks.map(lambda block: block[0]).collect() for v in found]
+    bad = [(key, problem) for key, _, _, _, problem in verdicts if problem]
+    expected = sum(n for _, _, _, n, problem in verdicts if not problem)
+    counts: dict[tuple[str, str], int] = {}
+    for _, location_id, data_type, n, problem in verdicts:
+        if not problem and n:
+            counts[location_id, data_type] = counts.get((location_id, data_type), 0) + n
     lap("fetch")
     # A part coverage lists but S3 cannot give (expired, deleted) is reported; there is nothing to copy.
     gone = {key for key, problem in bad if problem.startswith(UNREADABLE)}
@@ -466,27 +614,23 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None) -> dict:
                    for key, problem in sorted(bad)]
     copy_all(s3, args.work_bucket, [(key, quarantine_key(args, key)) for key, _ in bad if key not in gone])
 
-    rows = results.filter(lambda r: not r[5]).flatMap(
-        lambda r: [(*row, r[1], r[2], task_id, run_id, extracted_at[r[1]]) for row in r[4]])
-    counts: dict[tuple[str, str], int] = {}
-
-    def counted(stream: Iterable[tuple]) -> Iterator[tuple]:
-        for row in stream:
-            counts[row[3], row[4]] = counts.get((row[3], row[4]), 0) + 1
-            yield row
-
     csv_key = f"{args.files_prefix}{CSV_NAME}"
     parquet_key = f"{args.output_prefix}{PARQUET_NAME}"
     manifest_key = f"{args.files_prefix}{MANIFEST_NAME}"
     with tempfile.TemporaryDirectory(prefix="consolidate-") as tmp:
         csv_path, parquet_path = os.path.join(tmp, "out.csv"), os.path.join(tmp, "out.parquet")
-        total = write_outputs(counted(rows.toLocalIterator()), csv_path, parquet_path)
+        files = OutputFiles(csv_path, parquet_path)
+        try:
+            for _, csv_records, ipc in blocks.toLocalIterator(prefetchPartitions=True):
+                files.add(csv_records, pa.ipc.open_stream(ipc).read_all())
+        finally:
+            total = files.close()
         if total != expected or pq.ParquetFile(parquet_path).metadata.num_rows != total:
             raise ConsolidationError(f"wrote {total} rows but the parts hold {expected}")
         csv_bytes = upload_verified(s3, csv_path, args.output_bucket, csv_key, "text/csv; charset=utf-8")
         parquet_bytes = upload_verified(s3, parquet_path, args.output_bucket, parquet_key,
                                         "application/vnd.apache.parquet")
-    results.unpersist()
+    blocks.unpersist()
     lap("write")
 
     by_location: dict[str, dict[str, int]] = {}
@@ -582,11 +726,15 @@ def main(argv: list[str] | None = None) -> int:
         s3 = boto3.client("s3")
         for bucket in (args.work_bucket, args.output_bucket):
             _check_bucket(s3, bucket)
+        # The listing needs no Spark: it runs while the JVM starts (clients made here, in one thread).
+        listing_pool = ThreadPoolExecutor(1)
+        listing = listing_pool.submit(list_locations, s3, boto3.client("dynamodb"), args)
+        listing_pool.shutdown(wait=False)
         started = time.monotonic()
         spark, job = _spark_session(args)
         seconds = {"spark_start": round(time.monotonic() - started, 3)}
         try:
-            manifest = run(spark, args, seconds)
+            manifest = run(spark, args, seconds, listing)
             if job is not None:
                 job.commit()
         finally:
