@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from conftest import SCRIPT
 from toolkit import spec
+from toolkit.spec import SCRIPT_PATH as SCRIPT
 from toolkit.config import StackConfig
 from toolkit.local.glue import AWSGLUE_STUB_PATH, JobRun, glue_argv
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SCRIPT
+from toolkit.spec import SCRIPT_PATH as SCRIPT
 
 TASK = "task-7"
 RUN = "task-7-20261202T120000"          # the consolidation's run
@@ -177,7 +177,7 @@ def test_consolidates_exactly_the_covered_parts_quarantines_bad_ones_and_reruns_
     assert s3_place.get(out, f"{prefix}data.parquet") == parquet_raw
     again = json.loads(s3_place.get(out, f"{files}manifest.json"))
     differs = {k for k in manifest if manifest[k] != again[k]}
-    assert differs == {"job_run_id", "parts_action"}
+    assert differs == {"job_run_id", "created_at", "parts_action"}
     assert s3_place.keys(s3_place.work_bucket, f"parts/{TASK}/") == sorted(
         k for k in DECOYS if k.startswith(f"parts/{TASK}/"))  # only what coverage listed was moved
     archived = s3_place.keys(s3_place.work_bucket, f"archive/parts/{TASK}/")
