@@ -56,8 +56,8 @@ SUMMARY_NAME = "summary.json"
 SUMMARY_FIELDS = ("task_id", "run_id", "job_run_id", "total_rows", "locations_enabled", "locations_complete",
                   "locations_missing", "part_files_read", "part_files_quarantined",
                   "csv_uri", "parquet_uri", "manifest_uri")
-#: The pointer to a task's latest consolidation, outside the Hive tree (with its created_at).
-LATEST_FIELDS = ("task_id", "run_id", "total_rows", "locations_missing", "csv_uri", "parquet_uri", "manifest_uri")
+#: The pointer to a task's latest consolidation, outside the Hive tree.
+LATEST_FIELDS = ("task_id", "run_id", "created_at", "total_rows", "locations_missing", "csv_uri", "parquet_uri", "manifest_uri")
 REQUIRED_ARGS = ("task_id", "run_id", "work_bucket", "output_bucket", "locations_table")
 OPTIONAL_ARGS = ("parts_action", "partitions", "JOB_NAME", "catalog_database", "catalog_table")
 # Glue passes --JOB_RUN_ID itself and its parser returns it without being asked; asking for it
@@ -646,6 +646,8 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None, listing: 
         "task_id": task_id,
         "run_id": run_id,
         "job_run_id": args.job_run_id,
+        # To the millisecond: S3's Last-Modified has whole seconds, too coarse to order runs by.
+        "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
         "columns": list(COLUMNS),
         "total_rows": total,
         "locations_enabled": len(enabled),
@@ -677,7 +679,6 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None, listing: 
                   ContentType="application/json", Body=json.dumps(summary).encode("utf-8"))
     # Last, once the run's outputs are all written: the pointer to the task's latest consolidation.
     latest = {name: manifest[name] for name in LATEST_FIELDS}
-    latest["created_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
     s3.put_object(Bucket=args.output_bucket, Key=args.latest_key, ContentType="application/json",
                   Body=json.dumps(latest).encode("utf-8"))
     remove_parts(s3, args, [key for key in keys if key not in gone])

@@ -42,7 +42,8 @@ def trends(task_ids: list[str] | str, *, config: StackConfig | None = None,
         for run_id in run_ids(task_id, config=config, session=session):
             manifest = results.load_manifest(config, task_id, run_id, session=session)
             statuses = results.load_output(task_id, run_id, columns=["status"], config=config, session=session)
-            record = {"task_id": task_id, "run_id": run_id, "consolidated_at": _consolidated_at(config, task_id, run_id, session),
+            record = {"task_id": task_id, "run_id": run_id,
+                      "consolidated_at": _consolidated_at(manifest, config, session),
                       "rows": int(manifest["total_rows"]), "locations_complete": int(manifest["locations_complete"]),
                       "locations_missing": int(manifest["locations_missing"]),
                       "part_files_quarantined": int(manifest["part_files_quarantined"])}
@@ -83,7 +84,11 @@ def compare_runs(before: tuple[str, str], after: tuple[str, str], *, config: Sta
     return table.rename_axis("location_id").reset_index()
 
 
-def _consolidated_at(config: StackConfig, task_id: str, run_id: str, session: boto3.Session | None) -> pd.Timestamp:
-    head = aws.client(config, "s3", session).head_object(Bucket=config.output_bucket,
-                                                          Key=layout.manifest_key(task_id, run_id))
+def _consolidated_at(manifest: dict, config: StackConfig, session: boto3.Session | None) -> pd.Timestamp:
+    """When the job wrote the manifest: its ``created_at`` (milliseconds), else the object's
+    Last-Modified (whole seconds, from manifests written before the job recorded the time)."""
+    if manifest.get("created_at"):
+        return pd.Timestamp(manifest["created_at"])
+    head = aws.client(config, "s3", session).head_object(
+        Bucket=config.output_bucket, Key=layout.manifest_key(manifest["task_id"], manifest["run_id"]))
     return pd.Timestamp(head["LastModified"])

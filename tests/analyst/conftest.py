@@ -59,7 +59,8 @@ def write_run(stack: LocalStack, config: StackConfig, task: str, run: str, truth
         s3.upload_file(parquet_path, config.output_bucket, layout.parquet_key(task, run))
         s3.upload_file(csv_path, config.output_bucket, layout.csv_key(task, run))
     out = f"s3://{config.output_bucket}/"
-    manifest = {"task_id": task, "run_id": run, "total_rows": len(rows), "locations_complete": len(complete),
+    manifest = {"task_id": task, "run_id": run, "created_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="milliseconds"),
+                "total_rows": len(rows), "locations_complete": len(complete),
                 "locations_missing": 0, "part_files_quarantined": 0,
                 "coverage": [{"location_id": location_id} for location_id in complete],
                 "parquet_uri": out + layout.parquet_key(task, run), "csv_uri": out + layout.csv_key(task, run)}
