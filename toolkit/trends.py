@@ -19,7 +19,8 @@ __all__ = ["run_ids", "trends", "complete_locations", "compare_runs"]
 
 
 def run_ids(task_id: str, *, config: StackConfig | None = None, session: boto3.Session | None = None) -> list[str]:
-    """The runs of a task that were consolidated, oldest first (by when their manifest was written)."""
+    """The runs of a task that were consolidated, oldest first by their manifest's Last-Modified
+    (whole seconds, so runs of the same second by run id; ``trends`` orders by the milliseconds)."""
     config = config or results.discovered_config()
     s3 = aws.client(config, "s3", session)
     prefix = f"{layout.RUN_FILES_PREFIX}task_id={task_id}/"
