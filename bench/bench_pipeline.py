@@ -14,7 +14,8 @@ with each size (the pipeline and the direct client share the machine with whatev
 
 The cost table prices each run on AWS from what the run did, counted from its histories: state
 transitions of the STANDARD executions (every ``...StateEntered`` event, retries included), page-
-fetch (EXPRESS) requests and their billed duration, S3 requests, and the Glue job's DPU-hours.
+fetch (EXPRESS) requests and their billed duration, S3 requests (a PUT and a GET per part), and the
+Glue job's DPU-hours.
 Prices are AWS's published us-east-1 prices (see PRICES); EXPRESS duration cannot be measured
 locally (the API's latency is loopback's), so each page is billed ``--page-seconds`` of it.
 
@@ -111,7 +112,8 @@ def pipeline_run(config, stack, api_url: str, location_ids: list[str], concurren
         "consolidation_seconds": (glue_end - glue_start).total_seconds(),
         "total_seconds": total,
         "rows": manifest["total_rows"],
-        "pages": manifest["part_files_read"],
+        "pages": int(runs.coverage(config, task_id, session=stack.session())["pages"].sum()),
+        "parts": manifest["part_files_read"],
         "rows_per_second": manifest["total_rows"] / total,
     }
 
@@ -142,7 +144,7 @@ def _counted_work(stack, execution_arn: str) -> tuple[int, int]:
 
 def aws_cost(run: dict, page_seconds: float, glue_workers: int = 2) -> dict:
     """What the run would cost on AWS, per component, from what it did (see PRICES)."""
-    pages = run["pages"]
+    pages, parts = run["pages"], run.get("parts", run["pages"])
     per_child = pages / max(1, run["express_requests"]) * page_seconds
     billed_seconds = run["express_requests"] * math.ceil(per_child * 10) / 10  # 100 ms steps
     cost = {
@@ -150,7 +152,7 @@ def aws_cost(run: dict, page_seconds: float, glue_workers: int = 2) -> dict:
         "express": run["express_requests"] * PRICES["express_request"]
         + billed_seconds * EXPRESS_MEMORY_GB * PRICES["express_gb_second"],
         # one PUT per part and a few outputs; Glue GETs every part and lists them
-        "s3": (pages + 4 + math.ceil(pages / 1000)) * PRICES["s3_put"] + (pages + 2) * PRICES["s3_get"],
+        "s3": (parts + 4 + math.ceil(parts / 1000)) * PRICES["s3_put"] + (parts + 2) * PRICES["s3_get"],
         "glue": glue_workers * max(60.0, run["consolidation_seconds"]) / 3600 * PRICES["glue_dpu_hour"],
     }
     cost["total"] = sum(cost.values())
@@ -222,12 +224,13 @@ def main() -> None:
               f"{r['consolidation_seconds']:>7.1f} {r['total_seconds']:>8.1f} {r['rows_per_second']:>8.0f}  "
               + " ".join(f"{x:.1f}" for x in r["ratios"]))
     print(f"\nAWS cost per 1,000 pages, USD (us-east-1 prices; EXPRESS billed {args.page_seconds} s per page)")
-    print(f"{'locations':>9} {'transitions/page':>16} {'express/page':>12} {'standard':>9} {'express':>8} "
+    print(f"{'locations':>9} {'transitions/page':>16} {'express/page':>12} {'parts/page':>10} {'standard':>9} {'express':>8} "
           f"{'s3':>7} {'glue':>7} {'total':>7}")
     for r in rows:
         c = r["cost_per_1000_pages"]
         print(f"{r['locations']:>9} {r['standard_transitions'] / r['pages']:>16.2f} "
-              f"{r['express_requests'] / r['pages']:>12.2f} {c['standard']:>9.4f} {c['express']:>8.4f} "
+              f"{r['express_requests'] / r['pages']:>12.2f} {r.get('parts', r['pages']) / r['pages']:>10.2f} "
+              f"{c['standard']:>9.4f} {c['express']:>8.4f} "
               f"{c['s3']:>7.4f} {c['glue']:>7.4f} {c['total']:>7.4f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": platform.node(), "cpus": os.cpu_count(),

@@ -202,7 +202,8 @@ class Coverage:
     run_id: str
     extracted_at: str
     keys: tuple[str, ...]
-    page_limit: int = 0  # rows per part at most
+    page_limit: int = 0  # rows per page at most
+    pages: int = 0  # pages in all its parts
 
 
 def enabled_locations(dynamodb, table: str, task_id: str) -> list[str]:
@@ -224,7 +225,12 @@ def enabled_locations(dynamodb, table: str, task_id: str) -> list[str]:
 
 
 def coverage_from(doc: object, task_id: str, location_id: str) -> Coverage:
-    """The coverage manifest's part keys (page i of a type at offset i * page_limit); ValueError names a bad field."""
+    """The coverage manifest's part keys; ValueError names a bad field.
+
+    Part ``i`` of a data type holds ``part_pages[i]`` consecutive pages and starts at ``page_limit``
+    times the pages of the parts before it (a manifest without ``part_pages``, written before parts
+    gathered pages, has one part per page).
+    """
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     for name, value in (("task_id", task_id), ("location_id", location_id)):
@@ -235,21 +241,34 @@ def coverage_from(doc: object, task_id: str, location_id: str) -> Coverage:
         raise ValueError(f"run_id: not a run id ({run_id!r})")
     if not isinstance(extracted_at, str) or not extracted_at:
         raise ValueError("extracted_at: missing")
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+    if not _whole(limit) or limit < 1:
         raise ValueError(f"page_limit: must be a positive whole number, got {limit!r}")
     types = doc.get("data_types")
     if not isinstance(types, list):
         raise ValueError("data_types: missing or not a list")
-    keys = []
+    keys, all_pages = [], 0
     for entry in types:
         data_type = entry.get("data_type") if isinstance(entry, dict) else None
         pages = entry.get("pages") if isinstance(entry, dict) else None
         if not isinstance(data_type, str) or not _KEY_PART.match(data_type):
             raise ValueError(f"data_types: bad data_type {data_type!r}")
-        if not isinstance(pages, int) or isinstance(pages, bool) or pages < 0:
+        if not _whole(pages) or pages < 0:
             raise ValueError(f"data_types: pages of {data_type} must be a whole number, got {pages!r}")
-        keys += [f"parts/{task_id}/{run_id}/{location_id}/{data_type}/{i * limit}.json" for i in range(pages)]
-    return Coverage(location_id, run_id, extracted_at, tuple(keys), limit)
+        part_pages = entry.get("part_pages", [1] * pages)
+        if not isinstance(part_pages, list) or not all(_whole(n) and n > 0 for n in part_pages):
+            raise ValueError(f"data_types: part_pages of {data_type} must be a list of positive whole numbers")
+        if sum(part_pages) != pages:
+            raise ValueError(f"data_types: part_pages of {data_type} add up to {sum(part_pages)} pages, not {pages}")
+        first = 0
+        for n in part_pages:
+            keys.append(f"parts/{task_id}/{run_id}/{location_id}/{data_type}/{first * limit}.json")
+            first += n
+        all_pages += pages
+    return Coverage(location_id, run_id, extracted_at, tuple(keys), limit, all_pages)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def read_coverage(s3, args: JobArgs, locations: list[str]) -> tuple[list[Coverage], list[dict]]:
@@ -588,7 +607,7 @@ def run(spark, args: JobArgs, seconds: dict[str, float] | None = None, listing: 
     # SLICE_ROWS rows a slice: fetching is I/O bound and each slice runs its own thread pool, while
     # every extra slice costs a client and a Spark job when the driver streams the blocks back.
     sc = spark.sparkContext
-    most_rows = sum(c.page_limit * len(c.keys) for c in covered)
+    most_rows = sum(c.page_limit * c.pages for c in covered)
     slices = args.partitions or max(1, min(len(keys), max(sc.defaultParallelism, -(-most_rows // SLICE_ROWS))))
     bucket, task_id, run_id = args.work_bucket, args.task_id, args.run_id
     # The blocks are cached on disk, not in memory: they are the whole output (about twice the

@@ -78,44 +78,52 @@ def test_the_glue_script_derives_the_part_keys_coverage_lists_as_the_layout_does
     doc = _coverage_doc()
     derived = glue.coverage_from(doc, TASK, LOCATION)
     assert list(derived.keys) == layout.coverage_part_keys(doc)
-    assert layout.coverage_part_keys(doc) == [layout.part_key(TASK, RUN, LOCATION, "failed", o) for o in (0, 250, 500)]
-    assert (derived.run_id, derived.extracted_at) == (RUN, doc["extracted_at"])
+    # Parts of 2, 2 and 1 pages of 250 rows: each starts where the pages before it end.
+    assert layout.coverage_part_keys(doc) == [layout.part_key(TASK, RUN, LOCATION, "failed", o) for o in (0, 500, 1000)]
+    assert (derived.run_id, derived.extracted_at, derived.pages) == (RUN, doc["extracted_at"], 5)
+    wrong_parts = {"data_type": "failed", "pages": 5, "part_pages": [2, 2]}
     for change, message in [({"page_limit": 0}, "page_limit"), ({"run_id": "a/b"}, "run_id"),
-                            ({"location_id": "other"}, "location_id"), ({"data_types": [{"data_type": "x"}]}, "pages")]:
+                            ({"location_id": "other"}, "location_id"), ({"data_types": [{"data_type": "x"}]}, "pages"),
+                            ({"data_types": [wrong_parts]}, "part_pages of failed add up to 4 pages, not 5"),
+                            ({"data_types": [{**wrong_parts, "part_pages": [5, 0]}]}, "positive whole numbers")]:
         with pytest.raises(ValueError, match=message):
             glue.coverage_from({**doc, **change}, TASK, LOCATION)
 
 
+def test_coverage_written_before_parts_gathered_pages_has_one_part_per_page() -> None:
+    doc = _coverage_doc()
+    for entry in doc["data_types"]:
+        del entry["part_pages"]
+    expected = [layout.part_key(TASK, RUN, LOCATION, "failed", o) for o in (0, 250, 500, 750, 1000)]
+    assert layout.coverage_part_keys(doc) == expected
+    assert list(_glue_script().coverage_from(doc, TASK, LOCATION).keys) == expected
+
+
 def _coverage_doc() -> dict:
     return {"task_id": TASK, "location_id": LOCATION, "run_id": RUN, "extracted_at": "2026-12-02T12:00:01.000Z",
-            "page_limit": 250, "pages": 3, "rows": 520,
-            "data_types": [{"data_type": "failed", "total": 520, "pages": 3, "rows": 520},
-                           {"data_type": "rejected", "total": 0, "pages": 0, "rows": 0}]}
+            "page_limit": 250, "pages": 5, "rows": 1020,
+            "data_types": [{"data_type": "failed", "total": 1020, "pages": 5, "rows": 1020, "part_pages": [2, 2, 1]},
+                           {"data_type": "rejected", "total": 0, "pages": 0, "rows": 0, "part_pages": []}]}
 
 
 # ----------------------------------------------------------------------------- the workflows
 
 
-def _page_states() -> dict:
-    """The states that fetch and write one page: the page-fetch workflow's per-page Parallel branch."""
-    pages = _states("page-fetch.asl.json")["Fetch Pages"]["ItemProcessor"]["States"]
-    return pages["Page"]["Branches"][0]["States"]
-
-
-def test_page_fetch_writes_each_page_at_its_part_key_with_the_output_columns() -> None:
-    page = _page_states()
+def test_page_fetch_writes_each_part_at_its_part_key_with_the_output_columns() -> None:
+    page = _states("page-fetch.asl.json")
     write = page["Write Part"]["Arguments"]
-    request = {"task_id": TASK, "run_id": RUN, "location_id": LOCATION, "data_type": DATA_TYPE, "offset": OFFSET}
-    assert _evaluate(write["Key"], {"request": request}) == layout.part_key(TASK, RUN, LOCATION, DATA_TYPE, OFFSET)
-    fetch = next(s for s in page.values() if "rows" in s.get("Assign", {}))
+    request = {"task_id": TASK, "run_id": RUN, "location_id": LOCATION, "data_type": DATA_TYPE, "offset": 0}
+    bindings = {"request": request, "partOffset": OFFSET}
+    assert _evaluate(write["Key"], bindings) == layout.part_key(TASK, RUN, LOCATION, DATA_TYPE, OFFSET)
+    fetch = next(s for s in page.values() if "pageRows" in s.get("Assign", {}))
     response = {"result": {"ResponseBody": {"results": [
         {"resourceKey": "K1", "errors": [{"message": "a\nb"}, {"message": "c"}], "state": DATA_TYPE},
         {"resourceKey": "K2", "errors": [], "state": DATA_TYPE}]}}}
-    rows = _evaluate(fetch["Assign"]["rows"], {"states": response})
+    rows = _evaluate(fetch["Assign"]["pageRows"], {"states": response})
     # The Glue job adds the part's location_id, data_type, task_id, the run and the extraction time.
     assert set(rows[0]) | {"location_id", "data_type", "task_id", "run_id", "extracted_at"} == set(layout.OUTPUT_COLUMNS)
     assert [r["error_messages"] for r in rows] == [["a\nb", "c"], []]
-    body = json.loads(_evaluate(write["Body"], {"request": request, "rows": rows}))
+    body = json.loads(_evaluate(write["Body"], {**bindings, "buffer": rows}))
     assert body["run_id"] == RUN and body["rows"] == rows
     # The Glue script reads such a part back as the page wrote it.
     parsed = _glue_script().parse_part(layout.part_key(TASK, RUN, LOCATION, DATA_TYPE, OFFSET),
@@ -129,10 +137,11 @@ def test_the_extraction_records_coverage_the_glue_script_reads() -> None:
     bindings = {"taskId": TASK, "locationId": LOCATION, "runId": RUN, "extractedAt": "2026-12-02T12:00:01.000Z",
                 "pageLimit": 250, "summary": {"failed": 520, "rejected": 0},
                 "states": {"input": {"pages": 3, "rows": 520,
-                                     "data_types": [{"data_type": "failed", "pages": 3, "rows": 520}]}}}
+                                     "data_types": [{"data_type": "failed", "pages": 3, "rows": 520,
+                                                     "part_pages": [1, 2]}]}}}
     assert _evaluate(record["Key"], bindings) == layout.coverage_key(TASK, LOCATION)
     doc = json.loads(_evaluate(record["Body"], bindings))
-    assert layout.coverage_part_keys(doc) == [layout.part_key(TASK, RUN, LOCATION, "failed", o) for o in (0, 250, 500)]
+    assert layout.coverage_part_keys(doc) == [layout.part_key(TASK, RUN, LOCATION, "failed", o) for o in (0, 250)]
     assert _glue_script().coverage_from(doc, TASK, LOCATION).extracted_at == "2026-12-02T12:00:01.000Z"
     failure = states["Record Failure"]["Arguments"]
     assert _evaluate(failure["Key"], bindings) == layout.failure_key(TASK, LOCATION)

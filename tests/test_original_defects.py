@@ -80,7 +80,7 @@ def test_part_keys_are_deterministic() -> None:
     assert keys, "no part writer found"
     for key in keys:
         assert not re.search(r"\$(millis|now|random|uuid)\(", key), key
-        assert "$request.offset" in key and "$request.location_id" in key and "$request.data_type" in key
+        assert "$partOffset" in key and "$request.location_id" in key and "$request.data_type" in key
 
 
 def test_glue_is_awaited_with_the_sync_integration_not_a_wait_loop() -> None:

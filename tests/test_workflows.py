@@ -7,7 +7,7 @@ import json
 import pytest
 
 from toolkit.config import StackConfig
-from toolkit.workflows import PLACEHOLDER, WORKFLOWS, TemplateError, lint_template, render, render_definitions
+from toolkit.workflows import PART_CHARACTERS, PLACEHOLDER, WORKFLOWS, TemplateError, lint_template, render, render_definitions
 
 CONNECTION_ARN = "arn:aws:events:us-east-1:000000000000:connection/dsa-thirdparty-api/0f1e2d3c"
 
@@ -50,9 +50,10 @@ def test_nothing_but_placeholders_changes(config) -> None:
 def test_values_come_from_the_config(config) -> None:
     definitions = render_definitions(config, CONNECTION_ARN)
     page_fetch = json.loads(definitions["wf-page-fetch"])
-    branch = page_fetch["States"]["Fetch Pages"]["ItemProcessor"]["States"]["Page"]["Branches"][0]["States"]
+    branch = page_fetch["States"]
     assert branch["Fetch Page"]["Arguments"]["InvocationConfig"]["ConnectionArn"] == CONNECTION_ARN
     assert branch["Write Part"]["Arguments"]["Bucket"] == config.work_bucket
+    assert f"> {PART_CHARACTERS} %}}" in branch["Check Page"]["Choices"][-1]["Condition"]
     aggregator = definitions["wf-aggregator"]
     assert config.state_machine_arn("wf-extraction") in aggregator
     assert "? $states.input.max_concurrency : 7, " in aggregator

@@ -33,7 +33,7 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- S3 keys
 
-PARTS_PREFIX = "parts/"              # work bucket: one JSON file per fetched page, per run
+PARTS_PREFIX = "parts/"              # work bucket: JSON files of consecutive pages (parts), per run
 COVERAGE_PREFIX = "coverage/"        # work bucket: each location's last complete extraction and last failure
 CONSOLIDATED_PREFIX = "consolidated/"  # output bucket: the Parquet table (Hive style, task_id= / run_id=), Parquet only
 RUN_FILES_PREFIX = "runs/"           # output bucket: each run's CSV, manifest and summary, beside the table
@@ -61,7 +61,8 @@ def run_parts_prefix(task_id: str, run_id: str) -> str:
 
 
 def part_key(task_id: str, run_id: str, location_id: str, data_type: str, offset: int) -> str:
-    """The key of one page of one data type of one location, as fetched by one run.
+    """The key of one part (consecutive pages of one data type of one location, starting at
+    ``offset``), as fetched by one run.
 
     Deterministic within a run, so a redrive overwrites the pages it fetches again; a later run
     writes beside it, so a rerun that fails never spoils the parts of a complete extraction.
@@ -75,7 +76,7 @@ def coverage_prefix(task_id: str) -> str:
 
 
 def coverage_key(task_id: str, location_id: str) -> str:
-    """A location's last complete extraction: run, time, page size, pages and rows per data type."""
+    """A location's last complete extraction: run, time, page size; pages, rows and parts per data type."""
     return f"{coverage_prefix(task_id)}complete/{location_id}.json"
 
 
@@ -87,12 +88,19 @@ def failure_key(task_id: str, location_id: str) -> str:
 def coverage_part_keys(coverage: dict[str, Any]) -> list[str]:
     """The exact part keys a complete extraction wrote, derived from its coverage manifest.
 
-    Page ``i`` of a data type sits at offset ``i * page_limit``; the manifest holds the pages per
-    data type, so it stays the same size however many pages the location has.
+    A part holds consecutive pages of one data type: part ``i`` holds ``part_pages[i]`` of them and
+    starts at ``page_limit`` times the pages of the parts before it. A manifest without
+    ``part_pages`` (written before parts gathered pages) has one part per page.
     """
     limit = int(coverage["page_limit"])
-    return [part_key(coverage["task_id"], coverage["run_id"], coverage["location_id"], entry["data_type"], page * limit)
-            for entry in coverage["data_types"] for page in range(int(entry["pages"]))]
+    keys = []
+    for entry in coverage["data_types"]:
+        first = 0
+        for pages in entry.get("part_pages", [1] * int(entry["pages"])):
+            keys.append(part_key(coverage["task_id"], coverage["run_id"], coverage["location_id"], entry["data_type"],
+                                 first * limit))
+            first += int(pages)
+    return keys
 
 
 def output_prefix(task_id: str) -> str:

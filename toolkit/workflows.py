@@ -45,6 +45,12 @@ class Workflow:
 #: STANDARD execution may hold, whatever its size (batches grow instead).
 MAX_BATCHES_PER_LOCATION = 1000
 
+#: A part gathers consecutive pages while their rows, written as JSON, stay within this many
+#: characters (a single larger page is a part of its own). JSONata counts characters; each takes
+#: at most 4 bytes of UTF-8, or 2 where the putObject arguments escape it, so a part's arguments
+#: (with keys and names at their longest) stay under the 256 KiB payload quota on AWS too.
+PART_CHARACTERS = 64_000
+
 # In dependency order: a workflow's children come before it.
 WORKFLOWS: tuple[Workflow, ...] = (
     Workflow("page_fetch_state_machine", "page-fetch.asl.json", "EXPRESS"),
@@ -76,6 +82,7 @@ def placeholder_values(config: StackConfig, connection_arn: str) -> dict[str, st
         "DefaultBatchConcurrency": str(max(1, config.api_concurrency // config.max_concurrency)),
         "PagesPerBatch": str(config.pages_per_batch),
         "MaxBatchesPerLocation": str(MAX_BATCHES_PER_LOCATION),
+        "PartCharacters": str(PART_CHARACTERS),
         "DefaultToleratedFailurePercentage": _number(config.tolerated_failure_percentage),
         "DefaultPageLimit": str(config.page_limit),
         "DefaultDataTypes": "[" + ", ".join(f"'{t}'" for t in config.data_types) + "]",

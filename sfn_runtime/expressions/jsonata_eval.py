@@ -80,20 +80,25 @@ class _NotJson(_FunctionError):
 
 
 def _plain(value: Any) -> Any:
-    """A JSONata value as plain JSON: JSONata null -> None, sequences -> list, 3.0 -> 3."""
+    """A JSONata value as plain JSON: JSONata null -> None, sequences -> list, 3.0 -> 3.
+
+    Always a copy (the caller may keep it while the engine goes on with the original). Strings,
+    the commonest leaves, are copied by reference without a call: this runs on every result.
+    """
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if isinstance(value, dict):
+        return {key: item if type(item) is str else _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [item if type(item) is str else _plain(item) for item in value]
     if value is Utils.NULL_VALUE:
         return None
-    if isinstance(value, bool):
-        return value
     if isinstance(value, float):
         if math.isfinite(value) and value.is_integer():
             return int(value)
         return value
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if isinstance(value, (str, int)) or value is None:
+    if isinstance(value, (str, int)):
         return value
     raise _NotJson(f"the expression produced a {type(value).__name__}, which is not a JSON value")
 

@@ -473,6 +473,14 @@ def _string(value: Any) -> Any:
     return _as_string(value)
 
 
+def _length(value: Any) -> Any:
+    if value is UNDEFINED:
+        return UNDEFINED
+    if type(value) is not str:
+        raise Fallback  # the engine raises JSONata's type error
+    return len(value)  # characters (code points), as jsonata-python counts them
+
+
 def _count(value: Any) -> Any:
     if value is UNDEFINED:
         return 0
@@ -570,7 +578,7 @@ def _lookup_function(value: Any, key: Any) -> Any:
 
 # JSONata built-ins the fast path implements exactly for the argument types it accepts.
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "exists": _exists, "string": _string, "count": _count, "type": _type, "not": _not, "merge": _merge,
+    "exists": _exists, "string": _string, "length": _length, "count": _count, "type": _type, "not": _not, "merge": _merge,
     "append": _append, "join": _join, "lookup": _lookup_function, "sum": _sum, "min": _extreme(min),
     "max": _extreme(max),
 }

@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from toolkit import failure_causes, spec, workflows
+from toolkit import failure_causes, layout, spec, workflows
+from toolkit.workflows import PART_CHARACTERS
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +79,7 @@ def test_a_429_waits_as_long_as_retry_after_asks(pipeline, faults) -> None:
                 for e in events if e["type"].endswith("StateExited")
                 and "retryAfter" in e.get("stateExitedEventDetails", {}).get("assignedVariables", {})]
     assert assigned == [3, 3]
-    assert json.loads(described["output"]) == {"data_type": "failed", "rows": 200, "pages": 2}
+    assert json.loads(described["output"]) == {"data_type": "failed", "rows": 200, "pages": 2, "part_pages": [2]}
 
 
 def test_a_page_shorter_than_the_summary_promised_fails_by_name_after_retries(pipeline, faults) -> None:
@@ -90,7 +91,8 @@ def test_a_page_shorter_than_the_summary_promised_fails_by_name_after_retries(pi
     assert described["status"] == "FAILED"
     assert described["error"] == "Page.Short"
     assert "where the summary promised 100" in described["cause"]
-    assert len([e for e in events if e["type"] == "ParallelStateStarted"]) == 4  # first try + 3 retries
+    fetches = [e for e in events if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "Fetch Page"]
+    assert len(fetches) == 4  # first try + 3 more
     explained = failure_causes.explain(described["error"], described["cause"])
     assert (explained.failure_class, explained.http_status, explained.attempts) == ("bad data", 200, 4)
     assert json.loads(described["cause"])["class"] == "bad data"  # the workflow's class agrees
@@ -109,3 +111,28 @@ def test_an_auth_failure_names_the_apis_message_as_a_setup_problem(pipeline) -> 
     assert cause["status"] == 401 and cause["attempts"] == 1 and cause["message"]
     explained = failure_causes.explain(described["error"], described["cause"])
     assert explained.failure_class == cause["class"] == "setup" and explained.message == cause["message"]
+
+
+def test_a_batch_gathers_its_pages_into_parts_that_fit_the_payload_quota(pipeline) -> None:
+    """Consecutive pages share a part while their rows stay within PART_CHARACTERS; each part
+    sits at its first row's offset, and the output's part_pages name exactly the parts written."""
+    machine = _page_fetch_machine(pipeline)
+    batch = _batch(pipeline, "tparts", "loc-003", "failed", pages=10, offset=100)
+    described, _ = _run(pipeline, machine, batch)
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    part_pages = output["part_pages"]
+    assert sum(part_pages) == output["pages"] == 10 and 1 < len(part_pages) < 10, part_pages
+    s3, bucket = pipeline.stack.client("s3"), pipeline.config.work_bucket
+    prefix = layout.part_key("tparts", "tparts-run", "loc-003", "failed", 0).rsplit("/", 1)[0] + "/"
+    written = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]}
+    offsets = [100 + 100 * sum(part_pages[:i]) for i in range(len(part_pages))]
+    assert written == {f"{prefix}{o}.json" for o in offsets}
+    expected = pipeline.stack.sample_api.dataset.sizes("loc-003")["failed"]
+    seen = 0
+    for offset, pages in zip(offsets, part_pages):
+        part = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}{offset}.json")["Body"].read())
+        assert part["offset"] == offset and len(part["rows"]) == min(100 * pages, expected - offset)
+        assert len(json.dumps(part["rows"], separators=(",", ":"))) <= PART_CHARACTERS or pages == 1
+        seen += len(part["rows"])
+    assert seen == output["rows"] == min(1000, expected - 100)

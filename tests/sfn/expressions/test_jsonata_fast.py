@@ -117,6 +117,13 @@ def test_functions_on_undefined_and_single_values():
         == {"has": True, "text": "7", "self": {"a": 7}}
 
 
+def test_length_counts_characters_as_the_engine_does():
+    for text in ("", "abc", "é😀\n"):
+        assert fast("$length($v)", {}, {"v": text}) == full("$length($v)", {}, {"v": text}) == len(text)
+    assert fast("$length($string($v))", {}, {"v": [{"a": "é"}]}) == full("$length($string($v))", {}, {"v": [{"a": "é"}]})
+    assert fast("$length($states.input.none)", {"input": {}}) is NOTHING
+
+
 def test_string_of_a_structure_takes_the_fast_path_and_matches_the_engine():
     rows = [{"code": "é\n\"q\"", "errors": ["a", None], "n": -3, "ok": True, "f": 1.5}]
     expression = compile_jsonata("$string({'task_id': $t, 'rows': $rows})")
@@ -129,6 +136,8 @@ def test_string_of_a_structure_takes_the_fast_path_and_matches_the_engine():
 @pytest.mark.parametrize(
     "source,variables",
     [
+        ("$length($v)", {"v": None}),  # a type error (T0410)
+        ("$length($v)", {"v": 12}),
         ("$join($v)", {"v": None}),  # jsonata-python: undefined; JSONata: a type error
         ("$join($v, '-')", {"v": ["a", 1]}),
         ("$join($v, 1)", {"v": ["a"]}),
