@@ -115,16 +115,20 @@ def test_page_fetch_writes_each_part_at_its_part_key_with_the_output_columns() -
     request = {"task_id": TASK, "run_id": RUN, "location_id": LOCATION, "data_type": DATA_TYPE, "offset": 0}
     bindings = {"request": request, "partOffset": OFFSET}
     assert _evaluate(write["Key"], bindings) == layout.part_key(TASK, RUN, LOCATION, DATA_TYPE, OFFSET)
-    fetch = next(s for s in page.values() if "pageRows" in s.get("Assign", {}))
-    response = {"result": {"ResponseBody": {"results": [
-        {"resourceKey": "K1", "errors": [{"message": "a\nb"}, {"message": "c"}], "state": DATA_TYPE},
-        {"resourceKey": "K2", "errors": [], "state": DATA_TYPE}]}}}
-    rows = _evaluate(fetch["Assign"]["pageRows"], {"states": response})
+    fetch, keep = page["Fetch Page"]["Assign"], page["Keep Page"]["Assign"]
+    pages = [[{"resourceKey": "K1", "errors": [{"message": "a\nb"}, {"message": "c"}], "state": DATA_TYPE},
+              {"resourceKey": "K2", "errors": [], "state": DATA_TYPE}],
+             [{"resourceKey": "K3", "errors": {"message": "d"}, "state": DATA_TYPE}]]
+    rows_text = ""
+    for results in pages:  # two pages gathered into one part, as the workflow does
+        page_text = _evaluate(fetch["pageText"], {"states": {"result": {"ResponseBody": {"results": results}}}})
+        rows_text = _evaluate(keep["rowsText"], {"rowsText": rows_text, "pageText": page_text})
+    body = json.loads(_evaluate(write["Body"], {**bindings, "rowsText": rows_text}))
+    rows = body["rows"]
     # The Glue job adds the part's location_id, data_type, task_id, the run and the extraction time.
     assert set(rows[0]) | {"location_id", "data_type", "task_id", "run_id", "extracted_at"} == set(layout.OUTPUT_COLUMNS)
-    assert [r["error_messages"] for r in rows] == [["a\nb", "c"], []]
-    body = json.loads(_evaluate(write["Body"], {**bindings, "buffer": rows}))
-    assert body["run_id"] == RUN and body["rows"] == rows
+    assert [r["error_messages"] for r in rows] == [["a\nb", "c"], [], ["d"]]
+    assert body["run_id"] == RUN and body["offset"] == OFFSET and [r["discount_code"] for r in rows] == ["K1", "K2", "K3"]
     # The Glue script reads such a part back as the page wrote it.
     parsed = _glue_script().parse_part(layout.part_key(TASK, RUN, LOCATION, DATA_TYPE, OFFSET),
                                        json.dumps(body).encode(), TASK)

@@ -481,6 +481,18 @@ def _length(value: Any) -> Any:
     return len(value)  # characters (code points), as jsonata-python counts them
 
 
+def _substring(value: Any, start: Any, length: Any = UNDEFINED) -> Any:
+    if value is UNDEFINED:
+        return UNDEFINED
+    if type(value) is not str or type(start) is not int or start < 0:
+        raise Fallback  # negative starts count from the end: left to the engine
+    if length is UNDEFINED:
+        return value[start:]
+    if type(length) is not int:
+        raise Fallback
+    return value[start:start + length] if length > 0 else ""
+
+
 def _count(value: Any) -> Any:
     if value is UNDEFINED:
         return 0
@@ -578,7 +590,8 @@ def _lookup_function(value: Any, key: Any) -> Any:
 
 # JSONata built-ins the fast path implements exactly for the argument types it accepts.
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "exists": _exists, "string": _string, "length": _length, "count": _count, "type": _type, "not": _not, "merge": _merge,
+    "exists": _exists, "string": _string, "length": _length, "substring": _substring,
+    "count": _count, "type": _type, "not": _not, "merge": _merge,
     "append": _append, "join": _join, "lookup": _lookup_function, "sum": _sum, "min": _extreme(min),
     "max": _extreme(max),
 }

@@ -124,6 +124,14 @@ def test_length_counts_characters_as_the_engine_does():
     assert fast("$length($states.input.none)", {"input": {}}) is NOTHING
 
 
+def test_substring_matches_the_engine():
+    for source in ("$substring($v, 1)", "$substring($v, 1, 3)", "$substring($v, 0, 0)", "$substring($v, 9, 2)",
+                   "$substring($v, 2, -1)", "$substring($v, 1, $length($v) - 2)"):
+        for text in ("", "[é😀,x]", "abcdef"):
+            assert fast(source, {}, {"v": text}) == full(source, {}, {"v": text}), (source, text)
+    assert fast("$substring($states.input.none, 1)", {"input": {}}) is NOTHING
+
+
 def test_string_of_a_structure_takes_the_fast_path_and_matches_the_engine():
     rows = [{"code": "é\n\"q\"", "errors": ["a", None], "n": -3, "ok": True, "f": 1.5}]
     expression = compile_jsonata("$string({'task_id': $t, 'rows': $rows})")
@@ -136,6 +144,8 @@ def test_string_of_a_structure_takes_the_fast_path_and_matches_the_engine():
 @pytest.mark.parametrize(
     "source,variables",
     [
+        ("$substring($v, -2)", {"v": "abc"}),  # from the end: the engine's
+        ("$substring($v, 1.5)", {"v": "abc"}),
         ("$length($v)", {"v": None}),  # a type error (T0410)
         ("$length($v)", {"v": 12}),
         ("$join($v)", {"v": None}),  # jsonata-python: undefined; JSONata: a type error
