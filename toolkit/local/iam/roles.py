@@ -24,6 +24,11 @@ __all__ = ["IamAuthorizer", "RolePolicies", "denial_message"]
 #: The session name shown in denials of calls a workflow makes (AWS shows a generated one).
 STATES_SESSION = "StepFunctionsExecution"
 
+#: Condition keys whose values change with the clock: decisions of policies naming them are not reused.
+_CLOCK_KEYS = ("aws:currenttime", "aws:epochtime")
+#: Decisions kept at most (the workflows ask the same few questions for every page).
+_DECISIONS_KEPT = 4096
+
 
 class RolePolicies:
     """A role's policy documents as moto stores them (JSON text), or None if there is no such role."""
@@ -83,13 +88,31 @@ class IamAuthorizer:
         self.account_id = account_id
         self.region = region
         self.session = session
+        self._decisions: dict[tuple, Evaluation] = {}
 
     def evaluate(self, role_arn: str, action: str, resource: str, context: Mapping[str, Any] | None = None) -> Evaluation:
-        """The decision for one request made with ``role_arn``'s permissions."""
+        """The decision for one request made with ``role_arn``'s permissions.
+
+        A decision is reused for the same request under the same policy texts (they are part of
+        the key, so a changed policy is evaluated afresh), unless a policy names a clock key.
+        """
         found = self._roles.read(role_arn)
         if found is None:
             return Evaluation(Decision.IMPLICIT_DENY)
         policies, boundary = found
+        key = (role_arn, action, resource, tuple(policies), boundary,
+               tuple(sorted((k, repr(v)) for k, v in (context or {}).items())))
+        evaluation = self._decisions.get(key)
+        if evaluation is None:
+            evaluation = self._evaluate(role_arn, action, resource, context, policies, boundary)
+            if not any(clock in text.lower() for text in (*policies, boundary or "") for clock in _CLOCK_KEYS):
+                if len(self._decisions) >= _DECISIONS_KEPT:
+                    self._decisions.clear()
+                self._decisions[key] = evaluation
+        return evaluation
+
+    def _evaluate(self, role_arn: str, action: str, resource: str, context: Mapping[str, Any] | None,
+                  policies: list[str], boundary: str | None) -> Evaluation:
         now = time.time()
         keys: dict[str, Any] = {
             "aws:PrincipalArn": role_arn,
