@@ -40,7 +40,10 @@ class RolePolicies:
         from moto.iam.models import iam_backends
 
         partition = role_arn.split(":")[1] if role_arn.count(":") >= 5 else "aws"
-        backend = iam_backends[self.account_id][partition]
+        # BackendDict's own lookup takes moto's global lock and scans every service's backends, on
+        # every request; once the account's backend exists, a plain dict read finds the same one.
+        account = dict.get(iam_backends, self.account_id) or iam_backends[self.account_id]
+        backend = account[partition]
         role = next((r for r in list(backend.roles.values()) if r.arn == role_arn), None)
         if role is None:
             return None
