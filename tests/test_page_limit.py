@@ -46,3 +46,25 @@ def test_the_old_bound_did_not_fit() -> None:
     # ~1,900 sample rows already exceed the quota; 10,000 (the old bound) by far.
     sizes = _payloads([_largest_row()] * 10_000)
     assert all(size > PAYLOAD_QUOTA_BYTES for size in sizes.values()), sizes
+
+
+def test_a_part_of_part_characters_fits_the_putobject_payload_on_aws() -> None:
+    """A part gathers pages while its rows text stays within PART_CHARACTERS characters; on AWS
+    (non-ASCII written as it is) a character is at most 4 bytes, escapes included."""
+    from toolkit.workflows import PART_CHARACTERS
+
+    def arguments_size(rows_text: str) -> int:
+        envelope = json.dumps({"task_id": "t" * 128, "run_id": "r" * 80, "location_id": "l" * 128,
+                               "data_type": "rejected", "offset": 10**9}, ensure_ascii=False, separators=(",", ":"))
+        body = '{"rows":[' + rows_text + "]," + envelope[1:]
+        arguments = {"Bucket": "b" * 63, "Key": "k" * 400, "ContentType": "application/json", "Body": body}
+        return len(json.dumps(arguments, ensure_ascii=False, separators=(",", ":")).encode())
+
+    def rows_text(characters: int) -> str:
+        """Rows text of ``characters`` characters, nearly all of 4 bytes (the most any takes)."""
+        return '{"discount_code":"' + "😀" * (characters - 20) + '"}'
+
+    worst = rows_text(PART_CHARACTERS)
+    assert len(worst) == PART_CHARACTERS
+    assert arguments_size(worst) <= PAYLOAD_QUOTA_BYTES
+    assert arguments_size(rows_text(PART_CHARACTERS * 11 // 10)) > PAYLOAD_QUOTA_BYTES  # the bound is near the quota
