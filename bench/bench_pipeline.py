@@ -144,7 +144,7 @@ def _counted_work(stack, execution_arn: str) -> tuple[int, int]:
 
 def aws_cost(run: dict, page_seconds: float, glue_workers: int = 2) -> dict:
     """What the run would cost on AWS, per component, from what it did (see PRICES)."""
-    pages, parts = run["pages"], run.get("parts", run["pages"])
+    pages, parts = run["pages"], run["parts"]
     per_child = pages / max(1, run["express_requests"]) * page_seconds
     billed_seconds = run["express_requests"] * math.ceil(per_child * 10) / 10  # 100 ms steps
     cost = {
@@ -229,7 +229,7 @@ def main() -> None:
     for r in rows:
         c = r["cost_per_1000_pages"]
         print(f"{r['locations']:>9} {r['standard_transitions'] / r['pages']:>16.2f} "
-              f"{r['express_requests'] / r['pages']:>12.2f} {r.get('parts', r['pages']) / r['pages']:>10.2f} "
+              f"{r['express_requests'] / r['pages']:>12.2f} {r['parts'] / r['pages']:>10.2f} "
               f"{c['standard']:>9.4f} {c['express']:>8.4f} "
               f"{c['s3']:>7.4f} {c['glue']:>7.4f} {c['total']:>7.4f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,7 @@ def part_key(task_id: str, run_id: str, location_id: str, data_type: str, offset
     """The key of one part (consecutive pages of one data type of one location, starting at
     ``offset``), as fetched by one run.
 
-    Deterministic within a run, so a redrive overwrites the pages it fetches again; a later run
+    Deterministic within a run, so a redrive overwrites the parts it writes again; a later run
     writes beside it, so a rerun that fails never spoils the parts of a complete extraction.
     """
     return f"{run_parts_prefix(task_id, run_id)}{location_id}/{data_type}/{offset}.json"
